@@ -1,0 +1,3 @@
+import typer
+
+app = typer.Typer(help="Register kits and manage their broker credentials.", no_args_is_help=True)

@@ -1,0 +1,170 @@
+"""The one place configuration enters airtrail.
+
+Precedence, highest first: CLI flags (passed to ``load_settings`` as
+overrides), ``AIRTRAIL_*`` environment variables (nested with ``__``, e.g.
+``AIRTRAIL_INFLUX__URL``), an ``airtrail.toml`` file (``AIRTRAIL_CONFIG`` names
+another), then the defaults below.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from platformdirs import user_data_dir
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+COLLECTOR_USER = "airtrail-collector"
+
+
+def default_data_dir() -> Path:
+    return Path(user_data_dir("airtrail", appauthor=False))
+
+
+class MqttSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 1883
+    username: str | None = None
+    password: SecretStr | None = None
+    tls: bool = False
+    ca_file: Path | None = None
+    client_id: str = "airtrail-collector"
+    # Set to share the readings subscription ($share/<group>/...) between
+    # several collector replicas; each replica needs its own client_id.
+    share_group: str | None = None
+    # MQTT 5 Receive Maximum: how many unacknowledged QoS 1 messages the broker
+    # may have in flight to us. We ack only after storage, so this window is
+    # what keeps throughput up (Mosquitto's default of 20 would starve us).
+    receive_maximum: int = Field(default=4000, ge=20, le=65535)
+    session_expiry_s: int = Field(default=7 * 24 * 3600, ge=60)
+    keepalive_s: int = 30
+
+
+class InfluxSettings(BaseModel):
+    url: str = "http://127.0.0.1:8086"
+    # v1: /write and /query (InfluxDB 1.x, the 1.x compatibility API of 2.x/3.x)
+    # v2: /api/v2/write through influxdb-client (1.8+, 2.x, 3.x, Cloud)
+    transport: Literal["v1", "v2"] = "v1"
+    database: str = "airtrail"
+    retention_policy: str | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    token: SecretStr | None = None
+    org: str | None = None
+    bucket: str | None = None
+    timeout_s: float = 10.0
+
+    @model_validator(mode="after")
+    def _v2_needs_bucket(self) -> "InfluxSettings":
+        if self.transport == "v2" and not (self.bucket or self.database):
+            raise ValueError("influx.transport = 'v2' needs influx.bucket")
+        return self
+
+
+class CollectorSettings(BaseModel):
+    batch_max_readings: int = Field(default=2000, ge=1)
+    batch_linger_s: float = Field(default=0.05, ge=0)
+    spool_max_bytes: int = Field(default=1024**3, ge=1024 * 1024)
+    spool_warn_ratio: float = Field(default=0.8, gt=0, le=1)
+    replay_batch_lines: int = Field(default=5000, ge=1)
+    max_payload_bytes: int = 262144
+
+
+class ApiSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 8000
+    admin_token: SecretStr | None = None
+    # Reading endpoints (/devices, readings) are public unless this is false,
+    # in which case they need the read token (or the admin token).
+    public_read: bool = True
+    read_token: SecretStr | None = None
+
+
+class StackSettings(BaseModel):
+    """Ports of the local stack that `airtrail stack up` runs."""
+
+    mqtt_port: int = 1883
+    influx_port: int = 8086
+    influx_rpc_port: int = 8088
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="AIRTRAIL_",
+        env_nested_delimiter="__",
+        extra="forbid",
+    )
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    mqtt: MqttSettings = MqttSettings()
+    influx: InfluxSettings = InfluxSettings()
+    collector: CollectorSettings = CollectorSettings()
+    api: ApiSettings = ApiSettings()
+    stack: StackSettings = StackSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = Path(os.environ.get("AIRTRAIL_CONFIG", "airtrail.toml"))
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=toml_file),
+        )
+
+    # Files the collector, the stack and the device registry share.
+    @property
+    def spool_path(self) -> Path:
+        return self.data_dir / "collector" / "spool.sqlite"
+
+    @property
+    def quarantine_path(self) -> Path:
+        return self.data_dir / "collector" / "quarantine.sqlite"
+
+    @property
+    def registry_path(self) -> Path:
+        return self.data_dir / "devices.json"
+
+    @property
+    def stack_dir(self) -> Path:
+        return self.data_dir / "stack"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from file and environment, with CLI flags (``overrides``) on top.
+
+    Overrides use dotted names for nested values: ``{"mqtt.port": 1884}``.
+    ``None`` values are ignored so unset CLI options do not mask the file.
+    """
+    base = Settings()
+    nested: dict[str, Any] = base.model_dump()
+    for dotted, value in overrides.items():
+        if value is None:
+            continue
+        node = nested
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            node = node[key]
+        node[leaf] = value
+    return Settings.model_validate(_unwrap_secrets(nested))
+
+
+def _unwrap_secrets(value: Any) -> Any:
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, dict):
+        return {k: _unwrap_secrets(v) for k, v in value.items()}
+    return value

@@ -1,0 +1,107 @@
+# The airtrail wire contract, version 1: the one definition shared by the kit
+# firmware (MicroPython) and the collector (CPython, which builds its pydantic
+# models and the published JSON Schema from these tables).
+#
+# Keep this module pure and import-light: it runs on an ESP32 with ~100 KB of
+# heap, so no typing, no dataclasses, no f-strings with format specs that
+# MicroPython lacks.
+#
+# A readings message (topic airtrail/v1/<device>/readings) is one JSON object:
+#   {"v":1,"dev":"kit-01","fw":"0.1.0","r":[<reading>, ...]}
+# "r" holds one reading (a live sample) or a batch (a kit flushing its backlog).
+# A reading is a flat object:
+#   {"ts":1763900000,"clk":"ntp","seq":42,"pm25":13.0,"temp":21.4,...,"flags":["rh_high"]}
+# Timestamps are whole seconds since the Unix epoch, UTC: an ESP32 float is
+# 32-bit and cannot hold a Unix time to the second, so times travel as integers.
+
+SCHEMA_VERSION = 1
+TOPIC_ROOT = "airtrail/v1"
+READINGS = "readings"
+STATUS = "status"
+
+# How the kit's clock was set when the reading was stamped.
+#   ntp: synchronised over the network; gps: taken from a GPS fix;
+#   rtc: free-running real-time clock, never synchronised this boot (the walk
+#        tooling estimates a clock offset for these).
+CLOCKS = ("ntp", "gps", "rtc")
+
+# Device ids are MQTT topic levels and MQTT user names: lower-case, no
+# wildcards or separators, short enough for a label printed on the kit.
+DEVICE_ID_PATTERN = "^[a-z0-9][a-z0-9_-]{0,31}$"
+
+# Measured values. The unit is fixed by the field name; the bounds are what a
+# working sensor can physically report (datasheet ranges, with headroom), so a
+# value outside them is a fault, not weather.
+# name: (unit, minimum, maximum, description)
+FIELDS = {
+    "pm1": ("µg/m³", 0, 2000, "PM1.0 mass concentration, atmospheric calibration"),
+    "pm25": ("µg/m³", 0, 2000, "PM2.5 mass concentration, atmospheric calibration"),
+    "pm10": ("µg/m³", 0, 2000, "PM10 mass concentration, atmospheric calibration"),
+    "pm1_cf1": ("µg/m³", 0, 2000, "PM1.0 mass concentration, CF=1 (factory) calibration"),
+    "pm25_cf1": ("µg/m³", 0, 2000, "PM2.5 mass concentration, CF=1 (factory) calibration"),
+    "pm10_cf1": ("µg/m³", 0, 2000, "PM10 mass concentration, CF=1 (factory) calibration"),
+    "n03": ("#/0.1L", 0, 65535, "particles > 0.3 µm per 0.1 L of air"),
+    "n05": ("#/0.1L", 0, 65535, "particles > 0.5 µm per 0.1 L of air"),
+    "n10": ("#/0.1L", 0, 65535, "particles > 1.0 µm per 0.1 L of air"),
+    "n25": ("#/0.1L", 0, 65535, "particles > 2.5 µm per 0.1 L of air"),
+    "n50": ("#/0.1L", 0, 65535, "particles > 5.0 µm per 0.1 L of air"),
+    "n100": ("#/0.1L", 0, 65535, "particles > 10 µm per 0.1 L of air"),
+    "temp": ("°C", -50, 85, "air temperature"),
+    "rh": ("%", 0, 100, "relative humidity"),
+    "pressure": ("hPa", 300, 1100, "barometric pressure"),
+    "co2": ("ppm", 0, 40000, "carbon dioxide"),
+    "batt_v": ("V", 0, 6, "battery voltage"),
+}
+
+# Where the kit was, from its own GPS. Absent when there is no fix.
+POSITION = {
+    "lat": ("°", -90, 90, "latitude, WGS84"),
+    "lon": ("°", -180, 180, "longitude, WGS84"),
+    "alt": ("m", -500, 10000, "altitude above mean sea level"),
+    "hdop": ("", 0, 100, "horizontal dilution of precision"),
+    "sats": ("", 0, 64, "satellites used in the fix"),
+}
+
+# Fields outside FIELDS are accepted only under this prefix, so a new sensor
+# can be tried without a schema release and without colliding with a future
+# official name.
+EXPERIMENTAL_PREFIX = "x_"
+
+# Per-reading sensor status flags.
+FLAGS = {
+    "rh_high": "PM measured at relative humidity >= 85 %; optical PM sensors over-read in fog and mist",
+    "pm_warmup": "PM sensor still inside its warm-up time; values may be low",
+    "gps_stale": "position is from an older fix, not this interval",
+    "sensor_fault": "a sensor reported an error this interval; its fields are left out",
+}
+MAX_FLAGS = 8
+
+# Earliest believable reading time (2020-01-01T00:00:00Z) and how far ahead of
+# the collector's clock a kit's clock may run.
+EARLIEST_TS = 1577836800
+MAX_FUTURE_S = 86400
+
+# Limits that keep one message from hurting the collector or the broker.
+MAX_PAYLOAD_BYTES = 262144
+MAX_BATCH = 1000
+
+
+def readings_topic(device_id):
+    return TOPIC_ROOT + "/" + device_id + "/" + READINGS
+
+
+def status_topic(device_id):
+    return TOPIC_ROOT + "/" + device_id + "/" + STATUS
+
+
+def parse_topic(topic):
+    """Split 'airtrail/v1/<device>/<kind>' into (device, kind), or None."""
+    parts = topic.split("/")
+    if len(parts) != 4 or parts[0] + "/" + parts[1] != TOPIC_ROOT:
+        return None
+    return parts[2], parts[3]
+
+
+def offline_status(device_id):
+    """The last-will payload: the broker publishes it if the kit vanishes."""
+    return '{"v":%d,"dev":"%s","online":false}' % (SCHEMA_VERSION, device_id)
