@@ -13,13 +13,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 from platformdirs import user_data_dir
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from .errors import ConfigError
 
 COLLECTOR_USER = "airtrail-collector"
 
@@ -30,7 +32,8 @@ def default_data_dir() -> Path:
 
 class MqttSettings(BaseModel):
     host: str = "127.0.0.1"
-    port: int = 1883
+    # Defaults to the local stack's port (stack.mqtt_port).
+    port: int = 11883
     username: str | None = None
     password: SecretStr | None = None
     tls: bool = False
@@ -48,7 +51,8 @@ class MqttSettings(BaseModel):
 
 
 class InfluxSettings(BaseModel):
-    url: str = "http://127.0.0.1:8086"
+    # Defaults to the local stack's InfluxDB (stack.influx_port).
+    url: str = "http://127.0.0.1:18086"
     # v1: /write and /query (InfluxDB 1.x, the 1.x compatibility API of 2.x/3.x)
     # v2: /api/v2/write through influxdb-client (1.8+, 2.x, 3.x, Cloud)
     transport: Literal["v1", "v2"] = "v1"
@@ -88,11 +92,15 @@ class ApiSettings(BaseModel):
 
 
 class StackSettings(BaseModel):
-    """Ports of the local stack that `airtrail stack up` runs."""
+    """Ports of the local stack that `airtrail stack up` runs.
 
-    mqtt_port: int = 1883
-    influx_port: int = 8086
-    influx_rpc_port: int = 8088
+    Not the services' usual ports (1883, 8086), so that the stack runs beside a
+    system Mosquitto or InfluxDB that a Debian package may have started.
+    """
+
+    mqtt_port: int = 11883
+    influx_port: int = 18086
+    influx_rpc_port: int = 18088
 
 
 class Settings(BaseSettings):
@@ -108,6 +116,15 @@ class Settings(BaseSettings):
     collector: CollectorSettings = CollectorSettings()
     api: ApiSettings = ApiSettings()
     stack: StackSettings = StackSettings()
+
+    @model_validator(mode="after")
+    def _follow_local_stack(self) -> "Settings":
+        # Unless pointed elsewhere, the collector talks to the local stack.
+        if "port" not in self.mqtt.model_fields_set:
+            self.mqtt.port = self.stack.mqtt_port
+        if "url" not in self.influx.model_fields_set:
+            self.influx.url = f"http://127.0.0.1:{self.stack.influx_port}"
+        return self
 
     @classmethod
     def settings_customise_sources(
@@ -149,22 +166,16 @@ def load_settings(**overrides: Any) -> Settings:
     Overrides use dotted names for nested values: ``{"mqtt.port": 1884}``.
     ``None`` values are ignored so unset CLI options do not mask the file.
     """
-    base = Settings()
-    nested: dict[str, Any] = base.model_dump()
+    nested: dict[str, Any] = {}
     for dotted, value in overrides.items():
         if value is None:
             continue
         node = nested
         *parents, leaf = dotted.split(".")
         for key in parents:
-            node = node[key]
+            node = node.setdefault(key, {})
         node[leaf] = value
-    return Settings.model_validate(_unwrap_secrets(nested))
-
-
-def _unwrap_secrets(value: Any) -> Any:
-    if isinstance(value, SecretStr):
-        return value.get_secret_value()
-    if isinstance(value, dict):
-        return {k: _unwrap_secrets(v) for k, v in value.items()}
-    return value
+    try:
+        return Settings(**nested)
+    except ValidationError as exc:
+        raise ConfigError(f"invalid configuration: {exc}") from None

@@ -1,0 +1,47 @@
+"""The local stack: Mosquitto and InfluxDB as background processes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from collector.devices import DeviceRegistry
+from collector.settings import Settings
+
+from .process import Service, free_port, port_in_use
+from .services import InfluxDB, Mosquitto
+
+__all__ = ["Stack", "Service", "Mosquitto", "InfluxDB", "free_port", "port_in_use"]
+
+
+@dataclass
+class Stack:
+    mosquitto: Mosquitto
+    influxdb: InfluxDB
+    registry: DeviceRegistry
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "Stack":
+        root = settings.stack_dir
+        return cls(
+            Mosquitto(root / "mosquitto", settings.stack.mqtt_port),
+            InfluxDB(root / "influxdb", settings.stack.influx_port, settings.stack.influx_rpc_port, settings.influx.database),
+            DeviceRegistry(settings.registry_path),
+        )
+
+    @property
+    def services(self) -> list[Service]:
+        return [self.mosquitto, self.influxdb]
+
+    def up(self) -> None:
+        self.sync_broker_auth()
+        self.influxdb.start()
+        self.mosquitto.start()
+
+    def down(self) -> None:
+        for service in reversed(self.services):
+            service.stop()
+
+    def sync_broker_auth(self) -> None:
+        """Regenerate Mosquitto's password file and ACL; reload it if running."""
+        self.registry.write_broker_files(self.mosquitto.auth_dir)
+        self.mosquitto.reload()

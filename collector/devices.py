@@ -1,0 +1,156 @@
+"""The device registry and the broker credentials generated from it.
+
+``devices.json`` (mode 0600, in the data folder) is the source of truth: one
+entry per kit with its MQTT password (kept in clear because `airtrail kit
+provision` writes it onto the kit), plus the collector's own account. From it
+we generate Mosquitto's password file (PBKDF2-SHA512 hashes, the ``$7$``
+format of mosquitto_passwd) and ACL: a kit may publish only under its own
+topic prefix and read nothing; the collector reads every kit's readings and
+status.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import re
+import secrets
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from airkit import contract as wire
+
+from .errors import DeviceError
+from .settings import COLLECTOR_USER
+
+_DEVICE_ID = re.compile(wire.DEVICE_ID_PATTERN)
+# mosquitto_passwd's defaults (mosquitto 2.x): PBKDF2-SHA512, 101 rounds, 12-byte salt.
+_PBKDF2_ROUNDS = 101
+
+
+@dataclass
+class Device:
+    device_id: str
+    password: str
+    created: float
+    rotated: float | None = None
+    note: str = ""
+
+
+def mosquitto_hash(password: str, salt: bytes | None = None) -> str:
+    salt = salt or secrets.token_bytes(12)
+    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, _PBKDF2_ROUNDS)
+    return f"$7${_PBKDF2_ROUNDS}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+
+
+def check_device_id(device_id: str) -> str:
+    if not _DEVICE_ID.match(device_id) or device_id == COLLECTOR_USER:
+        raise DeviceError(
+            f"{device_id!r} is not a valid device id: use 1-32 lower-case letters, digits, '-' or '_', "
+            "starting with a letter or digit (it becomes an MQTT topic level and user name)"
+        )
+    return device_id
+
+
+def _new_password() -> str:
+    return secrets.token_urlsafe(18)
+
+
+class DeviceRegistry:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._devices: dict[str, Device] = {}
+        self.collector_password = ""
+        if path.exists():
+            try:
+                doc = json.loads(path.read_text())
+                self._devices = {d["device_id"]: Device(**d) for d in doc.get("devices", [])}
+                self.collector_password = doc.get("collector", {}).get("password", "")
+            except (ValueError, KeyError, TypeError) as exc:
+                raise DeviceError(f"the device registry {path} is damaged ({exc}); restore it from a backup") from exc
+        if not self.collector_password:
+            self.collector_password = _new_password()
+            self.save()
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        doc = {
+            "collector": {"username": COLLECTOR_USER, "password": self.collector_password},
+            "devices": [asdict(d) for d in sorted(self._devices.values(), key=lambda d: d.device_id)],
+        }
+        tmp = self.path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(doc, f, indent=2)
+        os.replace(tmp, self.path)
+
+    def add(self, device_id: str, note: str = "") -> Device:
+        check_device_id(device_id)
+        if device_id in self._devices:
+            raise DeviceError(f"device {device_id!r} is already registered; use `airtrail device rotate {device_id}` for a new password")
+        device = Device(device_id, _new_password(), time.time(), note=note)
+        self._devices[device_id] = device
+        self.save()
+        return device
+
+    def get(self, device_id: str) -> Device:
+        try:
+            return self._devices[device_id]
+        except KeyError:
+            raise DeviceError(f"device {device_id!r} is not registered; add it with `airtrail device add {device_id}`") from None
+
+    def remove(self, device_id: str) -> None:
+        self.get(device_id)
+        del self._devices[device_id]
+        self.save()
+
+    def rotate(self, device_id: str) -> Device:
+        device = self.get(device_id)
+        device.password = _new_password()
+        device.rotated = time.time()
+        self.save()
+        return device
+
+    def __iter__(self):
+        return iter(sorted(self._devices.values(), key=lambda d: d.device_id))
+
+    def __len__(self) -> int:
+        return len(self._devices)
+
+    def __contains__(self, device_id: object) -> bool:
+        return device_id in self._devices
+
+    # Mosquitto's files -------------------------------------------------------
+
+    def password_file(self) -> str:
+        lines = [f"{COLLECTOR_USER}:{mosquitto_hash(self.collector_password)}"]
+        lines += [f"{d.device_id}:{mosquitto_hash(d.password)}" for d in self]
+        return "\n".join(lines) + "\n"
+
+    def acl_file(self) -> str:
+        root = wire.TOPIC_ROOT
+        return (
+            "# Generated by airtrail from devices.json; edits are overwritten.\n"
+            f"user {COLLECTOR_USER}\n"
+            f"topic read {root}/+/{wire.READINGS}\n"
+            f"topic read {root}/+/{wire.STATUS}\n"
+            "\n"
+            "# Every other account is a kit: it may publish only under its own\n"
+            "# prefix (%u is the user name, which is the device id) and read nothing.\n"
+            f"pattern write {root}/%u/{wire.READINGS}\n"
+            f"pattern write {root}/%u/{wire.STATUS}\n"
+        )
+
+    def write_broker_files(self, directory: Path) -> tuple[Path, Path]:
+        directory.mkdir(parents=True, exist_ok=True)
+        passwd, acl = directory / "passwd", directory / "acl"
+        for path, text in ((passwd, self.password_file()), (acl, self.acl_file())):
+            tmp = path.with_suffix(".tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(text)
+            os.replace(tmp, path)
+        return passwd, acl

@@ -1,0 +1,112 @@
+"""The collector's MQTT connection (paho-mqtt 2.x, MQTT 5, QoS 1, manual acks).
+
+A fixed client id with ``clean_start=False`` and a session expiry keeps the
+session (subscriptions and the unacknowledged backlog) on the broker across
+collector restarts and crashes; paho's default would clear it at every start.
+Messages are acknowledged by the store worker, after storage, through ``ack``.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+import time
+from collections.abc import Callable
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from airkit import contract as wire
+
+from .ingest import Inbound
+from .settings import MqttSettings
+
+log = logging.getLogger("airtrail.mqtt")
+
+
+def readings_filter(share_group: str | None) -> str:
+    topic = f"{wire.TOPIC_ROOT}/+/{wire.READINGS}"
+    return f"$share/{share_group}/{topic}" if share_group else topic
+
+
+STATUS_FILTER = f"{wire.TOPIC_ROOT}/+/{wire.STATUS}"
+
+
+class MqttSource:
+    def __init__(self, settings: MqttSettings, username: str | None, password: str | None, deliver: Callable[[Inbound], None]) -> None:
+        self.settings = settings
+        self.deliver = deliver
+        self.connected = False
+        self.last_error = ""
+        self.generation = 0
+        self._ack_lock = threading.Lock()
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=settings.client_id,
+            protocol=mqtt.MQTTv5,
+            manual_ack=True,
+        )
+        if username:
+            client.username_pw_set(username, password)
+        if settings.tls:
+            client.tls_set(ca_certs=str(settings.ca_file) if settings.ca_file else None, cert_reqs=ssl.CERT_REQUIRED)
+        client.reconnect_delay_set(min_delay=0.2, max_delay=5)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        self.client = client
+
+    def start(self) -> None:
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = self.settings.session_expiry_s
+        props.ReceiveMaximum = self.settings.receive_maximum
+        self.client.connect_async(
+            self.settings.host, self.settings.port, keepalive=self.settings.keepalive_s, clean_start=False, properties=props
+        )
+        self.client.loop_start()
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def ack(self, message: Inbound) -> None:
+        if message.qos == 0:
+            return
+        # An ack for a message from an earlier connection could acknowledge a
+        # different message that reuses its packet id on the new one; skip it:
+        # the broker redelivers that message and we store it again, harmlessly.
+        with self._ack_lock:
+            if message.generation == self.generation and self.connected:
+                self.client.ack(message.mid, message.qos)
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            self.last_error = f"broker refused the connection: {reason_code}"
+            log.error("%s (check mqtt.username/password; `airtrail device list` shows the collector account)", self.last_error)
+            return
+        self.connected = True
+        self.last_error = ""
+        log.info("connected to MQTT broker %s:%d (session present: %s)", self.settings.host, self.settings.port, flags.session_present)
+        client.subscribe(
+            [
+                (readings_filter(self.settings.share_group), SubscribeOptions(qos=1)),
+                # Status is never shared: retained messages are not delivered on
+                # shared subscriptions, and every replica wants every kit's state.
+                (STATUS_FILTER, SubscribeOptions(qos=1)),
+            ]
+        )
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        with self._ack_lock:
+            self.generation += 1
+            self.connected = False
+        if reason_code != 0:
+            self.last_error = f"disconnected from broker: {reason_code}"
+            log.warning("%s; reconnecting", self.last_error)
+
+    def _on_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:
+        self.deliver(Inbound(msg.topic, msg.payload, time.time(), msg.mid, msg.qos, self.generation))

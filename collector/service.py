@@ -1,0 +1,151 @@
+"""A running collector: MQTT source, store worker, spool replayer, state."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from typing import Any
+
+from .device_state import DeviceStates
+from .devices import DeviceRegistry
+from .errors import AirtrailError
+from .influx.client import InfluxQL, Writer, make_writer
+from .influx.lineproto import READINGS_MEASUREMENT, reading_seconds
+from .ingest import Inbound
+from .mqtt_source import MqttSource
+from .quarantine import Quarantine
+from .settings import COLLECTOR_USER, Settings
+from .spool import Spool
+from .store import Replayer, StoreWorker
+from .telemetry import Telemetry
+
+log = logging.getLogger("airtrail.collector")
+
+
+def mqtt_credentials(settings: Settings) -> tuple[str | None, str | None]:
+    """The collector's broker account: from settings, else the local registry."""
+    if settings.mqtt.username:
+        password = settings.mqtt.password.get_secret_value() if settings.mqtt.password else None
+        return settings.mqtt.username, password
+    if settings.registry_path.exists():
+        return COLLECTOR_USER, DeviceRegistry(settings.registry_path).collector_password
+    return None, None
+
+
+class Collector:
+    def __init__(self, settings: Settings, writer: Writer | None = None) -> None:
+        self.settings = settings
+        self.telemetry = Telemetry()
+        self.states = DeviceStates()
+        self.spool = Spool(settings.spool_path, settings.collector.spool_max_bytes)
+        self.quarantine = Quarantine(settings.quarantine_path)
+        self.writer = writer or make_writer(settings.influx)
+        self.influxql = InfluxQL(settings.influx)
+        self.inbox: queue.Queue[Inbound] = queue.Queue()
+        username, password = mqtt_credentials(settings)
+        self.source = MqttSource(settings.mqtt, username, password, self.inbox.put)
+        self.replayer_wake = threading.Event()
+        self.worker = StoreWorker(
+            self.inbox,
+            self.source,
+            self.writer,
+            self.spool,
+            self.quarantine,
+            self.states,
+            self.telemetry,
+            settings.collector,
+            on_spooled=lambda: self.replayer.wake.set(),
+        )
+        self.replayer = Replayer(self.spool, self.writer, self.quarantine, self.telemetry, self.worker.health, settings.collector.replay_batch_lines)
+        self._pinger = threading.Thread(target=self._ping_loop, name="airtrail-ping", daemon=True)
+        self._stopping = threading.Event()
+
+    def start(self) -> "Collector":
+        self.worker.start()
+        self.replayer.start()
+        self._pinger.start()
+        self.source.start()
+        threading.Thread(target=self._seed_devices, name="airtrail-seed", daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.source.stop()
+        self.worker.stop()
+        self.worker.join(timeout=15)
+        self.replayer.stop()
+        self.replayer.join(timeout=15)
+        self.writer.close()
+        self.influxql.close()
+        self.spool.close()
+        self.quarantine.close()
+
+    def __enter__(self) -> "Collector":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _ping_loop(self) -> None:
+        # While idle, writes do not tell us InfluxDB's state: ping it.
+        while not self._stopping.wait(2.0):
+            if self.inbox.empty() and len(self.spool) == 0:
+                self.worker.health.influx_ok = self.writer.ping()
+            self.telemetry.influx_up.set(1 if self.worker.health.influx_ok else 0)
+            self.telemetry.broker_up.set(1 if self.source.connected else 0)
+
+    def _seed_devices(self) -> None:
+        try:
+            series = self.influxql.query(f'SELECT last("seq") FROM "{READINGS_MEASUREMENT}" GROUP BY "device"')
+        except AirtrailError as exc:
+            log.info("could not read last-seen times from InfluxDB yet: %s", exc)
+            return
+        for s in series:
+            time_us, seq = s["values"][0][:2]
+            self.states.seed(s["tags"]["device"], reading_seconds(int(time_us)), seq)
+
+    def health(self) -> dict[str, Any]:
+        h = self.worker.health
+        spool_fill = self.spool.bytes / self.spool.max_bytes
+        last = self.telemetry.last_message._value.get() or None
+        status = "ok"
+        if not self.source.connected or not h.influx_ok:
+            status = "degraded"
+        if h.spool_full:
+            status = "failing"
+        return {
+            "status": status,
+            "broker": {"connected": self.source.connected, "error": self.source.last_error or None},
+            "influxdb": {"writable": h.influx_ok, "error": h.influx_error or None},
+            "spool": {
+                "batches": self.spool.depth_batches,
+                "points": self.spool.depth_lines,
+                "bytes": self.spool.bytes,
+                "fill_ratio": round(spool_fill, 4),
+                "full": h.spool_full,
+            },
+            "inbox": self.inbox.qsize(),
+            "last_message_at": last,
+            "uptime_s": round(time.time() - self.telemetry.started, 1),
+        }
+
+    def counts(self) -> dict[str, float]:
+        t = self.telemetry
+        return {
+            "received": t.value(t.received),
+            "stored": t.value(t.stored),
+            "quarantined": t.value(t.quarantined),
+            "spooled": t.value(t.spooled),
+            "duplicates": t.value(t.duplicates),
+        }
+
+    def wait_idle(self, timeout: float = 60.0) -> bool:
+        """Block until the inbox and spool are empty (for tests and the demo)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.inbox.empty() and len(self.spool) == 0 and self.worker.idle.is_set():
+                return True
+            time.sleep(0.05)
+        return False

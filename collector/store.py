@@ -1,0 +1,319 @@
+"""Getting readings durably stored, and only then acknowledged.
+
+    inbox ──▶ StoreWorker ──▶ InfluxDB           (written: ack)
+                   │    └───▶ Spool (on disk)    (InfluxDB down/slow/5xx: ack)
+                   └────────▶ Quarantine         (invalid: ack)
+              Replayer: Spool ──▶ InfluxDB, oldest first, when it is back
+
+Rules that keep every valid reading exactly once:
+- a message is acknowledged only after everything it carried is in InfluxDB,
+  the spool or the quarantine, and acknowledgements go out in arrival order;
+- while the spool holds anything, new batches go behind it, so replay order is
+  arrival order;
+- a 4xx for a batch is narrowed down by bisection to the points InfluxDB
+  refuses; only those are quarantined (rewriting the accepted ones is harmless
+  because writes are idempotent);
+- a full spool stops acknowledgements instead of dropping anything: the broker
+  keeps the backlog.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Protocol
+
+from .device_state import DeviceStates
+from .errors import InfluxRejected, InfluxUnavailable
+from .influx.client import Writer
+from .ingest import Inbound, Outcome, ingest
+from .quarantine import Quarantine, QuarantineRecord
+from .settings import CollectorSettings
+from .spool import Spool
+from .telemetry import Telemetry
+
+log = logging.getLogger("airtrail.collector")
+
+
+class Acker(Protocol):
+    def ack(self, message: Inbound) -> None: ...
+
+
+class RecentReadings:
+    """Which (device, seq, ts) were stored lately, to count and skip redeliveries.
+
+    Bounded per device: a duplicate older than the window is simply written
+    again, which is harmless because the write is idempotent.
+    """
+
+    def __init__(self, per_device: int = 8192) -> None:
+        self.per_device = per_device
+        self._seen: dict[str, OrderedDict[tuple[int, int], None]] = {}
+
+    def __contains__(self, key: tuple[str, int, int]) -> bool:
+        seen = self._seen.get(key[0])
+        return seen is not None and (key[1], key[2]) in seen
+
+    def add(self, key: tuple[str, int, int]) -> None:
+        seen = self._seen.setdefault(key[0], OrderedDict())
+        seen[(key[1], key[2])] = None
+        if len(seen) > self.per_device:
+            seen.popitem(last=False)
+
+
+def write_isolating(writer: Writer, lines: list[str], telemetry: Telemetry) -> list[tuple[str, str]]:
+    """Write ``lines``; return the (line, reason) pairs InfluxDB refused.
+
+    Raises InfluxUnavailable when the server cannot take anything now.
+    """
+    if not lines:
+        return []
+    started = time.perf_counter()
+    try:
+        writer.write(("\n".join(lines)).encode())
+    except InfluxRejected as exc:
+        telemetry.write_errors.labels("rejected").inc()
+        if len(lines) == 1:
+            return [(lines[0], str(exc))]
+        middle = len(lines) // 2
+        return write_isolating(writer, lines[:middle], telemetry) + write_isolating(writer, lines[middle:], telemetry)
+    except InfluxUnavailable:
+        telemetry.write_errors.labels("unavailable").inc()
+        raise
+    telemetry.write_latency.observe(time.perf_counter() - started)
+    return []
+
+
+def _rejected_records(rejected: list[tuple[str, str]]) -> list[QuarantineRecord]:
+    now = time.time()
+    return [QuarantineRecord("(influxdb)", now, "influx_rejected", reason, line.encode()) for line, reason in rejected]
+
+
+class _Health:
+    """Shared view of InfluxDB's state between the worker and the replayer."""
+
+    def __init__(self) -> None:
+        self.influx_ok = True
+        self.influx_error = ""
+        self.spool_full = False
+
+
+class StoreWorker(threading.Thread):
+    def __init__(
+        self,
+        inbox: "queue.Queue[Inbound]",
+        acker: Acker,
+        writer: Writer,
+        spool: Spool,
+        quarantine: Quarantine,
+        states: DeviceStates,
+        telemetry: Telemetry,
+        settings: CollectorSettings,
+        on_spooled: Callable[[], None],
+    ) -> None:
+        super().__init__(name="airtrail-store", daemon=True)
+        self.inbox = inbox
+        self.acker = acker
+        self.writer = writer
+        self.spool = spool
+        self.quarantine = quarantine
+        self.states = states
+        self.t = telemetry
+        self.settings = settings
+        self.on_spooled = on_spooled
+        self.health = _Health()
+        self.recent = RecentReadings()
+        self._stopping = threading.Event()
+        self.idle = threading.Event()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def run(self) -> None:
+        while not self._stopping.is_set():
+            batch = self._next_batch()
+            if not batch:
+                continue
+            try:
+                self._handle(batch)
+            except Exception:  # never let one bad batch kill the worker
+                log.exception("store worker failed on a batch of %d messages; they stay unacknowledged and will be redelivered", len(batch))
+                time.sleep(1)
+
+    def _next_batch(self) -> list[Inbound]:
+        try:
+            first = self.inbox.get(timeout=0.2)
+        except queue.Empty:
+            self.idle.set()
+            return []
+        self.idle.clear()
+        batch = [first]
+        readings = 1
+        deadline = time.monotonic() + self.settings.batch_linger_s
+        while readings < self.settings.batch_max_readings:
+            try:
+                message = self.inbox.get_nowait()
+            except queue.Empty:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                try:
+                    message = self.inbox.get(timeout=remaining)
+                except queue.Empty:
+                    break
+            batch.append(message)
+            readings += 1
+        return batch
+
+    def _handle(self, batch: list[Inbound]) -> None:
+        lines: list[str] = []
+        new_keys: list[tuple[str, int, int]] = []
+        refused: list[QuarantineRecord] = []
+        outcomes: list[tuple[Inbound, Outcome]] = []
+        batch_keys: set[tuple[str, int, int]] = set()
+        for message in batch:
+            outcome = ingest(message, self.settings.max_payload_bytes)
+            outcomes.append((message, outcome))
+            if outcome.quarantine:
+                refused.append(outcome.quarantine)
+                continue
+            if outcome.status is not None:
+                self.t.messages.labels("status").inc()
+                lines.extend(outcome.status_lines)
+                continue
+            self.t.messages.labels("readings").inc()
+            self.t.received.inc(len(outcome.keys))
+            for key, line in zip(outcome.keys, outcome.lines):
+                if key in self.recent or key in batch_keys:
+                    self.t.duplicates.inc()
+                    continue
+                batch_keys.add(key)
+                new_keys.append(key)
+                lines.append(line)
+
+        refused += self._store(lines, len(new_keys))
+        self.quarantine.add_many(refused)
+        for record in refused:
+            self.t.quarantined.labels(record.reason).inc()
+        for key in new_keys:
+            self.recent.add(key)
+
+        now = time.time()
+        for message, outcome in outcomes:
+            if outcome.readings is not None and outcome.device:
+                newest = max(outcome.readings.r, key=lambda r: r.ts)
+                self.states.saw_readings(outcome.device, message.received_at, outcome.readings.fw, newest.ts, newest.seq, len(outcome.readings.r))
+            elif outcome.status is not None and outcome.device:
+                self.states.saw_status(outcome.device, message.received_at, outcome.status.model_dump(exclude_none=True))
+            self.acker.ack(message)
+        self.t.last_message.set(now)
+
+    def _store(self, lines: list[str], readings: int) -> list[QuarantineRecord]:
+        """Put ``lines`` in InfluxDB or the spool; return points InfluxDB refused."""
+        if not lines:
+            return []
+        if len(self.spool) == 0:
+            try:
+                rejected = write_isolating(self.writer, lines, self.t)
+                self._influx_ok()
+                self.t.stored.inc(readings - sum(1 for line, _ in rejected if line.startswith("readings,")))
+                return _rejected_records(rejected)
+            except InfluxUnavailable as exc:
+                self._influx_down(exc)
+        self._spool(lines, readings)
+        return []
+
+    def _spool(self, lines: list[str], readings: int) -> None:
+        body = ("\n".join(lines)).encode()
+        warned = False
+        while not self.spool.has_room(len(body)):
+            # Back-pressure, not loss: without an ack the broker keeps these.
+            self.health.spool_full = True
+            if not warned:
+                log.error(
+                    "spool is full (%d of %d bytes): holding %d points unacknowledged until InfluxDB catches up",
+                    self.spool.bytes, self.spool.max_bytes, len(lines),
+                )
+                warned = True
+            if self._stopping.wait(1.0):
+                raise RuntimeError("stopping with a full spool; the batch stays unacknowledged")
+        self.health.spool_full = False
+        self.spool.append(body, len(lines))
+        self.t.spooled.inc(readings)
+        fill = self.spool.bytes / self.spool.max_bytes
+        if fill >= self.settings.spool_warn_ratio:
+            log.warning("spool is %.0f%% full (%d bytes); InfluxDB has been unavailable: %s", fill * 100, self.spool.bytes, self.health.influx_error)
+        self.on_spooled()
+
+    def _influx_ok(self) -> None:
+        if not self.health.influx_ok:
+            log.info("InfluxDB is writable again")
+        self.health.influx_ok = True
+        self.health.influx_error = ""
+
+    def _influx_down(self, exc: Exception) -> None:
+        if self.health.influx_ok:
+            log.warning("InfluxDB unavailable, spooling batches to disk: %s", exc)
+        self.health.influx_ok = False
+        self.health.influx_error = str(exc)
+
+
+class Replayer(threading.Thread):
+    """Drains the spool into InfluxDB, oldest batch first, with backoff."""
+
+    def __init__(self, spool: Spool, writer: Writer, quarantine: Quarantine, telemetry: Telemetry, health: _Health, max_lines: int) -> None:
+        super().__init__(name="airtrail-replay", daemon=True)
+        self.spool = spool
+        self.writer = writer
+        self.quarantine = quarantine
+        self.t = telemetry
+        self.health = health
+        self.max_lines = max_lines
+        self.wake = threading.Event()
+        self._stopping = threading.Event()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.wake.set()
+
+    def run(self) -> None:
+        backoff = 0.25
+        while not self._stopping.is_set():
+            self._update_gauges()
+            batches = self.spool.oldest(self.max_lines)
+            if not batches:
+                self.wake.wait(1.0)
+                self.wake.clear()
+                continue
+            lines = [line for b in batches for line in b.body.decode().split("\n") if line]
+            try:
+                rejected = write_isolating(self.writer, lines, self.t)
+            except InfluxUnavailable as exc:
+                self.health.influx_ok = False
+                self.health.influx_error = str(exc)
+                self._stopping.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+                continue
+            except Exception:
+                log.exception("replaying the spool failed; retrying")
+                self._stopping.wait(backoff)
+                continue
+            backoff = 0.25
+            self.health.influx_ok = True
+            records = _rejected_records(rejected)
+            self.quarantine.add_many(records)
+            for record in records:
+                self.t.quarantined.labels(record.reason).inc()
+            self.spool.remove(batches)
+            self.t.stored.inc(sum(1 for line in lines if line.startswith("readings,")) - sum(1 for line, _ in rejected if line.startswith("readings,")))
+        self._update_gauges()
+
+    def _update_gauges(self) -> None:
+        self.t.spool_batches.set(self.spool.depth_batches)
+        self.t.spool_readings.set(self.spool.depth_lines)
+        self.t.spool_bytes.set(self.spool.bytes)
+        self.t.spool_fill.set(self.spool.bytes / self.spool.max_bytes)

@@ -1,0 +1,34 @@
+"""Fixtures: a real Mosquitto + InfluxDB stack, and collectors running against it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+from collector.service import Collector
+from tests.support.stack import TestStack
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestStack]:
+    """Mosquitto and InfluxDB 1.x on free loopback ports, data in a temp folder."""
+    test_stack = TestStack.start(tmp_path_factory.mktemp("stack"))
+    yield test_stack
+    test_stack.stop()
+
+
+@pytest.fixture
+def collector_settings(stack: TestStack, tmp_path):
+    """Settings for a collector with a fresh database, data folder and client id."""
+    return stack.collector_settings(tmp_path / "collector")
+
+
+@pytest.fixture
+def collector(collector_settings) -> Iterator[Collector]:
+    """A running collector (MQTT source, store worker, spool replayer)."""
+    logging.getLogger("airtrail").setLevel(logging.INFO)
+    c = Collector(collector_settings).start()
+    yield c
+    c.stop()

@@ -1,0 +1,152 @@
+"""A private local stack for tests: real Mosquitto and InfluxDB on free ports.
+
+Each test gets its own InfluxDB database, collector data folder and MQTT client
+id, so tests share the (slow to start) servers but never each other's data.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from collector.influx.client import InfluxQL
+from collector.settings import COLLECTOR_USER, Settings, load_settings
+from collector.stack import Stack, free_port
+
+SCALE = os.environ.get("AIRTRAIL_TEST_SCALE", "short")
+
+
+def scaled(short: int, full: int) -> int:
+    return full if SCALE == "full" else short
+
+
+@dataclass
+class TestStack:
+    root: Path
+    stack: Stack
+    settings: Settings
+
+    @classmethod
+    def start(cls, root: Path) -> "TestStack":
+        settings = load_settings(
+            **{
+                "data_dir": str(root),
+                "stack.mqtt_port": free_port(),
+                "stack.influx_port": free_port(),
+                "stack.influx_rpc_port": free_port(),
+            }
+        )
+        stack = Stack.from_settings(settings)
+        stack.up()
+        return cls(root, stack, settings)
+
+    @property
+    def mqtt_port(self) -> int:
+        return self.settings.stack.mqtt_port
+
+    @property
+    def influx_url(self) -> str:
+        return self.settings.influx.url
+
+    def add_device(self, device_id: str) -> str:
+        """Register a kit (or reuse it) and return its MQTT password."""
+        registry = self.stack.registry
+        device = registry.get(device_id) if device_id in registry else registry.add(device_id)
+        self.stack.sync_broker_auth()
+        time.sleep(0.2)  # Mosquitto re-reads the password file on SIGHUP, asynchronously
+        return device.password
+
+    def collector_settings(self, data_dir: Path, **overrides: Any) -> Settings:
+        """Settings for a collector with its own database, data folder and client id."""
+        database = "t_" + uuid.uuid4().hex[:12]
+        values = {
+            "data_dir": str(data_dir),
+            "stack.mqtt_port": self.settings.stack.mqtt_port,
+            "stack.influx_port": self.settings.stack.influx_port,
+            "stack.influx_rpc_port": self.settings.stack.influx_rpc_port,
+            "influx.database": database,
+            "mqtt.username": COLLECTOR_USER,
+            "mqtt.password": self.stack.registry.collector_password,
+            "mqtt.client_id": "collector-" + uuid.uuid4().hex[:8],
+            **overrides,
+        }
+        settings = load_settings(**values)
+        InfluxQL(settings.influx).create_database()
+        return settings
+
+    def stop(self) -> None:
+        self.stack.down()
+
+
+def count_points(settings: Settings, device: str | None = None, measurement: str = "readings") -> int:
+    where = f" WHERE \"device\" = '{device}'" if device else ""
+    series = InfluxQL(settings.influx).query(f'SELECT count("seq") FROM "{measurement}"{where}')
+    return int(series[0]["values"][0][1]) if series else 0
+
+
+def select_readings(settings: Settings, device: str, fields: str = '"seq", "pm25"') -> list[list[Any]]:
+    series = InfluxQL(settings.influx).query(f"SELECT {fields} FROM \"readings\" WHERE \"device\" = '{device}'")
+    return series[0]["values"] if series else []
+
+
+def wait_for(predicate, timeout: float = 60.0, interval: float = 0.1, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def reading(seq: int, ts: int | None = None, **values: float) -> dict[str, Any]:
+    base = {"ts": ts if ts is not None else int(time.time()) - 3600 + seq, "clk": "ntp", "seq": seq}
+    base.update(values or {"pm25": 10.0 + seq % 17, "pm10": 15.0 + seq % 23, "temp": 18.5, "rh": 60.0})
+    return base
+
+
+def message(device: str, readings: Iterable[dict[str, Any]], fw: str = "test-1") -> bytes:
+    return json.dumps({"v": 1, "dev": device, "fw": fw, "r": list(readings)}, separators=(",", ":")).encode()
+
+
+class Publisher:
+    """A kit's MQTT connection as a test drives it: QoS 1, waits for PUBACKs."""
+
+    def __init__(self, stack: TestStack, device_id: str, password: str | None = None, client_id: str | None = None) -> None:
+        self.device_id = device_id
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id or f"pub-{device_id}-{uuid.uuid4().hex[:6]}", protocol=mqtt.MQTTv311, clean_session=False)
+        self.client.username_pw_set(device_id, password or stack.add_device(device_id))
+        self.client.max_inflight_messages_set(100)
+        self.client.reconnect_delay_set(0.1, 2)
+        self.connected = threading.Event()
+        self.client.on_connect = lambda c, u, f, rc, p: self.connected.set() if not rc.is_failure else None
+        self.client.connect("127.0.0.1", stack.mqtt_port)
+        self.client.loop_start()
+        if not self.connected.wait(10):
+            raise AssertionError(f"publisher {device_id} could not connect")
+        self.infos: list[mqtt.MQTTMessageInfo] = []
+
+    def publish(self, payload: bytes, topic: str | None = None, qos: int = 1) -> None:
+        topic = topic or f"airtrail/v1/{self.device_id}/readings"
+        self.infos.append(self.client.publish(topic, payload, qos=qos))
+
+    def wait_all(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        for info in self.infos:
+            while not info.is_published():
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"{self.device_id}: broker did not acknowledge all publishes")
+                time.sleep(0.01)
+        self.infos.clear()
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
