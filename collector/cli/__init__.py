@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from pathlib import Path
 
 import typer
 from rich.console import Console
 
-from collector.errors import AirtrailError
+from collector.errors import AirtrailError, ConfigError
 
 from . import device, kit, service, stack, walk
+from .common import GLOBAL_OVERRIDES
 
 app = typer.Typer(
     name="airtrail",
@@ -25,24 +28,28 @@ app.add_typer(walk.app, name="walk")
 app.add_typer(walk.map_app, name="map")
 service.register(app)
 
+
+@app.callback()
+def _root(
+    config: Path = typer.Option(None, "--config", help="airtrail.toml to read (default: ./airtrail.toml, or $AIRTRAIL_CONFIG)."),
+    data_dir: Path = typer.Option(None, "--data-dir", help="Where the stack, registry, spool and quarantine live."),
+) -> None:
+    """airtrail: citizen air-quality kits, a zero-loss collector, and data-walk maps."""
+    if config is not None:
+        if not config.exists():
+            raise ConfigError(f"config file {config} does not exist")
+        os.environ["AIRTRAIL_CONFIG"] = str(config)
+    if data_dir is not None:
+        GLOBAL_OVERRIDES["data_dir"] = str(data_dir)
+
 err_console = Console(stderr=True)
 
 
 def main() -> None:
+    # Standalone mode: click reports usage errors and exit codes itself; our
+    # own errors are for people, so they get one line, never a traceback.
     try:
-        app(standalone_mode=False)
+        app()
     except AirtrailError as exc:
         err_console.print(f"[bold red]Problem:[/] {exc}")
         sys.exit(1)
-    except (typer.Abort, KeyboardInterrupt):
-        err_console.print("Aborted.")
-        sys.exit(130)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except Exception as exc:  # click usage errors carry their own exit code
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise

@@ -132,21 +132,82 @@ class Publisher:
         self.client.loop_start()
         if not self.connected.wait(10):
             raise AssertionError(f"publisher {device_id} could not connect")
-        self.infos: list[mqtt.MQTTMessageInfo] = []
+        # paho keeps QoS 1 messages published while disconnected and sends them
+        # after reconnecting, so completion is counted from PUBACKs (on_publish),
+        # not from publish()'s immediate result.
+        self.pending: set[int] = set()
+        self.acked: set[int] = set()
+        self._lock = threading.Lock()
+        self.client.on_publish = self._on_publish
+
+    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
+        with self._lock:
+            self.acked.add(mid)
 
     def publish(self, payload: bytes, topic: str | None = None, qos: int = 1) -> None:
         topic = topic or f"airtrail/v1/{self.device_id}/readings"
-        self.infos.append(self.client.publish(topic, payload, qos=qos))
+        # Not under self._lock: paho calls on_publish while holding its own
+        # locks, so taking ours around publish() would invert the lock order.
+        info = self.client.publish(topic, payload, qos=qos)
+        with self._lock:
+            self.pending.add(info.mid)
 
     def wait_all(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
-        for info in self.infos:
-            while not info.is_published():
-                if time.monotonic() > deadline:
-                    raise AssertionError(f"{self.device_id}: broker did not acknowledge all publishes")
-                time.sleep(0.01)
-        self.infos.clear()
+        while True:
+            with self._lock:
+                self.pending -= self.acked
+                self.acked.clear()
+                if not self.pending:
+                    return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{self.device_id}: broker did not acknowledge {len(self.pending)} publishes")
+            time.sleep(0.01)
 
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The AIRTRAIL_* environment that reproduces ``settings`` in a child process."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRTRAIL_")}
+    env.update(
+        {
+            "AIRTRAIL_CONFIG": "/nonexistent/airtrail.toml",
+            "AIRTRAIL_DATA_DIR": str(settings.data_dir),
+            "AIRTRAIL_STACK__MQTT_PORT": str(settings.stack.mqtt_port),
+            "AIRTRAIL_STACK__INFLUX_PORT": str(settings.stack.influx_port),
+            "AIRTRAIL_STACK__INFLUX_RPC_PORT": str(settings.stack.influx_rpc_port),
+            "AIRTRAIL_INFLUX__DATABASE": settings.influx.database,
+            "AIRTRAIL_MQTT__USERNAME": settings.mqtt.username or "",
+            "AIRTRAIL_MQTT__PASSWORD": settings.mqtt.password.get_secret_value() if settings.mqtt.password else "",
+            "AIRTRAIL_MQTT__CLIENT_ID": settings.mqtt.client_id,
+        }
+    )
+    if settings.mqtt.share_group:
+        env["AIRTRAIL_MQTT__SHARE_GROUP"] = settings.mqtt.share_group
+    return env
+
+
+class CollectorProcess:
+    """`airtrail collect` in its own process, so a test can SIGKILL it."""
+
+    def __init__(self, settings: Settings) -> None:
+        import subprocess
+        import sys
+
+        Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+        self.log = open(Path(settings.data_dir) / "collect.log", "ab")
+        airtrail = Path(sys.executable).with_name("airtrail")
+        self.process = subprocess.Popen([str(airtrail), "collect"], env=settings_env(settings), stdout=self.log, stderr=subprocess.STDOUT)
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+        self.log.close()

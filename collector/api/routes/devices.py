@@ -1,0 +1,128 @@
+"""Kits: what the collector knows of them, and their stored readings."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+from airkit import contract as wire
+from collector.contract import MEASUREMENT_NAMES
+from collector.devices import DeviceRegistry
+from collector.influx.client import quote_ident, quote_str
+from collector.influx.lineproto import READINGS_MEASUREMENT, reading_seconds
+
+from ..deps import CollectorDep, Reader
+from ..errors import ERROR_RESPONSES, ApiError
+
+router = APIRouter(tags=["devices"], dependencies=[Reader], responses=ERROR_RESPONSES)
+
+_ALWAYS = ("seq", "clk", "flags")
+
+
+class DevicePublic(BaseModel):
+    device_id: str
+    registered: bool
+    last_seen: datetime | None
+    last_reading_at: datetime | None
+    online: bool | None
+    firmware: str | None
+    mode: str | None
+    battery_v: float | None
+    queue_depth: int | None
+    dropped: int | None
+    rssi: int | None
+    sensors: dict[str, str]
+    readings_since_start: int
+
+
+def _dt(seconds: float | None) -> datetime | None:
+    return datetime.fromtimestamp(seconds, UTC) if seconds is not None else None
+
+
+@router.get("/devices", summary="Every kit: last seen, status, firmware, battery, queue depth")
+def devices(collector: CollectorDep) -> list[DevicePublic]:
+    registry_path = collector.settings.registry_path
+    registered = {d.device_id for d in DeviceRegistry(registry_path)} if registry_path.exists() else set()
+    states = {s.device_id: s for s in collector.states.all()}
+    out = []
+    for device_id in sorted(registered | set(states)):
+        s = states.get(device_id)
+        status = s.status if s else {}
+        out.append(
+            DevicePublic(
+                device_id=device_id,
+                registered=device_id in registered,
+                last_seen=_dt(s.last_seen) if s else None,
+                last_reading_at=_dt(s.last_reading_ts) if s else None,
+                online=status.get("online"),
+                firmware=s.firmware if s else None,
+                mode=status.get("mode"),
+                battery_v=status.get("batt_v"),
+                queue_depth=status.get("queue"),
+                dropped=status.get("dropped"),
+                rssi=status.get("rssi"),
+                sensors=status.get("sensors", {}),
+                readings_since_start=s.readings if s else 0,
+            )
+        )
+    return out
+
+
+def _fields(requested: str | None) -> list[str]:
+    if not requested:
+        return list(MEASUREMENT_NAMES)
+    names = [f.strip() for f in requested.split(",") if f.strip()]
+    unknown = [n for n in names if n not in MEASUREMENT_NAMES and not n.startswith(wire.EXPERIMENTAL_PREFIX)]
+    if unknown:
+        raise ApiError(400, "bad_request", f"unknown field(s) {', '.join(unknown)}; known: {', '.join(MEASUREMENT_NAMES)}")
+    return names
+
+
+@router.get(
+    "/devices/{device_id}/readings",
+    summary="Stored readings of one kit, as JSON or CSV",
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def readings(
+    collector: CollectorDep,
+    request: Request,
+    device_id: Annotated[str, Path(pattern=wire.DEVICE_ID_PATTERN)],
+    start: Annotated[datetime | None, Query(description="ISO 8601; default: 24 h before end")] = None,
+    end: Annotated[datetime | None, Query(description="ISO 8601; default: now")] = None,
+    fields: Annotated[str | None, Query(description="comma-separated field names; default: all")] = None,
+    format: Annotated[Literal["json", "csv"] | None, Query(description="default: from the Accept header, else json")] = None,
+    limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
+) -> Any:
+    end = (end or datetime.now(UTC)).astimezone(UTC) if (end is None or end.tzinfo) else end.replace(tzinfo=UTC)
+    start = start or end - timedelta(hours=24)
+    start = start if start.tzinfo else start.replace(tzinfo=UTC)
+    if start >= end:
+        raise ApiError(400, "bad_request", f"start ({start.isoformat()}) must be before end ({end.isoformat()})")
+    names = _fields(fields)
+    columns = ", ".join(quote_ident(n) for n in [*names, *_ALWAYS])
+    q = (
+        f"SELECT {columns} FROM {quote_ident(READINGS_MEASUREMENT)} WHERE \"device\" = {quote_str(device_id)} "
+        f"AND time >= {int(start.timestamp() * 1e6)}u AND time < {int(end.timestamp() * 1e6)}u ORDER BY time LIMIT {limit}"
+    )
+    series = collector.influxql.query(q)
+    rows: list[dict[str, Any]] = []
+    if series:
+        cols = series[0]["columns"]
+        for values in series[0]["values"]:
+            row = dict(zip(cols, values))
+            ts = reading_seconds(int(row.pop("time")))
+            rows.append({"time": datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z"), "ts": ts, **row})
+    wants_csv = format == "csv" or (format is None and "text/csv" in request.headers.get("accept", ""))
+    if wants_csv:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=["time", "ts", *names, *_ALWAYS], lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8", headers={"Content-Disposition": f'attachment; filename="{device_id}.csv"'})
+    return {"device_id": device_id, "start": start, "end": end, "count": len(rows), "readings": rows}
