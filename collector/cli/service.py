@@ -5,11 +5,14 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from pathlib import Path
 
 import typer
 from rich.logging import RichHandler
 
 from collector.service import Collector
+
+SCHEMA_FILE = Path(__file__).resolve().parents[1] / "schema" / "airtrail-v1.schema.json"
 
 from .common import console, settings
 
@@ -91,6 +94,20 @@ def register(app: typer.Typer) -> None:
             uvicorn.run(create_app(collector), host=s.api.host, port=s.api.port, log_level="warning")
         finally:
             collector.stop()
+
+    @app.command()
+    def schema(write: bool = typer.Option(False, "--write", help=f"Write {SCHEMA_FILE} instead of printing.")) -> None:
+        """The JSON Schema of the MQTT message contract (generated from the one definition)."""
+        import json
+
+        from collector.contract import json_schema
+
+        text = json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"
+        if write:
+            SCHEMA_FILE.write_text(text)
+            console.print(f"Wrote {SCHEMA_FILE}")
+        else:
+            print(text, end="")
 
     @app.command()
     def demo() -> None:

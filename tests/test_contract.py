@@ -1,0 +1,90 @@
+"""The wire contract: what a valid message is, and how each break is named."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from airkit import contract as wire
+from collector.contract import json_schema
+from collector.ingest import Inbound, ingest
+from collector.influx.lineproto import point_time_us
+from tests.support.malformed import broken_messages, known_cases
+
+TOPIC = "airtrail/v1/kit-01/readings"
+
+
+def _ingest(payload: bytes, topic: str = TOPIC):
+    return ingest(Inbound(topic, payload, time.time()))
+
+
+def test_a_valid_batch_becomes_one_line_per_reading():
+    now = int(time.time())
+    doc = {"v": 1, "dev": "kit-01", "fw": "0.1.0", "r": [
+        {"ts": now, "clk": "gps", "seq": 7, "pm25": 13, "pm10": 22.5, "lat": 53.48, "lon": -2.24, "flags": ["rh_high"]},
+        {"ts": now + 10, "clk": "gps", "seq": 8, "pm25": 14.0, "x_no2": 21.5},
+    ]}
+    outcome = _ingest(json.dumps(doc).encode())
+    assert outcome.quarantine is None
+    assert outcome.keys == [("kit-01", 7, now), ("kit-01", 8, now + 10)]
+    assert outcome.lines[0] == (
+        f'readings,device=kit-01 pm25=13.0,pm10=22.5,lat=53.48,lon=-2.24,seq=7i,clk="gps",flags="rh_high" {point_time_us(now, 7)}'
+    )
+    assert "x_no2=21.5" in outcome.lines[1]
+
+
+@pytest.mark.parametrize("reason,payload", known_cases("kit-01"), ids=lambda v: v if isinstance(v, str) else None)
+def test_each_broken_rule_is_quarantined_with_its_reason(reason, payload):
+    outcome = _ingest(payload)
+    assert outcome.quarantine is not None
+    assert outcome.quarantine.reason == reason
+    assert outcome.quarantine.payload == payload
+    assert outcome.lines == []
+
+
+def test_a_topic_outside_the_contract_is_quarantined():
+    assert _ingest(b"{}", topic="airtrail/v1/kit-01/other").quarantine.reason == "bad_topic"
+    assert _ingest(b"{}", topic="elsewhere/kit-01/readings").quarantine.reason == "bad_topic"
+
+
+@settings(max_examples=400, deadline=None)
+@given(broken_messages("kit-01"))
+def test_any_message_breaking_one_rule_is_quarantined_never_stored(payload):
+    outcome = _ingest(payload)
+    assert outcome.quarantine is not None, payload
+    assert outcome.lines == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=300))
+def test_arbitrary_bytes_never_raise(payload):
+    outcome = _ingest(payload)
+    assert (outcome.quarantine is None) == bool(outcome.lines or outcome.status_lines)
+
+
+def test_status_and_last_will_are_accepted():
+    status = {"v": 1, "dev": "kit-01", "online": True, "fw": "0.1.0", "batt_v": 3.92, "queue": 4, "dropped": 0,
+              "rssi": -61, "sensors": {"pms5003": "ok", "bme280": "missing"}, "mode": "walk"}
+    outcome = _ingest(json.dumps(status).encode(), topic="airtrail/v1/kit-01/status")
+    assert outcome.quarantine is None and outcome.status.sensors["bme280"] == "missing"
+    will = _ingest(wire.offline_status("kit-01").encode(), topic="airtrail/v1/kit-01/status")
+    assert will.status is not None and will.status.online is False
+
+
+def test_json_schema_describes_every_field_with_its_unit():
+    schema = json_schema()
+    reading = schema["$defs"]["Reading"]["properties"]
+    for name, (unit, lo, hi, _) in {**wire.FIELDS, **wire.POSITION}.items():
+        assert reading[name]["unit"] == unit
+    assert set(schema["$defs"]) >= {"ReadingsMessage", "StatusMessage", "Reading"}
+
+
+def test_published_schema_file_is_current():
+    from pathlib import Path
+
+    published = json.loads((Path(__file__).parents[1] / "collector" / "schema" / "airtrail-v1.schema.json").read_text())
+    assert published == json_schema(), "run `airtrail schema --write` and commit the result"
