@@ -1,0 +1,33 @@
+# What every sensor driver shares: the two errors the main loop catches to
+# report a sensor as missing (and leave its fields out of the reading), and a
+# millisecond clock that works on MicroPython and CPython alike.
+#
+# Corrupt data (bad checksum or CRC, impossible frame length) is a ValueError
+# raised by the pure decoders; a sensor that is not there or stopped talking
+# is one of the OSError subclasses below. Both mean "no value this time".
+
+import time
+
+
+class SensorMissing(OSError):
+    """The sensor does not answer on its bus: absent, unpowered or miswired."""
+
+
+class SensorTimeout(OSError):
+    """The sensor was there but sent nothing (or nothing valid) in time."""
+
+
+try:
+    ticks_ms = time.ticks_ms
+    ticks_diff = time.ticks_diff
+    sleep_ms = time.sleep_ms
+except AttributeError:  # CPython: virtual kits and tests
+
+    def ticks_ms():
+        return int(time.monotonic() * 1000)
+
+    def ticks_diff(a, b):
+        return a - b
+
+    def sleep_ms(ms):
+        time.sleep(ms / 1000)
