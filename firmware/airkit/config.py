@@ -75,6 +75,17 @@ PM_SENSORS = ("pms5003", "pms7003", "sds011", "none")
 PM_DUTIES = ("cycle", "continuous")
 AGGREGATES = ("median", "trimmed")
 ON_OFF_SENSORS = ("bme280", "gps", "scd4x", "battery")
+# Sensors a variant does not carry by default: the fixed kit runs on mains
+# power at one place, so it has neither a GPS nor a battery.
+VARIANT_SENSORS = {"fixed": {"gps": False, "battery": False}}
+# The pin roles (airkit.pins) each enabled sensor needs.
+SENSOR_PINS = {
+    "pm": ("pm_tx", "pm_rx"),
+    "bme280": ("i2c_sda", "i2c_scl"),
+    "scd4x": ("i2c_sda", "i2c_scl"),
+    "gps": ("gps_rx",),
+    "battery": ("batt_adc",),
+}
 MAX_WIFI = 8
 MAX_GPIO = 48  # ESP32-S3 has GPIO 0..48; the classic ESP32 0..39
 
@@ -218,6 +229,18 @@ def _check_sensors(conf, problems):
             problems.append("sensors.%s must be true or false" % key)
 
 
+def _all_roles():
+    try:
+        from . import pins
+    except ImportError:
+        return ()
+    roles = {}
+    for variant in pins.PINS:
+        for role in pins.PINS[variant]:
+            roles[role] = True
+    return sorted(roles)
+
+
 def _resolve_pins(conf, problems):
     defaults = pin_defaults(conf["variant"]) if conf["variant"] in VARIANTS else {}
     if defaults is None:
@@ -228,19 +251,28 @@ def _resolve_pins(conf, problems):
     pins = {}
     for role in defaults:
         pins[role] = defaults[role]
+    roles = _all_roles()
     if not isinstance(overrides, dict):
         problems.append('pins must be an object of {role: gpio}, e.g. {"pm_tx": 17}')
     else:
         for role in overrides:
             gpio = overrides[role]
-            if defaults and role not in defaults:
-                problems.append("pins.%s is not a pin role of the %s kit (roles: %s)"
-                                % (role, conf["variant"], ", ".join(sorted(defaults))))
+            if roles and role not in roles:
+                problems.append("pins.%s is not a pin role (roles: %s)" % (role, ", ".join(roles)))
             elif not _is_int(gpio) or not 0 <= gpio <= MAX_GPIO:
                 problems.append("pins.%s must be a GPIO number 0-%d" % (role, MAX_GPIO))
             else:
                 pins[role] = gpio
     conf["pins"] = pins
+    # An enabled sensor needs its wires.
+    sensors = conf["sensors"]
+    if isinstance(sensors, dict) and defaults:
+        for name in SENSOR_PINS:
+            enabled = sensors.get(name) not in (False, "none", None)
+            missing = [role for role in SENSOR_PINS[name] if role not in pins]
+            if enabled and missing:
+                problems.append("sensors.%s is on but the %s kit has no %s pin: set it under pins, or turn the sensor off"
+                                % (name, conf["variant"], " / ".join(missing)))
 
 
 def validate(raw):
@@ -253,7 +285,9 @@ def validate(raw):
     if not isinstance(raw, dict):
         return _merge(DEFAULTS, {}), ["config.json must hold one JSON object {...}"]
     _check_unknown(raw, DEFAULTS, "", problems)
-    conf = _merge(DEFAULTS, raw)
+    variant = raw.get("variant", DEFAULTS["variant"])
+    variant_defaults = VARIANT_SENSORS.get(variant, {}) if isinstance(variant, str) else {}
+    conf = _merge(_merge(DEFAULTS, {"sensors": variant_defaults}), raw)
 
     if not device_id_ok(conf["device_id"]):
         if conf["device_id"] == "":
