@@ -103,8 +103,11 @@ class Collector:
             log.info("could not read last-seen times from InfluxDB yet: %s", exc)
             return
         for s in series:
-            time_us, seq = s["values"][0][:2]
-            self.states.seed(s["tags"]["device"], reading_seconds(int(time_us)), seq)
+            try:
+                time_us, seq = s["values"][0][:2]
+                self.states.seed(s["tags"]["device"], reading_seconds(int(time_us)), seq)
+            except (KeyError, IndexError, TypeError, ValueError):
+                log.info("unexpected answer to the last-seen query: %r", s)
 
     def health(self) -> dict[str, Any]:
         h = self.worker.health

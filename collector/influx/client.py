@@ -153,7 +153,10 @@ class InfluxQL:
             raise InfluxUnavailable(f"cannot reach InfluxDB at {self.url}: {exc}") from exc
         if response.status_code >= 300:
             raise _classify_status(response.status_code, response.text, self.url)
-        results = response.json().get("results", [])
+        try:
+            results = response.json().get("results", [])
+        except (ValueError, AttributeError) as exc:
+            raise InfluxRejected(f"{self.url}/query did not answer InfluxQL JSON (is this an InfluxDB?): {response.text[:200]!r}") from exc
         series: list[dict[str, Any]] = []
         for result in results:
             if "error" in result:
