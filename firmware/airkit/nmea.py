@@ -25,47 +25,71 @@ from .sensorbase import ticks_diff, ticks_ms
 POSITION_KEYS = ("lat", "lon", "alt", "hdop", "sats")
 
 
+def _hexdigit(c):
+    # The value of one ASCII hex digit, or -1.
+    if 48 <= c <= 57:
+        return c - 48
+    c |= 0x20  # lower case
+    if 97 <= c <= 102:
+        return c - 87
+    return -1
+
+
 def checksum(body):
-    """XOR of the characters of body (the text between '$' and '*')."""
+    """XOR of the bytes of body (the text between '$' and '*')."""
+    if isinstance(body, str):
+        body = body.encode()
     x = 0
     for c in body:
-        x ^= ord(c)
+        x ^= c
     return x
 
 
 def fields(sentence):
     """Check a sentence's '*hh' checksum and return its comma-separated
-    fields, the first being the address ("GPGGA"). Accepts str or bytes,
+    fields, the first being the address ("GPGGA"). Accepts bytes or str,
     with or without the trailing CR LF. Raises ValueError if corrupt."""
-    if not isinstance(sentence, str):
-        try:
-            sentence = bytes(sentence).decode()
-        except UnicodeError:
-            raise ValueError("NMEA sentence holds bytes that are not ASCII: wrong baud rate?")
-    s = sentence.strip()
-    if not s.startswith("$"):
-        raise ValueError("NMEA sentence must start with '$': %r" % s[:16])
-    star = s.rfind("*")
-    if star < 0 or len(s) - star != 3:
-        raise ValueError("NMEA sentence has no checksum (\"*hh\" at the end): %r" % s[:16])
-    try:
-        want = int(s[star + 1:], 16)
-    except ValueError:
-        raise ValueError("NMEA checksum %r is not two hex digits" % s[star + 1:])
-    got = checksum(s[1:star])
-    if got != want:
+    # Checked on the bytes, before any string is made: a GPS talks every
+    # second and this runs on a heap of ~100 KB.
+    b = sentence.encode() if isinstance(sentence, str) else sentence
+    end = len(b)
+    while end and (b[end - 1] == 10 or b[end - 1] == 13 or b[end - 1] == 32):
+        end -= 1
+    start = 0
+    while start < end and b[start] == 32:
+        start += 1
+    if start >= end or b[start] != 36:  # "$"
+        raise ValueError("NMEA sentence must start with '$': %r" % bytes(b[start:start + 16]))
+    star = end - 3
+    if star <= start or b[star] != 42:  # "*"
+        raise ValueError("NMEA sentence has no checksum (\"*hh\" at the end): %r" % bytes(b[start:start + 16]))
+    hi = _hexdigit(b[star + 1])
+    lo = _hexdigit(b[star + 2])
+    if hi < 0 or lo < 0:
+        raise ValueError("NMEA checksum %r is not two hex digits" % bytes(b[star + 1:end]))
+    got = 0
+    for i in range(start + 1, star):
+        got ^= b[i]
+    if got != hi * 16 + lo:
         raise ValueError("NMEA checksum %02X does not match %02X, the XOR of the sentence: the line is corrupt"
-                         % (want, got))
-    return s[1:star].split(",")
+                         % (hi * 16 + lo, got))
+    body = b[start + 1:star]
+    if not isinstance(body, bytes):
+        body = bytes(body)
+    try:
+        return body.decode().split(",")
+    except UnicodeError:
+        raise ValueError("NMEA sentence holds bytes that are not ASCII: wrong baud rate?")
 
 
 def seconds_of_day(hhmmss):
     """'hhmmss' or 'hhmmss.ss' -> whole seconds since midnight UTC, or None if empty."""
     if len(hhmmss) < 6:
         return None
-    h = int(hhmmss[0:2])
-    m = int(hhmmss[2:4])
-    s = int(hhmmss[4:6])
+    v = int(hhmmss[:6])  # one slice, not three: this runs every second
+    h = v // 10000
+    m = v // 100 % 100
+    s = v % 100
     if h > 23 or m > 59 or s > 60:
         raise ValueError("NMEA time %r is not a time of day" % hhmmss)
     return h * 3600 + m * 60 + s
@@ -116,11 +140,20 @@ def coordinate(value, hemisphere):
     raise ValueError("NMEA hemisphere %r is not N, S, E or W" % hemisphere)
 
 
-def _gga(f):
+def _start(out, kind):
+    if out is None:
+        return {"type": kind, "fix": False}
+    out.clear()
+    out["type"] = kind
+    out["fix"] = False
+    return out
+
+
+def _gga(f, out):
     # $--GGA,time,lat,N,lon,E,quality,sats,hdop,alt,M,sep,M,age,station*hh
     if len(f) < 10:
         raise ValueError("GGA sentence has %d fields, expected 14" % (len(f) - 1))
-    out = {"type": "GGA", "fix": False}
+    out = _start(out, "GGA")
     t = seconds_of_day(f[1])
     if t is not None:
         out["time"] = t
@@ -140,11 +173,11 @@ def _gga(f):
     return out
 
 
-def _rmc(f):
+def _rmc(f, out):
     # $--RMC,time,status,lat,N,lon,E,speed,course,ddmmyy,magvar,E,mode[,navstatus]*hh
     if len(f) < 10:
         raise ValueError("RMC sentence has %d fields, expected 12 or more" % (len(f) - 1))
-    out = {"type": "RMC", "fix": False}
+    out = _start(out, "RMC")
     t = seconds_of_day(f[1])
     if t is not None:
         out["time"] = t
@@ -160,7 +193,7 @@ def _rmc(f):
     return out
 
 
-def parse(sentence):
+def parse(sentence, out=None):
     """Parse one GGA or RMC sentence into a dict:
 
         type   "GGA" or "RMC"
@@ -172,7 +205,8 @@ def parse(sentence):
                GPS.unix_time() only trusts it with one)
 
     Returns None for the other sentence types (GSV, GSA, VTG, ...). Raises
-    ValueError for a corrupt sentence.
+    ValueError for a corrupt sentence. Pass a dict as ``out`` to have it
+    cleared and filled instead of allocating a new one.
     """
     f = fields(sentence)
     address = f[0]
@@ -181,9 +215,9 @@ def parse(sentence):
     kind = address[2:]
     try:
         if kind == "GGA":
-            return _gga(f)
+            return _gga(f, out)
         if kind == "RMC":
-            return _rmc(f)
+            return _rmc(f, out)
     except ValueError as exc:
         if str(exc).startswith(kind):
             raise
@@ -191,12 +225,9 @@ def parse(sentence):
     return None
 
 
-def _wanted(line):
-    # GGA or RMC at bytes 3..5 of "$ttXXX", checked without slicing.
-    if len(line) < 6:
-        return False
-    a, b, c = line[3], line[4], line[5]
-    return (a == 71 and b == 71 and c == 65) or (a == 82 and b == 77 and c == 67)
+def _is_kind(buf, i, kind):
+    # Does the sentence starting at buf[i] ("$ttXXX,") have type kind (b"GGA")?
+    return buf[i + 3] == kind[0] and buf[i + 4] == kind[1] and buf[i + 5] == kind[2]
 
 
 class NMEAReader:
@@ -207,11 +238,14 @@ class NMEAReader:
 
     lines() yields every complete sentence received so far and returns when
     the UART is drained; it never blocks. Noise before a "$" is dropped; a
-    line longer than the buffer is dropped and counted in overflows.
+    line longer than the buffer is dropped and counted in overflows. With
+    kinds, e.g. (b"GGA", b"RMC"), other sentences are dropped before they
+    cost a copy.
     """
 
-    def __init__(self, uart, size=128):
+    def __init__(self, uart, size=128, kinds=None):
         self._uart = uart
+        self.kinds = kinds
         self._buf = bytearray(size)  # NMEA 0183 caps a sentence at 82 characters
         self._mv = memoryview(self._buf)
         self._n = 0
@@ -263,6 +297,12 @@ class NMEAReader:
                 break
         if dollar < 0 or end - dollar < 6:
             return None
+        if self.kinds is not None:
+            for kind in self.kinds:
+                if _is_kind(buf, dollar, kind):
+                    break
+            else:
+                return None
         return bytes(self._mv[dollar:end])
 
 
@@ -274,13 +314,21 @@ class GPS:
         gps.position(max_age_ms=5000)  # {"lat":..,"lon":..,"alt":..,"hdop":..,"sats":..} or None
         gps.unix_time()               # Unix seconds now, or None without a fix
 
+    Only GGA (position, altitude, quality) and RMC (date) are parsed; once
+    the clock is set from an RMC, further RMCs are skipped for RESYNC_MS
+    while GGAs keep coming, which halves the work per second.
     Corrupt sentences are skipped and counted in errors (last_error says why).
     The position dict is reused: copy what you keep.
     """
 
+    RESYNC_MS = 60000  # re-read the date and time from RMC this often
+    GGA_MS = 3000  # GGA counts as "coming" if one arrived this recently
+
     def __init__(self, uart):
-        self.reader = NMEAReader(uart)
+        self.reader = NMEAReader(uart, kinds=(b"GGA", b"RMC"))
+        self._gga_ms = None
         self._pos = {}
+        self._parsed = {}
         self.fix_ms = None  # ticks_ms of the latest fix
         self._ts = None
         self._ts_ms = None
@@ -292,19 +340,21 @@ class GPS:
         """Read what the UART holds; return how many GGA/RMC sentences were used."""
         used = 0
         for line in self.reader.lines():
-            if not _wanted(line):
+            if line[3] == 82 and self._skip_rmc():  # "R"MC
                 continue
             try:
-                d = parse(line)
+                d = parse(line, self._parsed)
             except ValueError as exc:
                 self.errors += 1
                 self.last_error = str(exc)
                 continue
             used += 1
             self.sentences += 1
+            now = ticks_ms()
+            if d["type"] == "GGA":
+                self._gga_ms = now
             if not d["fix"]:
                 continue
-            now = ticks_ms()
             pos = self._pos
             for k in POSITION_KEYS:
                 if k in d:
@@ -315,6 +365,13 @@ class GPS:
                 self._ts = ts
                 self._ts_ms = now
         return used
+
+    def _skip_rmc(self):
+        if self._ts is None or self._gga_ms is None:
+            return False
+        now = ticks_ms()
+        return (ticks_diff(now, self._gga_ms) < self.GGA_MS
+                and ticks_diff(now, self._ts_ms) < self.RESYNC_MS)
 
     def fix_age_ms(self):
         if self.fix_ms is None:
