@@ -25,8 +25,8 @@ from .pins import BUS_PART, RAILS, Part, PinMap
 # ESP32-DevKitC V4 headers, top (antenna end) to bottom (USB end), as in
 # Espressif's "ESP32-DevKitC V4 Getting Started Guide", Header Block table.
 # Ints are GPIO numbers, strings are rails or non-GPIO pins.
-LEFT_HEADER = ["3V3", "EN", 36, 39, 34, 35, 32, 33, 25, 26, 27, 14, 12, "GND", 13, 9, 10, 11, "5V"]
-RIGHT_HEADER = ["GND", 23, 22, 1, 3, 21, "GND", 19, 18, 5, 17, 16, 4, 0, 2, 15, 8, 7, 6]
+LEFT_HEADER: list[int | str] = ["3V3", "EN", 36, 39, 34, 35, 32, 33, 25, 26, 27, 14, 12, "GND", 13, 9, 10, 11, "5V"]
+RIGHT_HEADER: list[int | str] = ["GND", 23, 22, 1, 3, 21, "GND", 19, 18, 5, 17, 16, 4, 0, 2, 15, 8, 7, 6]
 
 # Okabe & Ito (2008), "Color Universal Design": colours that stay distinct for
 # protanopia, deuteranopia and tritanopia. The name printed on each wire is the
@@ -151,7 +151,7 @@ def _board(pinmap: PinMap, parts: list[Part], top: float) -> tuple[list[str], fl
             used = key in users and key not in drawn_rails
             if isinstance(pin, str) and used:
                 drawn_rails.add(key)
-            source = role_of_gpio.get(pin, "") if isinstance(pin, int) else pin
+            source: str = role_of_gpio.get(pin, "") if isinstance(pin, int) else pin
             colour, cname = _colour(source) if used else ("#FFFFFF", "")
             inner_x = px + 18 if side == "left" else px - 18
             inner_anchor = "start" if side == "left" else "end"
