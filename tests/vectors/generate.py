@@ -134,7 +134,8 @@ def render() -> dict[str, str]:
         texts["pms5003_wake_stream.hex"] = p.read_text()
         _write_hex(p, "SDS011 in active mode", sds011_stream())
         texts["sds011_stream.hex"] = p.read_text()
-    texts["nmea_walk.nmea"] = "".join(nmea_walk())
+    # One sentence per line, LF only; the tests add CR LF when replaying.
+    texts["nmea_walk.nmea"] = "".join(line.rstrip("\r\n") + "\n" for line in nmea_walk())
     texts["bme280_registers.hex"] = bme280_registers()
     return texts
 
