@@ -8,10 +8,11 @@ stored can be tested without a broker or a database.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from airkit import contract as wire
 
-from .contract import ContractViolation, ReadingsMessage, StatusMessage, parse_message
+from .contract import ContractViolation, StatusMessage, measurements, parse_message
 from .influx.lineproto import reading_line, status_line
 from .quarantine import QuarantineRecord
 
@@ -37,7 +38,7 @@ class Outcome:
     status_lines: list[str] = field(default_factory=list)
     quarantine: QuarantineRecord | None = None
     device: str | None = None
-    readings: ReadingsMessage | None = None
+    readings: dict[str, Any] | None = None  # a validated ReadingsMessage
     status: StatusMessage | None = None
 
 
@@ -51,11 +52,11 @@ def ingest(message: Inbound, max_payload_bytes: int = wire.MAX_PAYLOAD_BYTES) ->
     except ContractViolation as violation:
         return _refuse(message, violation)
     outcome = Outcome(device=device)
-    if isinstance(doc, ReadingsMessage):
+    if isinstance(doc, dict):
         outcome.readings = doc
-        for r in doc.r:
-            outcome.keys.append((device, r.seq, r.ts))
-            outcome.lines.append(reading_line(device, r.ts, r.seq, r.clk, r.measurements(), r.flags))
+        for r in doc["r"]:
+            outcome.keys.append((device, r["seq"], r["ts"]))
+            outcome.lines.append(reading_line(device, r["ts"], r["seq"], r["clk"], measurements(r), r.get("flags", ())))
     else:
         outcome.status = doc
         time_us = (doc.ts if doc.ts is not None else int(message.received_at)) * 1_000_000

@@ -105,7 +105,7 @@ class _Health:
 class StoreWorker(threading.Thread):
     def __init__(
         self,
-        inbox: "queue.Queue[Inbound]",
+        inbox: "queue.SimpleQueue[Inbound]",
         acker: Acker,
         writer: Writer,
         spool: Spool,
@@ -127,6 +127,9 @@ class StoreWorker(threading.Thread):
         self.on_spooled = on_spooled
         self.health = _Health()
         self.recent = RecentReadings()
+        # Bound once: looking a labelled child up per message costs more than the count.
+        self._readings_messages = telemetry.messages.labels("readings")
+        self._status_messages = telemetry.messages.labels("status")
         self._stopping = threading.Event()
         self.idle = threading.Event()
 
@@ -175,6 +178,7 @@ class StoreWorker(threading.Thread):
         refused: list[QuarantineRecord] = []
         outcomes: list[tuple[Inbound, Outcome]] = []
         batch_keys: set[tuple[str, int, int]] = set()
+        readings_messages = status_messages = received = duplicates = 0
         for message in batch:
             outcome = ingest(message, self.settings.max_payload_bytes)
             outcomes.append((message, outcome))
@@ -182,18 +186,22 @@ class StoreWorker(threading.Thread):
                 refused.append(outcome.quarantine)
                 continue
             if outcome.status is not None:
-                self.t.messages.labels("status").inc()
+                status_messages += 1
                 lines.extend(outcome.status_lines)
                 continue
-            self.t.messages.labels("readings").inc()
-            self.t.received.inc(len(outcome.keys))
+            readings_messages += 1
+            received += len(outcome.keys)
             for key, line in zip(outcome.keys, outcome.lines):
-                if key in self.recent or key in batch_keys:
-                    self.t.duplicates.inc()
+                if key in batch_keys or key in self.recent:
+                    duplicates += 1
                     continue
                 batch_keys.add(key)
                 new_keys.append(key)
                 lines.append(line)
+        self._readings_messages.inc(readings_messages)
+        self._status_messages.inc(status_messages)
+        self.t.received.inc(received)
+        self.t.duplicates.inc(duplicates)
 
         refused += self._store(lines, len(new_keys))
         self.quarantine.add_many(refused)
@@ -202,15 +210,26 @@ class StoreWorker(threading.Thread):
         for key in new_keys:
             self.recent.add(key)
 
-        now = time.time()
         for message, outcome in outcomes:
-            if outcome.readings is not None and outcome.device:
-                newest = max(outcome.readings.r, key=lambda r: r.ts)
-                self.states.saw_readings(outcome.device, message.received_at, outcome.readings.fw, newest.ts, newest.seq, len(outcome.readings.r))
-            elif outcome.status is not None and outcome.device:
-                self.states.saw_status(outcome.device, message.received_at, outcome.status.model_dump(exclude_none=True))
             self.acker.ack(message)
-        self.t.last_message.set(now)
+        self._update_states(outcomes)
+        self.t.last_message.set(time.time())
+
+    def _update_states(self, outcomes: list[tuple[Inbound, Outcome]]) -> None:
+        # One update per kit per batch, not per message.
+        latest: dict[str, tuple[float, str, int, int, int]] = {}
+        for message, outcome in outcomes:
+            device = outcome.device
+            if outcome.readings is not None and device:
+                newest = max(outcome.readings["r"], key=lambda r: r["ts"])
+                seen, _, ts, seq, count = latest.get(device, (0.0, "", -1, 0, 0))
+                if newest["ts"] >= ts:
+                    ts, seq = newest["ts"], newest["seq"]
+                latest[device] = (max(seen, message.received_at), outcome.readings["fw"], ts, seq, count + len(outcome.readings["r"]))
+            elif outcome.status is not None and device:
+                self.states.saw_status(device, message.received_at, outcome.status.model_dump(exclude_none=True))
+        for device, (seen, fw, ts, seq, count) in latest.items():
+            self.states.saw_readings(device, seen, fw, ts, seq, count)
 
     def _store(self, lines: list[str], readings: int) -> list[QuarantineRecord]:
         """Put ``lines`` in InfluxDB or the spool; return points InfluxDB refused."""

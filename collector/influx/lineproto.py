@@ -18,13 +18,16 @@ stamped in the same second (a kit whose clock stepped back) stay two points.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 PRECISION = "u"  # microseconds, for both /write and /api/v2/write
 READINGS_MEASUREMENT = "readings"
 STATUS_MEASUREMENT = "kit_status"
 _US = 1_000_000
 
-_TAG_ESCAPES = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ "})
-_FIELD_KEY_ESCAPES = _TAG_ESCAPES
+# Device ids and field names are restricted by the contract to characters
+# that need no escaping in line protocol (letters, digits, '-', '_'), so the
+# hot path writes them as they are; string field values are always escaped.
 
 
 def point_time_us(ts: int, seq: int) -> int:
@@ -46,13 +49,14 @@ def _float(value: float) -> str:
     return repr(float(value))
 
 
-def reading_line(device: str, ts: int, seq: int, clk: str, values: dict[str, float], flags: list[str]) -> str:
-    fields = [f"{k.translate(_FIELD_KEY_ESCAPES)}={_float(v)}" for k, v in values.items()]
-    fields.append(f"seq={seq}i")
-    fields.append(f'clk="{clk}"')
+def reading_line(device: str, ts: int, seq: int, clk: str, values: dict[str, float], flags: Sequence[str] = ()) -> str:
+    """One reading as line protocol. ``device``, field names and ``clk`` must be
+    contract-valid (they are written unescaped)."""
+    fields = [f"{k}={v!r}" if type(v) is float else f"{k}={_float(v)}" for k, v in values.items()]
+    fields.append(f'seq={seq}i,clk="{clk}"')
     if flags:
         fields.append(f"flags={_string_field(','.join(flags))}")
-    return f"{READINGS_MEASUREMENT},device={device.translate(_TAG_ESCAPES)} {','.join(fields)} {point_time_us(ts, seq)}"
+    return f"{READINGS_MEASUREMENT},device={device} {','.join(fields)} {ts * _US + seq % _US}"
 
 
 def status_line(device: str, time_us: int, online: bool, numbers: dict[str, float | int | None], fw: str | None) -> str:
@@ -63,4 +67,4 @@ def status_line(device: str, time_us: int, online: bool, numbers: dict[str, floa
         fields.append(f"{key}={value}i" if isinstance(value, int) else f"{key}={_float(value)}")
     if fw:
         fields.append(f"fw={_string_field(fw)}")
-    return f"{STATUS_MEASUREMENT},device={device.translate(_TAG_ESCAPES)} {','.join(fields)} {time_us}"
+    return f"{STATUS_MEASUREMENT},device={device} {','.join(fields)} {time_us}"
