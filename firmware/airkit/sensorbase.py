@@ -17,14 +17,16 @@ class SensorTimeout(OSError):
     """The sensor was there but sent nothing (or nothing valid) in time."""
 
 
+# The ignores are for type checkers: each branch only exists on one side
+# (micropython-esp32-stubs have no time.monotonic, typeshed no ticks_ms).
 try:
-    ticks_ms = time.ticks_ms
-    ticks_diff = time.ticks_diff
-    sleep_ms = time.sleep_ms
+    ticks_ms = time.ticks_ms  # type: ignore[attr-defined]
+    ticks_diff = time.ticks_diff  # type: ignore[attr-defined]
+    sleep_ms = time.sleep_ms  # type: ignore[attr-defined]
 except AttributeError:  # CPython: virtual kits and tests
 
     def ticks_ms():
-        return int(time.monotonic() * 1000)
+        return int(time.monotonic() * 1000)  # type: ignore[attr-defined]
 
     def ticks_diff(a, b):
         return a - b

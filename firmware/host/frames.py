@@ -207,6 +207,7 @@ def scd4x_responses(measurements, serial: tuple[int, int, int] = (0xF896, 0x9F07
     ``measurements`` is a list of (co2, temp, rh) replayed in order (the last
     repeats), or a callable returning one per read. Data is always ready.
     """
+    measure: Callable[[bytes], bytes] | list[bytes]
     if callable(measurements):
         measure = lambda _cmd: scd4x_measurement(*measurements())  # noqa: E731
     else:
