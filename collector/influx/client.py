@@ -151,6 +151,8 @@ class InfluxQL:
             response = (self._http.post if write else self._http.get)("/query", params=params)
         except httpx.HTTPError as exc:
             raise InfluxUnavailable(f"cannot reach InfluxDB at {self.url}: {exc}") from exc
+        if response.status_code == 400:
+            raise InfluxRejected(f"InfluxQL error: {response.text.strip()[:300]} (query: {q})", 400, response.text)
         if response.status_code >= 300:
             raise _classify_status(response.status_code, response.text, self.url)
         try:
