@@ -137,6 +137,7 @@ class ScriptedWLAN:
             raise OSError("Wi-Fi Not Started")
         self._target = (ssid, password)
         self._joined_at = self.simtime.elapsed_s()
+        self.joins += 1
 
     def disconnect(self) -> None:
         self._target = None

@@ -1,0 +1,401 @@
+"""Virtual kits: the real firmware (airkit.app) on CPython with simulated parts.
+
+Each VirtualKit runs airkit.app.Kit unchanged: its drivers read byte streams
+built by airkit_host.frames (PMS5003 frames with real checksums, NMEA with
+real checksums, BME280 register images), its Wi-Fi is a scripted radio with
+outages, its clock runs ``speedup`` times faster than the wall clock, its
+flash queue and sequence number are files in a temporary folder, and its MQTT
+client talks to a real broker with the device's registry credentials.
+
+    kit = VirtualKit("sim-001", password, broker=("127.0.0.1", 1883), interval_s=10, speedup=60)
+    report = kit.run(readings=500, outages=[(0, 5000)])   # offline for the first 5000 s
+    report.sent == 500
+
+The walker follows a route (route.builtin(): a loop through central
+Manchester) at walking speed; the air is cleaner on pedestrian streets and
+dirtier beside busy roads (Air). Several kits start at different points of the
+route so a fleet draws the whole loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+import shutil
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from airkit import app as kit_app
+from airkit import config as kit_config
+from airkit import pms5003
+from airkit.bme280 import REG_CTRL_MEAS
+
+from . import frames
+from .fakebus import FakeI2C, FakeUART, RegisterDevice
+from .route import WALKING_SPEED_M_S, Point, Route, builtin
+from .simhw import SimADC, ScriptedWLAN, SimNTP, SimPin, SimRTC, SimTime, SimWDT
+
+SIM_SSID = "airtrail-sim"
+SIM_WIFI_PASSWORD = "sim-password"
+
+
+# -- the world ------------------------------------------------------------------
+
+
+class Air:
+    """What a kit at a point of the route would measure.
+
+    PM2.5 = urban background + a traffic excess proportional to the route's
+    traffic weight (busy roads add up to ``road_pm25``), a slow drift (weather,
+    rush hour) and sample-to-sample noise, the shape of many published
+    walking-survey traces (kerbside PM2.5 twice to three times background).
+    PM1/PM10 and the particle counts follow typical urban ratios.
+    """
+
+    def __init__(self, seed: int = 0, background_pm25: float = 8.0, road_pm25: float = 22.0,
+                 temp: float = 11.5, rh: float = 74.0, pressure: float = 1011.0) -> None:
+        self.rng = random.Random(seed)
+        self.background = background_pm25
+        self.road = road_pm25
+        self.temp = temp
+        self.rh = rh
+        self.pressure = pressure
+        self.phase = self.rng.uniform(0, 2 * math.pi)
+
+    def pm(self, point: Point, t_s: float) -> dict[str, float]:
+        drift = 1 + 0.25 * math.sin(t_s / 1800 * 2 * math.pi + self.phase)
+        pm25 = (self.background + self.road * point.traffic ** 1.5) * drift
+        pm25 *= math.exp(self.rng.gauss(0, 0.12))
+        if self.rng.random() < 0.01:  # a puff of smoke or a bus pulling away
+            pm25 *= 3
+        pm25 = min(pm25, 900)
+        n03 = pm25 * 62 + self.rng.uniform(0, 40)
+        return {
+            "pm1": pm25 * 0.68, "pm25": pm25, "pm10": pm25 * 1.45,
+            "pm1_cf1": pm25 * 0.68, "pm25_cf1": pm25, "pm10_cf1": pm25 * 1.45,
+            "n03": n03, "n05": n03 * 0.29, "n10": n03 * 0.055, "n25": n03 * 0.006, "n50": n03 * 0.0015, "n100": n03 * 0.0006,
+        }
+
+    def climate(self, t_s: float) -> tuple[float, float, float]:
+        temp = self.temp + 0.8 * math.sin(t_s / 3600 * 2 * math.pi + self.phase) + self.rng.gauss(0, 0.05)
+        rh = min(99.0, max(5.0, self.rh - 2.5 * (temp - self.temp) + self.rng.gauss(0, 0.3)))
+        return temp, self.pressure + self.rng.gauss(0, 0.05), rh
+
+
+class Walker:
+    """A volunteer carrying the kit along ``route`` from ``start_m``."""
+
+    def __init__(self, route: Route, simtime: SimTime, start_m: float = 0.0, speed_m_s: float = WALKING_SPEED_M_S) -> None:
+        self.route = route
+        self.simtime = simtime
+        self.start_m = start_m
+        self.speed = speed_m_s
+
+    def where(self) -> Point:
+        return self.route.at(self.start_m + self.speed * self.simtime.elapsed_s())
+
+
+# -- simulated sensors on fake buses -------------------------------------------------
+
+
+class SimPMSUART(FakeUART):
+    """A PMS5003 in active mode on a UART: one frame per virtual second while
+    its fan runs (SET pin high and not put to sleep by command), all-zero
+    frames for the first FAN_SPINUP_MS after waking, as the real sensor does."""
+
+    FRAME_MS = 1000
+    FAN_SPINUP_MS = 3000
+    FIFO_FRAMES = 8  # a real UART FIFO would have lost older frames anyway
+
+    def __init__(self, simtime: SimTime, values: Callable[[], dict[str, float]], set_pin: SimPin | None) -> None:
+        super().__init__(responder=frames.pms5003_responder(values))
+        self.simtime = simtime
+        self.values = values
+        self.set_pin = set_pin
+        self.commanded_sleep = False
+        now = simtime.ticks_ms()
+        self._running = self.running()  # powered since the kit booted
+        self._woke = now
+        self._next = now + self.FRAME_MS
+
+    def running(self) -> bool:
+        return (self.set_pin is None or self.set_pin.level == 1) and not self.commanded_sleep
+
+    def _generate(self) -> None:
+        now = self.simtime.ticks_ms()
+        if not self.running():
+            self._running = False
+            return
+        if not self._running:
+            self._running = True
+            self._woke = now
+            self._next = now + self.FRAME_MS
+        if now < self._next:
+            return
+        due = (now - self._next) // self.FRAME_MS + 1
+        first = max(0, due - self.FIFO_FRAMES)
+        for i in range(first, due):
+            t = self._next + i * self.FRAME_MS
+            self.feed(frames.pms5003_warmup_frame() if t - self._woke < self.FAN_SPINUP_MS else frames.pms5003_frame(self.values()))
+        self._next += due * self.FRAME_MS
+
+    def any(self) -> int:
+        self._generate()
+        return super().any()
+
+    def write(self, buf) -> int:
+        data = bytes(buf)
+        if pms5003.SLEEP in data:
+            self.commanded_sleep = True
+        if pms5003.WAKE in data:
+            self.commanded_sleep = False
+        return super().write(data)
+
+
+class SimGPSUART(FakeUART):
+    """A GPS receiver at 9600 baud: GGA + RMC each virtual second at the
+    walker's position, no fix for the first ``ttff_s`` (time to first fix)."""
+
+    def __init__(self, simtime: SimTime, walker: Walker, ttff_s: float = 25.0) -> None:
+        super().__init__()
+        self.simtime = simtime
+        self.walker = walker
+        self.ttff_s = ttff_s
+        self._next_s = 1
+
+    def any(self) -> int:
+        now_s = self.simtime.elapsed_s()
+        if now_s >= self._next_s:
+            second = int(now_s)
+            p = self.walker.where()
+            when = self.simtime.start_unix + second
+            fix = second >= self.ttff_s
+            self.feed((frames.gga(p.lat, p.lon, when, fix=fix) + frames.rmc(p.lat, p.lon, when, fix=fix, speed_kn=2.7)).encode())
+            self._next_s = second + 1
+        return super().any()
+
+
+def bme280_device(air: Air, simtime: SimTime) -> RegisterDevice:
+    """A BME280 whose data registers are refreshed at each forced measurement."""
+
+    def on_write(dev: RegisterDevice, reg: int, data: bytes) -> None:
+        if reg == REG_CTRL_MEAS and data and data[0] & 0x03:
+            dev.load(frames.bme280_data(*air.climate(simtime.elapsed_s())))
+
+    temp, pressure, rh = air.climate(0)
+    return RegisterDevice(frames.bme280_registers(temp, pressure, rh), on_write=on_write)
+
+
+# -- a virtual kit --------------------------------------------------------------------
+
+
+@dataclass
+class KitReport:
+    device_id: str
+    stored: int = 0
+    sent: int = 0
+    queued: int = 0
+    dropped: int = 0
+    virtual_s: float = 0.0
+    error: str | None = None
+    log: list[str] = field(default_factory=list)
+
+
+class VirtualKit:
+    """One virtual kit. ``run()`` blocks; ``run_async()`` for an event loop."""
+
+    def __init__(self, device_id: str, password: str, broker: tuple[str, int] = ("127.0.0.1", 1883),
+                 interval_s: int = 10, sample_s: int | None = None, speedup: float = 60.0,
+                 route: Route | None = None, start_m: float = 0.0, mode: str = "online",
+                 gps: bool = True, seed: int | None = None, data_dir: Path | None = None,
+                 rtc_error_s: float = -7.0, batch_max: int = 50, queue_budget_kb: int = 512,
+                 keepalive: int = 60, start_unix: float | None = None, air: Air | None = None,
+                 missing: tuple[str, ...] = (), pm_duty: str = "cycle", pm_warmup_s: int = 30) -> None:
+        self.device_id = device_id
+        self.password = password
+        self.broker = broker
+        self.interval_s = interval_s
+        self.sample_s = sample_s or min(5, interval_s)
+        self.speedup = speedup
+        self.route = route or builtin()
+        self.start_m = start_m
+        self.mode = mode
+        self.gps = gps
+        self.seed = seed if seed is not None else sum(device_id.encode())
+        self.rtc_error_s = rtc_error_s
+        self.batch_max = batch_max
+        self.queue_budget_kb = queue_budget_kb
+        self.keepalive = keepalive
+        self.start_unix = start_unix
+        self.air = air
+        self.missing = set(missing)  # parts enabled in config.json but not fitted: "pm", "bme280", "gps"
+        self.pm_duty = pm_duty
+        self.pm_warmup_s = pm_warmup_s
+        self._own_dir = data_dir is None
+        self.data_dir = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix=f"airtrail-{device_id}-"))
+        self.kit: kit_app.Kit | None = None
+        self.simtime: SimTime | None = None
+        self.report = KitReport(device_id)
+
+    def config(self) -> dict:
+        """The kit's config.json, validated by the firmware's own rules."""
+        raw = {
+            "device_id": self.device_id,
+            "variant": "walk",
+            "mode": self.mode,
+            "wifi": [{"ssid": SIM_SSID, "password": SIM_WIFI_PASSWORD}],
+            "mqtt": {"host": self.broker[0], "port": self.broker[1], "password": self.password, "keepalive": self.keepalive},
+            "interval_s": self.interval_s,
+            "sample_s": self.sample_s,
+            "sensors": {"pm": "pms5003", "bme280": True, "gps": self.gps, "scd4x": False, "battery": True},
+            "pm_duty": self.pm_duty,
+            "pm_warmup_s": self.pm_warmup_s,
+            "batch_max": self.batch_max,
+            "queue_budget_kb": self.queue_budget_kb,
+            "walk_wifi_retry_s": max(10, min(300, self.interval_s * 30)),
+        }
+        cfg, problems = kit_config.validate(raw)
+        if problems:
+            raise ValueError(f"virtual kit {self.device_id}: " + "; ".join(problems))
+        return cfg
+
+    def _scale_driver_waits(self) -> None:
+        # The drivers wait for their chips with blocking sleeps (a BME280
+        # conversion: 10 ms). On a kit those are hardware time, so in a
+        # virtual kit they shrink with the speedup like every other wait;
+        # unscaled, 10 ms at 400x would be 4 virtual seconds per sample.
+        # Module-wide: the kits of one process share one speedup.
+        from airkit import bme280, scd4x, sds011
+
+        speedup = self.speedup
+
+        def scaled_sleep_ms(ms: int) -> None:
+            time.sleep(ms / 1000 / speedup)
+
+        for module in (bme280, scd4x, sds011, pms5003):
+            module.sleep_ms = scaled_sleep_ms
+
+    def _build(self, outages) -> kit_app.Kit:
+        from airkit import pins
+        from airkit.queue import FlashQueue
+        from airkit.seqno import SeqCounter
+
+        cfg = self.config()
+        self._scale_driver_waits()
+        tb = SimTime(self.speedup, self.start_unix)
+        self.simtime = tb
+        air = self.air or Air(self.seed)
+        walker = Walker(self.route, tb, self.start_m)
+        wlan = ScriptedWLAN(tb, {SIM_SSID: SIM_WIFI_PASSWORD}, outages)
+        rtc = SimRTC(tb, self.rtc_error_s)
+        pm_set = SimPin(1)
+        devices = {} if "bme280" in self.missing else {pins.I2C_ADDR["walk"]["bme280"]: bme280_device(air, tb)}
+        i2c = FakeI2C(devices)
+        divider = pins.BATT_DIVIDER.get("walk", 2.0)
+        start = time.monotonic()
+        pm_uart = FakeUART() if "pm" in self.missing else SimPMSUART(tb, lambda: air.pm(walker.where(), tb.elapsed_s()), pm_set)
+        gps_uart = (FakeUART() if "gps" in self.missing else SimGPSUART(tb, walker)) if self.gps else None
+        hw = kit_app.Hardware(
+            rtc=rtc,
+            pm_uart=pm_uart,
+            pm_set=pm_set,
+            gps_uart=gps_uart,
+            i2c=i2c,
+            i2c_addr=pins.I2C_ADDR["walk"],
+            batt_adc=SimADC(lambda: 5.05 - 0.02 * (time.monotonic() - start) / 3600, divider),
+            batt_divider=divider,
+            wlan=wlan,
+            ntp=SimNTP(rtc, wlan),
+            wdt=SimWDT(tb, kit_app.WDT_TIMEOUT_MS),
+            led=SimPin(0),
+        )
+        self.wlan, self.hw, self.i2c = wlan, hw, i2c
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        queue = FlashQueue(str(self.data_dir / "queue"), cfg["queue_budget_kb"] * 1024)
+        seq = SeqCounter(str(self.data_dir / "seq"))
+        return kit_app.Kit(cfg, hw, queue, seq, tb, data_dir=str(self.data_dir), log=self.report.log.append)
+
+    def prepare(self, outages=()) -> kit_app.Kit:
+        """Build the kit (and its simulated parts) without running it, so a
+        test can look inside or wrap parts first; run() then uses it."""
+        self.kit = self._build(outages)
+        return self.kit
+
+    async def run_async(self, readings: int, outages=(), drain_s: float | None = None) -> KitReport:
+        """Take ``readings`` readings, then keep forwarding until the queue is
+        empty or ``drain_s`` virtual seconds have passed (default: an hour).
+        ``outages``: [(start_s, duration_s)] of Wi-Fi loss, virtual seconds."""
+        if self.kit is None:
+            self.prepare(outages)
+        try:
+            drain_ms = int((3600 if drain_s is None else drain_s) * 1000)
+            await self.kit.run(readings=readings, drain_ms=drain_ms)
+        except Exception as exc:  # report, do not hide: the fleet shows it
+            self.report.error = f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            self._fill_report()
+        return self.report
+
+    def run(self, readings: int, outages=(), drain_s: float | None = None) -> KitReport:
+        return asyncio.run(self.run_async(readings, outages, drain_s))
+
+    def _fill_report(self) -> None:
+        k = self.kit
+        if k is None:
+            return
+        self.report.stored = k.stored
+        self.report.sent = k.sent
+        self.report.queued = k.queue.depth
+        self.report.dropped = k.queue.dropped
+        self.report.virtual_s = self.simtime.elapsed_s() if self.simtime else 0.0
+
+    def progress(self) -> tuple[int, int]:
+        """(stored, sent) so far, safe to call from another thread."""
+        k = self.kit
+        return (k.stored, k.sent) if k is not None else (0, 0)
+
+    def cleanup(self) -> None:
+        if self._own_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+def fleet(count: int, passwords: dict[str, str], broker: tuple[str, int], prefix: str = "sim", **kw) -> list[VirtualKit]:
+    """``count`` kits named <prefix>-001 ..., spread evenly along the route."""
+    route = kw.pop("route", None) or builtin()
+    kits = []
+    for i in range(count):
+        device_id = f"{prefix}-{i + 1:03d}"
+        kits.append(VirtualKit(device_id, passwords[device_id], broker, route=route,
+                               start_m=route.length_m * i / max(count, 1), **kw))
+    return kits
+
+
+def run_fleet(kits: list[VirtualKit], readings: int, outages=(), on_tick: Callable[[], None] | None = None,
+              tick_s: float = 0.2) -> list[KitReport]:
+    """Run every kit in its own thread (each with its own event loop, as each
+    real kit has its own CPU); call ``on_tick`` while they run (progress bars)."""
+    threads = []
+    for kit in kits:
+        t = threading.Thread(target=_run_quietly, args=(kit, readings, outages), name=kit.device_id, daemon=True)
+        t.start()
+        threads.append(t)
+    while any(t.is_alive() for t in threads):
+        if on_tick:
+            on_tick()
+        time.sleep(tick_s)
+    if on_tick:
+        on_tick()
+    return [k.report for k in kits]
+
+
+def _run_quietly(kit: VirtualKit, readings: int, outages) -> None:
+    try:
+        kit.run(readings, outages)
+    except Exception:  # already in kit.report.error
+        pass
