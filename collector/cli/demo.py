@@ -1,0 +1,122 @@
+"""`airtrail demo` (what `make demo` runs): the whole path from kit to database.
+
+1. start the local stack (Mosquitto + InfluxDB, loopback only);
+2. register three kits and give the broker their credentials;
+3. run the collector and the HTTP API in this process;
+4. run three virtual kits — the real firmware on CPython with simulated sensor
+   buses — carried around a city-centre loop, with a Wi-Fi outage on one;
+5. show what arrived, and where to look.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+from rich.table import Table
+
+from collector.api.app import create_app
+from collector.errors import AirtrailError
+from collector.service import Collector
+from collector.stack import Stack
+
+from .common import GLOBAL_OVERRIDES, console, settings
+
+KITS = ("demo-walk-01", "demo-walk-02", "demo-walk-03")
+READINGS_PER_KIT = 120
+
+
+def _serve_api(collector: Collector, host: str, port: int):
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(create_app(collector), host=host, port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="airtrail-api", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if not server.started:
+        raise AirtrailError(f"the API could not start on {host}:{port}; is the port in use? Set api.port in airtrail.toml")
+    return server, thread
+
+
+def run_demo() -> None:
+    s = settings()
+    stack = Stack.from_settings(s)
+    console.rule("[bold]airtrail demo")
+    with console.status("Starting Mosquitto and InfluxDB..."):
+        stack.up()
+    console.print(f"[green]✓[/] local stack: mqtt://127.0.0.1:{s.stack.mqtt_port}, {stack.influxdb.url} (data in {s.stack_dir})")
+
+    for kit in KITS:
+        if kit not in stack.registry:
+            stack.registry.add(kit, note="demo kit")
+    stack.sync_broker_auth()
+    time.sleep(0.3)
+    console.print(f"[green]✓[/] registered kits: {', '.join(KITS)} (each may publish only under its own topic)")
+
+    collector = Collector(s).start()
+    server, thread = _serve_api(collector, s.api.host, s.api.port)
+    base = f"http://{s.api.host}:{s.api.port}"
+    console.print(f"[green]✓[/] collector and API running: {base}")
+    try:
+        console.print(f"Walking {len(KITS)} virtual kits around the loop ({READINGS_PER_KIT} readings each; kit 2 loses Wi-Fi for a while)...")
+        command = [
+            sys.executable, "-m", "collector.cli", *_global_flags(), "kit", "simulate",
+            "--count", str(len(KITS)), "--device-prefix", "demo-walk", "--readings", str(READINGS_PER_KIT),
+            "--broker", f"127.0.0.1:{s.stack.mqtt_port}",
+        ]
+        result = subprocess.run(command)
+        if result.returncode != 0:
+            raise AirtrailError("the virtual kits failed (see above)")
+        with console.status("Waiting for the collector to store everything..."):
+            collector.wait_idle(timeout=120)
+            time.sleep(1)
+            collector.wait_idle(timeout=60)
+        _summary(base)
+        _where_to_look(base, s)
+        if sys.stdin.isatty():
+            console.print("\nThe API keeps running; press [bold]Ctrl-C[/] to stop it (the stack stays up: `airtrail stack down`).")
+            try:
+                while thread.is_alive():
+                    time.sleep(0.5)
+            except KeyboardInterrupt:
+                pass
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        collector.stop()
+
+
+def _global_flags() -> list[str]:
+    data_dir = GLOBAL_OVERRIDES.get("data_dir")
+    return ["--data-dir", str(data_dir)] if data_dir else []
+
+
+def _summary(base: str) -> None:
+    devices = {d["device_id"]: d for d in httpx.get(f"{base}/devices", timeout=10).json()}
+    table = Table("kit", "readings stored", "last reading (UTC)", "battery", "firmware", "sensors", title="What the collector stored")
+    for kit in KITS:
+        d = devices.get(kit, {})
+        readings = httpx.get(f"{base}/devices/{kit}/readings", params={"fields": "pm25", "start": "2020-01-01T00:00:00Z"}, timeout=30).json()
+        battery = f"{d['battery_v']:.2f} V" if d.get("battery_v") else "-"
+        sensors = ", ".join(f"{k}:{v}" for k, v in (d.get("sensors") or {}).items()) or "-"
+        table.add_row(kit, str(readings.get("count", 0)), str(d.get("last_reading_at") or "-"), battery, str(d.get("firmware") or "-"), sensors)
+    console.print(table)
+    health = httpx.get(f"{base}/health", timeout=10).json()
+    console.print(f"Collector health: [bold]{health['status']}[/], spool {health['spool']['points']} points, broker connected: {health['broker']['connected']}")
+
+
+def _where_to_look(base: str, s) -> None:
+    console.rule("Where to look")
+    console.print(f"  API docs            {base}/docs")
+    console.print(f"  kits                {base}/devices")
+    console.print(f"  readings (CSV)      {base}/devices/{KITS[0]}/readings?format=csv&start=2020-01-01T00:00:00Z")
+    console.print(f"  health / metrics    {base}/health   {base}/metrics")
+    console.print(f"  message contract    {base}/schema/v1.json")
+    console.print(f"  InfluxQL            influx -port {s.stack.influx_port} -database {s.influx.database} -execute 'SELECT count(pm25) FROM readings GROUP BY device'")
+    console.print(f"  stack logs          {Path(s.stack_dir)}")
