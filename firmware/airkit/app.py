@@ -13,10 +13,7 @@
 # arrives through Hardware (buses, radio, RTC, watchdog), so the virtual kits
 # run this file unchanged with simulated parts.
 
-try:
-    import asyncio
-except ImportError:
-    import uasyncio as asyncio
+import asyncio  # MicroPython >= 1.22 names it asyncio (uasyncio before)
 
 from . import aggregate, contract, encode, status, version
 from .clock import Clock

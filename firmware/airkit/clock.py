@@ -13,10 +13,7 @@
 
 import time
 
-try:
-    import asyncio
-except ImportError:
-    import uasyncio as asyncio
+import asyncio  # MicroPython >= 1.22 names it asyncio (uasyncio before)
 
 # MicroPython's epoch is 2000-01-01 on some ports (the ESP32: time.gmtime(0)
 # gives 2000 on v1.22) and 1970-01-01 on others; CPython's is 1970. time.gmtime(0)

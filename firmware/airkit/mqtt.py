@@ -41,10 +41,10 @@ class MQTTError(OSError):
     """
 
 
-try:
-    _ticks_ms = time.ticks_ms
-    _ticks_diff = time.ticks_diff
-except AttributeError:  # CPython
+if hasattr(time, "ticks_ms"):  # MicroPython: wrapping millisecond ticks
+    _ticks_ms = getattr(time, "ticks_ms")
+    _ticks_diff = getattr(time, "ticks_diff")
+else:  # CPython
 
     def _ticks_ms():
         return int(time.monotonic() * 1000)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 
 from airkit import net
 
@@ -96,7 +97,7 @@ class ScriptedWLAN:
 
     ASSOCIATE_MS = 1500  # a typical WPA2 join plus DHCP
 
-    def __init__(self, simtime: SimTime, networks: dict[str, str], outages: list[tuple[float, float]] = (), rssi: int = -61) -> None:
+    def __init__(self, simtime: SimTime, networks: dict[str, str], outages: Sequence[tuple[float, float]] = (), rssi: int = -61) -> None:
         self.simtime = simtime
         self.networks = dict(networks)  # ssid -> password of the access points in range
         self.outages = [(float(s), float(s) + float(d)) for s, d in outages]

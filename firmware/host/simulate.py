@@ -278,7 +278,7 @@ class VirtualKit:
             time.sleep(ms / 1000 / speedup)
 
         for module in (bme280, scd4x, sds011, pms5003):
-            module.sleep_ms = scaled_sleep_ms
+            setattr(module, "sleep_ms", scaled_sleep_ms)
 
     def _build(self, outages) -> kit_app.Kit:
         from airkit import pins
@@ -330,11 +330,10 @@ class VirtualKit:
         """Take ``readings`` readings, then keep forwarding until the queue is
         empty or ``drain_s`` virtual seconds have passed (default: an hour).
         ``outages``: [(start_s, duration_s)] of Wi-Fi loss, virtual seconds."""
-        if self.kit is None:
-            self.prepare(outages)
+        kit = self.kit if self.kit is not None else self.prepare(outages)
         try:
             drain_ms = int((3600 if drain_s is None else drain_s) * 1000)
-            await self.kit.run(readings=readings, drain_ms=drain_ms)
+            await kit.run(readings=readings, drain_ms=drain_ms)
         except Exception as exc:  # report, do not hide: the fleet shows it
             self.report.error = f"{type(exc).__name__}: {exc}"
             raise
