@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from platformdirs import user_data_dir
-from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -26,11 +26,16 @@ from .errors import ConfigError
 COLLECTOR_USER = "airtrail-collector"
 
 
+class _Section(BaseModel):
+    # A misspelt key in airtrail.toml is an error, not a silently ignored line.
+    model_config = ConfigDict(extra="forbid")
+
+
 def default_data_dir() -> Path:
     return Path(user_data_dir("airtrail", appauthor=False))
 
 
-class MqttSettings(BaseModel):
+class MqttSettings(_Section):
     host: str = "127.0.0.1"
     # Defaults to the local stack's port (stack.mqtt_port).
     port: int = 11883
@@ -50,7 +55,7 @@ class MqttSettings(BaseModel):
     keepalive_s: int = 30
 
 
-class InfluxSettings(BaseModel):
+class InfluxSettings(_Section):
     # Defaults to the local stack's InfluxDB (stack.influx_port).
     url: str = "http://127.0.0.1:18086"
     # v1: /write and /query (InfluxDB 1.x, the 1.x compatibility API of 2.x/3.x)
@@ -72,7 +77,7 @@ class InfluxSettings(BaseModel):
         return self
 
 
-class CollectorSettings(BaseModel):
+class CollectorSettings(_Section):
     batch_max_readings: int = Field(default=2000, ge=1)
     batch_linger_s: float = Field(default=0.05, ge=0)
     spool_max_bytes: int = Field(default=1024**3, ge=1024 * 1024)
@@ -81,7 +86,7 @@ class CollectorSettings(BaseModel):
     max_payload_bytes: int = 262144
 
 
-class ApiSettings(BaseModel):
+class ApiSettings(_Section):
     host: str = "127.0.0.1"
     port: int = 8000
     admin_token: SecretStr | None = None
@@ -91,7 +96,7 @@ class ApiSettings(BaseModel):
     read_token: SecretStr | None = None
 
 
-class StackSettings(BaseModel):
+class StackSettings(_Section):
     """Ports of the local stack that `airtrail stack up` runs.
 
     Not the services' usual ports (1883, 8086), so that the stack runs beside a

@@ -1,0 +1,47 @@
+"""Configuration enters in one place, with a clear precedence."""
+
+from __future__ import annotations
+
+import pytest
+
+from collector.errors import ConfigError
+from collector.settings import load_settings
+
+
+@pytest.fixture
+def config_file(tmp_path, monkeypatch):
+    path = tmp_path / "airtrail.toml"
+    monkeypatch.setenv("AIRTRAIL_CONFIG", str(path))
+    for key in ("AIRTRAIL_MQTT__PORT", "AIRTRAIL_INFLUX__URL", "AIRTRAIL_DATA_DIR"):
+        monkeypatch.delenv(key, raising=False)
+    return path
+
+
+def test_the_collector_follows_the_local_stack_ports_by_default(config_file):
+    config_file.write_text("[stack]\nmqtt_port = 2883\ninflux_port = 9086\n")
+    s = load_settings()
+    assert s.mqtt.port == 2883 and s.influx.url == "http://127.0.0.1:9086"
+
+
+def test_environment_beats_the_file_and_flags_beat_both(config_file, monkeypatch):
+    config_file.write_text("[mqtt]\nport = 1000\nhost = 'file-host'\n")
+    monkeypatch.setenv("AIRTRAIL_MQTT__PORT", "2000")
+    assert load_settings().mqtt.port == 2000
+    assert load_settings().mqtt.host == "file-host"
+    assert load_settings(**{"mqtt.port": 3000}).mqtt.port == 3000
+
+
+def test_unset_flags_do_not_mask_the_file(config_file):
+    config_file.write_text("[mqtt]\nhost = 'broker.example'\n")
+    assert load_settings(**{"mqtt.host": None}).mqtt.host == "broker.example"
+
+
+def test_a_typo_in_the_file_is_an_error_that_names_it(config_file):
+    config_file.write_text("[mqtt]\nprot = 1\n")
+    with pytest.raises(ConfigError, match="prot"):
+        load_settings()
+
+
+def test_a_too_small_window_is_refused(config_file):
+    with pytest.raises(ConfigError, match="receive_maximum"):
+        load_settings(**{"mqtt.receive_maximum": 5})
