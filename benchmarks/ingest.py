@@ -117,51 +117,20 @@ class Subscriber:
         self.client.loop_stop()
 
 
-def measure_broker_drain(stack: Stack, port: int, devices, per_device: int, processes: int) -> float:
+def drain_rate(stack: Stack, port: int, devices, per_device: int, processes: int, name: str, handle) -> float:
+    """Messages/s at which a subscriber running ``handle(msg)`` per message drains a backlog."""
     n = len(devices) * per_device
-    count = [0]
-    finished = threading.Event()
-    times: list[float] = []
-
-    def on_message(client, userdata, msg) -> None:
-        if count[0] == 0:
-            times.append(time.perf_counter())
-        count[0] += 1
-        if count[0] == n:
-            times.append(time.perf_counter())
-            finished.set()
-
-    sub = Subscriber(port, stack.registry.collector_password, "bench-null-" + uuid.uuid4().hex[:6], on_message)
-    sub.connect()
-    time.sleep(0.3)
-    sub.disconnect()
-    publish_backlog(port, devices, per_device, processes)
-    started = time.perf_counter()
-    sub.connect()
-    finished.wait(600)
-    sub.disconnect()
-    return n / (times[-1] - started)
-
-
-def measure_naive(stack: Stack, settings: Settings, port: int, devices, per_device: int, processes: int) -> float:
-    n = len(devices) * per_device
-    http = httpx.Client(base_url=settings.influx.url)
     count = [0]
     finished = threading.Event()
 
     def on_message(client, userdata, msg) -> None:
-        # As tutorials write it: parse, one synchronous write per message.
-        doc = json.loads(msg.payload)
-        r = doc["r"][0]
-        values = {k: v for k, v in r.items() if k not in ("ts", "clk", "seq")}
-        http.post("/write", params={"db": settings.influx.database, "precision": "u"},
-                  content=reading_line(doc["dev"], r["ts"], r["seq"], r["clk"], values, []).encode())
+        handle(msg)
         count[0] += 1
         if count[0] == n:
             finished.set()
 
-    sub = Subscriber(port, stack.registry.collector_password, "bench-naive-" + uuid.uuid4().hex[:6], on_message)
-    sub.connect()
+    sub = Subscriber(port, stack.registry.collector_password, f"bench-{name}-{uuid.uuid4().hex[:6]}", on_message)
+    sub.connect()  # creates the persistent session the backlog queues in
     time.sleep(0.3)
     sub.disconnect()
     publish_backlog(port, devices, per_device, processes)
@@ -171,6 +140,24 @@ def measure_naive(stack: Stack, settings: Settings, port: int, devices, per_devi
     elapsed = time.perf_counter() - started
     sub.disconnect()
     return n / elapsed
+
+
+def measure_broker_drain(stack: Stack, port: int, devices, per_device: int, processes: int) -> float:
+    return drain_rate(stack, port, devices, per_device, processes, "null", lambda msg: None)
+
+
+def measure_naive(stack: Stack, settings: Settings, port: int, devices, per_device: int, processes: int) -> float:
+    http = httpx.Client(base_url=settings.influx.url)
+
+    def write_one(msg) -> None:
+        # As tutorials write it: parse, one synchronous write per message.
+        doc = json.loads(msg.payload)
+        r = doc["r"][0]
+        values = {k: v for k, v in r.items() if k not in ("ts", "clk", "seq")}
+        http.post("/write", params={"db": settings.influx.database, "precision": "u"},
+                  content=reading_line(doc["dev"], r["ts"], r["seq"], r["clk"], values, []).encode())
+
+    return drain_rate(stack, port, devices, per_device, processes, "naive", write_one)
 
 
 def measure_influx_bulk(settings: Settings, devices, per_device: int) -> float:

@@ -8,11 +8,12 @@ an operator can see what a kit sent and replay it after a fix.
 from __future__ import annotations
 
 import base64
-import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from .durable import open_durable
 
 
 @dataclass(frozen=True)
@@ -26,15 +27,12 @@ class QuarantineRecord:
 
 class Quarantine:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute(
+        self._db = open_durable(
+            path,
             "CREATE TABLE IF NOT EXISTS quarantine ("
             " id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, received_at REAL NOT NULL,"
-            " reason TEXT NOT NULL, detail TEXT NOT NULL, payload BLOB NOT NULL)"
+            " reason TEXT NOT NULL, detail TEXT NOT NULL, payload BLOB NOT NULL)",
         )
 
     def add_many(self, records: list[QuarantineRecord]) -> None:

@@ -11,11 +11,12 @@ keeps the messages (back-pressure instead of loss).
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from .durable import open_durable
 
 
 @dataclass(frozen=True)
@@ -27,17 +28,14 @@ class SpooledBatch:
 
 class Spool:
     def __init__(self, path: Path, max_bytes: int) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute(
+        self._db = open_durable(
+            path,
             "CREATE TABLE IF NOT EXISTS batches ("
             " id INTEGER PRIMARY KEY AUTOINCREMENT, created REAL NOT NULL,"
-            " lines INTEGER NOT NULL, body BLOB NOT NULL)"
+            " lines INTEGER NOT NULL, body BLOB NOT NULL)",
         )
         row = self._db.execute("SELECT COUNT(*), COALESCE(SUM(lines),0), COALESCE(SUM(LENGTH(body)),0) FROM batches").fetchone()
         self.depth_batches, self.depth_lines, self.bytes = row

@@ -93,6 +93,12 @@ def _rejected_records(rejected: list[tuple[str, str]]) -> list[QuarantineRecord]
     return [QuarantineRecord("(influxdb)", now, "influx_rejected", reason, line.encode()) for line, reason in rejected]
 
 
+def quarantine_all(quarantine: Quarantine, records: list[QuarantineRecord], telemetry: Telemetry) -> None:
+    quarantine.add_many(records)
+    for record in records:
+        telemetry.quarantined.labels(record.reason).inc()
+
+
 class _Health:
     """Shared view of InfluxDB's state between the worker and the replayer."""
 
@@ -204,9 +210,7 @@ class StoreWorker(threading.Thread):
         self.t.duplicates.inc(duplicates)
 
         refused += self._store(lines, len(new_keys))
-        self.quarantine.add_many(refused)
-        for record in refused:
-            self.t.quarantined.labels(record.reason).inc()
+        quarantine_all(self.quarantine, refused, self.t)
         for key in new_keys:
             self.recent.add(key)
 
@@ -323,10 +327,7 @@ class Replayer(threading.Thread):
                 continue
             backoff = 0.25
             self.health.influx_ok = True
-            records = _rejected_records(rejected)
-            self.quarantine.add_many(records)
-            for record in records:
-                self.t.quarantined.labels(record.reason).inc()
+            quarantine_all(self.quarantine, _rejected_records(rejected), self.t)
             self.spool.remove(batches)
             self.t.stored.inc(sum(1 for line in lines if line.startswith("readings,")) - sum(1 for line, _ in rejected if line.startswith("readings,")))
         self._update_gauges()
