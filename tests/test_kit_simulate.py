@@ -69,3 +69,61 @@ def test_pm_is_higher_beside_the_busy_road_than_on_the_pedestrian_street(tmp_pat
     q = sorted(air.pm(quiet, t)["pm25"] for t in range(200))[100]
     b = sorted(air.pm(busy, t)["pm25"] for t in range(200))[100]
     assert b > 2 * q
+
+
+# -- the CLI ----------------------------------------------------------------------
+
+
+def test_kit_simulate_command_runs_kits_that_deliver_every_reading(stack, collector, collector_settings):
+    from typer.testing import CliRunner
+
+    from collector.cli import app as cli
+    from tests.support.stack import settings_env
+
+    prefix = "cli-" + uuid.uuid4().hex[:6]
+    devices = [f"{prefix}-01", f"{prefix}-02"]
+    for d in devices:
+        stack.add_device(d)  # registered through the test's registry, so the CLI only reads it
+    env = settings_env(stack.settings)
+    result = CliRunner().invoke(
+        cli,
+        ["kit", "simulate", "--count", "2", "--readings", "20", "--interval", "5", "--speedup", "200",
+         "--device-prefix", prefix, "--outage", "2@0:60"],
+        env=env,
+    )
+    assert result.exit_code == 0, result.output
+    assert "Virtual kits" in result.output
+    for d in devices:
+        wait_for(lambda: count_points(collector_settings, d) >= 20, what=f"20 readings from {d}")
+    assert collector.wait_idle()
+    assert [count_points(collector_settings, d) for d in devices] == [20, 20]
+
+
+def test_kit_simulate_without_a_broker_says_how_to_start_one(tmp_path):
+    from typer.testing import CliRunner
+
+    from collector.cli import app as cli
+    from collector.stack import free_port
+
+    result = CliRunner().invoke(cli, ["--data-dir", str(tmp_path), "kit", "simulate", "--broker", f"127.0.0.1:{free_port()}"])
+    assert result.exit_code != 0
+    assert "airtrail stack up" in str(result.exception)
+
+
+@pytest.mark.parametrize("spec, expected", [
+    (["600:300"], {0: [(600.0, 300.0)]}),
+    (["2@10m:5m", "1@0:1.5h"], {2: [(600.0, 300.0)], 1: [(0.0, 5400.0)]}),
+])
+def test_outage_options_name_an_optional_kit_a_start_and_a_duration(spec, expected):
+    from collector.cli.kit_sim import parse_outages
+
+    assert parse_outages(spec, 3) == expected
+
+
+@pytest.mark.parametrize("spec", ["600", "4@0:10", "a:b", "0@1:2"])
+def test_a_malformed_outage_is_refused_with_the_expected_form(spec):
+    from collector.cli.kit_sim import parse_outages
+    from collector.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="--outage|duration"):
+        parse_outages([spec], 3)

@@ -26,9 +26,9 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from airkit import app as kit_app
 from airkit import config as kit_config
@@ -241,6 +241,7 @@ class VirtualKit:
         self.kit: kit_app.Kit | None = None
         self.simtime: SimTime | None = None
         self.report = KitReport(device_id)
+        self.done = False
 
     def config(self) -> dict:
         """The kit's config.json, validated by the firmware's own rules."""
@@ -339,6 +340,7 @@ class VirtualKit:
             raise
         finally:
             self._fill_report()
+            self.done = True
         return self.report
 
     def run(self, readings: int, outages=(), drain_s: float | None = None) -> KitReport:
@@ -359,29 +361,51 @@ class VirtualKit:
         k = self.kit
         return (k.stored, k.sent) if k is not None else (0, 0)
 
+    def state(self) -> str:
+        """What the kit is doing, in a word or two, for a progress display."""
+        k = self.kit
+        if k is None:
+            return "starting"
+        if self.report.error:
+            return "crashed"
+        if self.done:
+            return "done"
+        if k.wifi is None or not k.wifi.isconnected():
+            return "no Wi-Fi"
+        if k.mqtt is None or not k.mqtt.connected:
+            return "no broker"
+        return "online"
+
     def cleanup(self) -> None:
         if self._own_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
+def device_ids(count: int, prefix: str = "sim") -> list[str]:
+    """<prefix>-01, <prefix>-02, ... (three digits from 100 kits on)."""
+    width = max(2, len(str(count)))
+    return [f"{prefix}-{i + 1:0{width}d}" for i in range(count)]
+
+
 def fleet(count: int, passwords: dict[str, str], broker: tuple[str, int], prefix: str = "sim", **kw) -> list[VirtualKit]:
-    """``count`` kits named <prefix>-001 ..., spread evenly along the route."""
+    """``count`` kits named by device_ids(), spread evenly along the route."""
     route = kw.pop("route", None) or builtin()
-    kits = []
-    for i in range(count):
-        device_id = f"{prefix}-{i + 1:03d}"
-        kits.append(VirtualKit(device_id, passwords[device_id], broker, route=route,
-                               start_m=route.length_m * i / max(count, 1), **kw))
-    return kits
+    return [
+        VirtualKit(device_id, passwords[device_id], broker, route=route, start_m=route.length_m * i / max(count, 1), **kw)
+        for i, device_id in enumerate(device_ids(count, prefix))
+    ]
 
 
-def run_fleet(kits: list[VirtualKit], readings: int, outages=(), on_tick: Callable[[], None] | None = None,
-              tick_s: float = 0.2) -> list[KitReport]:
+def run_fleet(kits: list[VirtualKit], readings: int, outages: Mapping[str, Sequence[tuple[float, float]]] | Sequence[tuple[float, float]] = (),
+              on_tick: Callable[[], None] | None = None, tick_s: float = 0.2) -> list[KitReport]:
     """Run every kit in its own thread (each with its own event loop, as each
-    real kit has its own CPU); call ``on_tick`` while they run (progress bars)."""
+    real kit has its own CPU); call ``on_tick`` while they run (progress bars).
+    ``outages``: one list of (start_s, duration_s) for every kit, or a dict
+    of lists by device id."""
     threads = []
     for kit in kits:
-        t = threading.Thread(target=_run_quietly, args=(kit, readings, outages), name=kit.device_id, daemon=True)
+        mine = outages.get(kit.device_id, ()) if isinstance(outages, Mapping) else outages
+        t = threading.Thread(target=_run_quietly, args=(kit, readings, mine), name=kit.device_id, daemon=True)
         t.start()
         threads.append(t)
     while any(t.is_alive() for t in threads):
