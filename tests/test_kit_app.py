@@ -165,6 +165,31 @@ def test_the_sequence_continues_across_a_reboot(tmp_path):
     assert [r["seq"] for r, _ in seen][0] > 2
 
 
+def test_after_a_power_cut_reset_the_rtc_the_clock_continues_after_the_last_stored_reading(tmp_path):
+    import time
+
+    from airkit import clock
+
+    first = run_offline(offline_kit(tmp_path, gps=False), 3)
+    # Power returns: the ESP32's RTC restarts at its epoch, 2000-01-01.
+    reset = -(time.time() - clock.UNIX_2000)
+    after = run_offline(offline_kit(tmp_path, gps=False, rtc_error_s=reset), 2)
+    assert all(r["clk"] == "rtc" for r, _ in after)
+    assert after[0][0]["ts"] > first[-1][0]["ts"]
+
+
+def test_a_kit_that_never_knew_the_time_keeps_readings_in_ram_and_stamps_them_once_gps_sets_the_clock(tmp_path):
+    import time
+
+    from airkit import clock
+
+    kit = offline_kit(tmp_path, rtc_error_s=-(time.time() - clock.UNIX_2000))  # new board, no clock.txt
+    seen = run_offline(kit, 6)
+    assert [r["seq"] for r, _ in seen] == list(range(6))
+    assert all(r["clk"] == "gps" and r["ts"] >= contract.EARLIEST_TS for r, _ in seen)
+    assert [r["ts"] for r, _ in seen] == sorted(r["ts"] for r, _ in seen)
+
+
 def test_humid_air_flags_pm_rh_high_and_leaves_the_values_uncorrected(tmp_path):
     seen = run_offline(offline_kit(tmp_path, air=SteadyAir(pm25=30, rh=92.0), pm_warmup_s=0, pm_duty="continuous"), 4)
     for reading, _ in seen[1:]:

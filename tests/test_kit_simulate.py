@@ -127,3 +127,141 @@ def test_a_malformed_outage_is_refused_with_the_expected_form(spec):
 
     with pytest.raises(ConfigError, match="--outage|duration"):
         parse_outages([spec], 3)
+
+
+# -- failure modes (firmware/README.md has a section for each) ------------------------
+
+
+def _mosquitto(port: int, directory) -> "subprocess.Popen[bytes]":
+    import getpass
+    import subprocess
+    import time
+
+    conf = directory / "mosquitto.conf"
+    conf.write_text(f"user {getpass.getuser()}\nlistener {port} 127.0.0.1\nallow_anonymous true\n")
+    proc = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    from collector.stack import port_in_use
+
+    while not port_in_use(port):
+        assert proc.poll() is None and time.monotonic() < deadline, "mosquitto did not start"
+        time.sleep(0.05)
+    return proc
+
+
+def test_broker_down_at_first_the_kit_keeps_every_reading_and_sends_them_when_it_comes_back(tmp_path):
+    from collector.stack import free_port
+
+    port = free_port()
+    kit = VirtualKit("sim-brokerdown", "any", broker=("127.0.0.1", port), interval_s=5, sample_s=1, speedup=200, data_dir=tmp_path / "kit")
+    k = kit.prepare()
+    broker = []
+
+    def on_reading(reading, iv):
+        if reading["seq"] == 10 and not broker:  # the broker starts only now
+            broker.append(_mosquitto(port, tmp_path))
+
+    k.on_reading = on_reading
+    try:
+        report = kit.run(20)
+    finally:
+        for b in broker:
+            b.terminate()
+            b.wait(timeout=10)
+    assert broker, "the broker was never started"
+    assert (report.stored, report.sent, report.queued) == (20, 20, 0)
+    assert any("broker:" in line for line in report.log)  # it said why it could not send
+
+
+def test_wifi_lost_the_broker_publishes_the_last_will_then_the_kit_comes_back_online(stack, tmp_path):
+    import queue as queuelib
+
+    import paho.mqtt.client as paho
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from airkit import contract
+    from collector.settings import COLLECTOR_USER
+
+    device, password = new_device(stack, "sim-will")
+    statuses: queuelib.Queue[dict] = queuelib.Queue()
+    watcher = paho.Client(CallbackAPIVersion.VERSION2, client_id="w-" + uuid.uuid4().hex[:6], protocol=paho.MQTTv311)
+    watcher.username_pw_set(COLLECTOR_USER, stack.stack.registry.collector_password)
+    subscribed = queuelib.Queue()
+    watcher.on_connect = lambda c, u, f, rc, p: c.subscribe(contract.status_topic(device), qos=1)
+    watcher.on_subscribe = lambda *a: subscribed.put(True)
+    watcher.on_message = lambda c, u, m: statuses.put(json.loads(m.payload))
+    watcher.connect("127.0.0.1", stack.mqtt_port)
+    watcher.loop_start()
+    subscribed.get(timeout=10)
+    try:
+        kit = VirtualKit(device, password, broker=("127.0.0.1", stack.mqtt_port), interval_s=5, sample_s=1, speedup=50, data_dir=tmp_path)
+        report = kit.run(30, outages=[(40, 40)])
+    finally:
+        watcher.loop_stop()
+        watcher.disconnect()
+    seen = []
+    while not statuses.empty():
+        seen.append(statuses.get()["online"])
+    assert report.sent == 30
+    # online (re-sent as sensor health changes), then the will when Wi-Fi
+    # went, then online again, then the planned goodbye
+    runs = [v for i, v in enumerate(seen) if i == 0 or v != seen[i - 1]]
+    assert runs == [True, False, True, False], seen
+
+
+def test_walk_mode_records_without_network_and_forwards_when_wifi_is_in_reach(stack, collector, collector_settings, tmp_path):
+    device, password = new_device(stack, "sim-walk")
+    kit = VirtualKit(device, password, broker=("127.0.0.1", stack.mqtt_port), interval_s=5, sample_s=1, speedup=200, mode="walk", data_dir=tmp_path)
+    report = kit.run(60)
+    assert (report.stored, report.sent, report.queued) == (60, 60, 0)
+    assert kit.wlan.joins >= 2  # forwarded, radio off, came back for the rest
+    assert any("walk mode: backlog forwarded" in line for line in report.log)
+    wait_for(lambda: count_points(collector_settings, device) >= 60, what="60 walk readings")
+
+
+def test_flash_full_drops_the_oldest_readings_counts_them_and_reports_the_count(tmp_path):
+    kit = VirtualKit("sim-full", "unused", broker=("127.0.0.1", 9), interval_s=5, sample_s=5, speedup=400, queue_budget_kb=16, data_dir=tmp_path)
+    report = kit.run(160, outages=[(0, 10**6)], drain_s=0)
+    payloads, dropped = read_queue(str(tmp_path / "queue"))
+    seqs = [json.loads(p)["seq"] for p in payloads]
+    assert report.dropped == dropped > 0
+    assert dropped + len(seqs) == 160  # every reading is either kept or counted
+    assert seqs == list(range(160 - len(seqs), 160))  # the newest are kept, in order
+    assert json.loads(kit.kit._status_payload())["dropped"] == dropped
+
+
+def test_power_cut_mid_walk_loses_nothing_that_was_stored(stack, collector, collector_settings, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    device, password = new_device(stack, "sim-cut")
+    data = tmp_path / "kit"
+    script = (
+        "from airkit_host.simulate import VirtualKit\n"
+        f"VirtualKit({device!r}, {password!r}, broker=('127.0.0.1', {stack.mqtt_port}), interval_s=5, sample_s=1, speedup=200, data_dir={str(data)!r})"
+        ".run(100000, outages=[(0, 10**7)])\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script])
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if (data / "queue").exists() and len(read_queue(str(data / "queue"))[0]) >= 25:
+            break
+        time.sleep(0.1)
+    os.kill(proc.pid, signal.SIGKILL)  # no goodbye, no flush: a pulled battery
+    proc.wait()
+    stored = [json.loads(p) for p in read_queue(str(data / "queue"))[0]]
+    kept = [r["seq"] for r in stored]
+    assert len(kept) >= 25
+
+    # Power back on a little later in the (virtual) world's time.
+    again = VirtualKit(device, password, broker=("127.0.0.1", stack.mqtt_port), interval_s=5, sample_s=1, speedup=200,
+                       data_dir=data, start_unix=stored[-1]["ts"] + 30)
+    report = again.run(5)
+    assert report.queued == 0 and report.sent == len(kept) + 5
+    wait_for(lambda: count_points(collector_settings, device) >= len(kept) + 5, what="every stored reading")
+    rows = select_readings(collector_settings, device)
+    seqs = [row[1] for row in rows]
+    assert seqs[: len(kept)] == kept and len(set(seqs)) == len(seqs)  # the new ones follow, never reuse a number

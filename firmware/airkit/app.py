@@ -19,6 +19,7 @@ from . import aggregate, contract, encode, status, version
 from .clock import Clock
 from .mqtt import MQTTClient
 from .net import Backoff, WiFi
+from .queue import read_atomic, write_atomic
 
 # Watchdog: the sampler feeds it at least every MAX_SLEEP_MS. The timeout
 # leaves room for the longest blocking call (a TLS handshake or an MQTT
@@ -36,7 +37,10 @@ RH_HIGH = 85  # % RH: optical PM sensors over-read in mist and fog (contract.FLA
 GPS_POLL_MS = 500
 GPS_STALE_MAX_MS = 120000  # an older fix is no position at all
 STATUS_EVERY_MS = 600000
-CLOCK_SAVE_MS = 600000
+# The last known time is saved at most this often (a tiny file, replaced
+# atomically). After a power cut the RTC continues from it plus this much and
+# an interval, so new readings are never stamped before ones already stored.
+CLOCK_SAVE_MS = 60000
 CLOCK_FILE = "clock.txt"  # last known Unix time, for Clock.restore() after a power cut
 # Readings taken before the kit has ever known the time wait in RAM (see
 # Kit._store); at most this many, oldest dropped first.
@@ -403,8 +407,9 @@ class Kit:
         self._led_on = False
         self._unstamped = []  # (ticks, values, flags) taken before the clock was ever set
         self.unstamped_dropped = 0
-        # Optional callable(reading, interval) after each reading is stored:
-        # live views and tests (virtual kits); None on the kit.
+        # Optional callable(reading, interval) after each reading is stored
+        # (interval None for one re-stamped once the clock was set): live
+        # views and tests of the virtual kits; None on the kit.
         self.on_reading = None
 
     # -- start and stop ------------------------------------------------------
@@ -417,9 +422,10 @@ class Kit:
 
     def boot(self):
         try:
-            with open(self._clock_path()) as f:
-                self.clock.restore(int(f.read().strip() or 0))
-        except (OSError, ValueError):
+            saved = int((read_atomic(self._clock_path()) or b"0").split()[0])
+            if saved:
+                self.clock.restore(saved + CLOCK_SAVE_MS // 1000 + self.cfg["interval_s"])
+        except (OSError, ValueError, IndexError):
             pass
         self.sensors = build_sensors(self.cfg, self.hw, self.tb)
         self.gps = self.sensors.pop("gps", None)
@@ -584,15 +590,13 @@ class Kit:
             return
         if self._unstamped:
             self._restamp(ts, clk)
-        reading = self._append(ts, clk, values, flags)
-        if self.on_reading is not None:
-            self.on_reading(reading, iv)
+        self._append(ts, clk, values, flags, iv)
         if self.hw.led is not None:
             self.hw.led.value(1)
             self._led_on = True
         self._save_clock(ts)
 
-    def _append(self, ts, clk, values, flags):
+    def _append(self, ts, clk, values, flags, iv=None):
         reading = {"ts": ts, "clk": clk, "seq": self.seq.next()}
         for k in values:
             reading[k] = values[k]
@@ -602,14 +606,15 @@ class Kit:
         self.queue.append(encode.reading_json(reading))
         self.stored += 1
         self.wake.set()
-        return reading
+        if self.on_reading is not None:
+            self.on_reading(reading, iv)
 
     def _restamp(self, ts, clk):
         now = self.tb.ticks_ms()
         for ticks, values, flags in self._unstamped:
             then = ts - self.tb.ticks_diff(now, ticks) // 1000
             if then >= contract.EARLIEST_TS:
-                self._append(then, clk, values, flags)
+                self._append(then, clk, values, flags)  # no Interval: it is gone
         self._unstamped = []
 
     def _save_clock(self, ts):
@@ -618,8 +623,7 @@ class Kit:
             return
         self._clock_saved_at = now
         try:
-            with open(self._clock_path(), "w") as f:
-                f.write(str(ts))
+            write_atomic(self._clock_path(), b"%d\n" % ts)
         except OSError:
             pass
 

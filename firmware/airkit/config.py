@@ -95,7 +95,7 @@ _RANGES = (
     ("sample_s", 1, 3600, "s"),
     ("pm_warmup_s", 0, 300, "s"),
     ("walk_wifi_retry_s", 10, 86400, "s"),
-    ("queue_budget_kb", 8, 8192, "KB"),
+    ("queue_budget_kb", 16, 8192, "KB"),  # at least two 8 KB queue segments
     ("batch_max", 1, contract.MAX_BATCH, "readings"),
 )
 
