@@ -444,3 +444,11 @@ for p in payloads:
     assert (first["pm25"], first["pm10"], first["n03"]) == (13, 22, 765)
     assert abs(first["temp"] - 21.5) < 0.05 and abs(first["rh"] - 88.0) < 0.2
     assert "rh_high" in first["flags"]
+
+
+def test_the_readme_says_what_the_kit_does_in_each_failure_mode():
+    from tests.support.micropython import ROOT
+
+    readme = (ROOT / "firmware" / "README.md").read_text()
+    for mode in ("No Wi-Fi at boot", "Wi-Fi lost", "Broker down", "Flash full", "Sensor missing", "Clock unsynced", "Power cut"):
+        assert f"### {mode}\n" in readme, mode

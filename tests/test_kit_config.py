@@ -190,3 +190,14 @@ def test_micropython_validates_exactly_like_cpython():
     assert len(lines) == len(CASES)
     for raw, line in zip(CASES, lines):
         assert json.loads(line) == json.loads(json.dumps(list(config.validate(raw))))
+
+
+def test_every_setting_is_documented_in_the_firmware_readme():
+    from tests.support.micropython import ROOT
+
+    readme = (ROOT / "firmware" / "README.md").read_text()
+    keys = []
+    for key, value in config.DEFAULTS.items():
+        keys += [f"{key}.{sub}" for sub in value] if isinstance(value, dict) and key != "pins" else [key]
+    undocumented = [k for k in keys if f"| `{k}` |" not in readme]
+    assert undocumented == []

@@ -59,7 +59,7 @@ def blink(led, pattern, sleep_ms):
 
 
 def safe_loop(problems, led, sleep_ms, out=print, rounds=None):
-    """Bad config: never crash-loop. Print the problems every ~30 s and blink
+    """Bad config: never crash-loop. Print the problems every ~20 s and blink
     CONFIG_PROBLEM, forever; Ctrl-C on the USB console ends the loop and
     leaves the REPL (and `mpremote`) usable to fix /config.json.
 
