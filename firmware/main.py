@@ -89,7 +89,7 @@ def log_error(exc):
         except OSError:
             pass
         with open(ERROR_LOG, "a") as f:
-            f.write("--- uptime %d s\n" % (time.ticks_ms() // 1000))
+            f.write("--- %04d-%02d-%02d %02d:%02d:%02d (kit clock, UTC)\n" % time.gmtime()[:6])
             sys.print_exception(exc, f)
     except OSError:
         pass

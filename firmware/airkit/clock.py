@@ -53,12 +53,14 @@ class Timebase:
     """
 
     def __init__(self):
+        # getattr: each branch names functions only one of the two has.
         if hasattr(time, "ticks_ms"):
-            self.ticks_ms = time.ticks_ms
-            self.ticks_diff = time.ticks_diff
-            self.ticks_add = time.ticks_add
+            self.ticks_ms = getattr(time, "ticks_ms")
+            self.ticks_diff = getattr(time, "ticks_diff")
+            self.ticks_add = getattr(time, "ticks_add")
         else:  # CPython
-            self.ticks_ms = lambda: int(time.monotonic() * 1000)
+            monotonic = getattr(time, "monotonic")
+            self.ticks_ms = lambda: int(monotonic() * 1000)
             self.ticks_diff = lambda a, b: a - b
             self.ticks_add = lambda a, b: a + b
 

@@ -47,7 +47,7 @@ if hasattr(time, "ticks_ms"):  # MicroPython: wrapping millisecond ticks
 else:  # CPython
 
     def _ticks_ms():
-        return int(time.monotonic() * 1000)
+        return int(getattr(time, "monotonic")() * 1000)
 
     def _ticks_diff(a, b):
         return a - b
@@ -105,6 +105,10 @@ def publish_header(topic, payload_len, qos=0, retain=False, pid=0, dup=False):
     return head
 
 
+def _not_connected(*args):
+    raise MQTTError("not connected")
+
+
 class MQTTClient:
     # How long to wait for CONNACK, PUBACK or PINGRESP before declaring the
     # connection dead. Class attributes, to be overridden per instance.
@@ -123,8 +127,8 @@ class MQTTClient:
         self.server_hostname = server_hostname or server
         self.will = None
         self.sock = None
-        self._recv = None
-        self._send = None
+        self._recv = _not_connected
+        self._send = _not_connected
         self.pid = 0
         self.last_tx = 0
 
@@ -154,7 +158,7 @@ class MQTTClient:
 
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         if self.ca_file:
-            ctx.verify_mode = ssl.CERT_REQUIRED
+            ctx.verify_mode = ssl.CERT_REQUIRED  # type: ignore[attr-defined]  # MicroPython has it (docs: library/ssl), its stubs not
             try:
                 ctx.load_verify_locations(cafile=self.ca_file)
             except TypeError:  # MicroPython before cafile= was accepted
@@ -165,7 +169,7 @@ class MQTTClient:
             # to install the CA file (mqtt.ca_file) to close that gap.
             if hasattr(ctx, "check_hostname"):
                 ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
+            ctx.verify_mode = ssl.CERT_NONE  # type: ignore[attr-defined]  # as above
         return ctx.wrap_socket(sock, server_hostname=self.server_hostname)
 
     def connect(self, clean_session=True, sock=None):
