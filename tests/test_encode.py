@@ -244,3 +244,26 @@ def test_micropython_encodes_the_same_bytes_as_cpython():
     assert lines[:-1] == expected
     assert lines[-1] == encode.batch_message("kit-01", "0.1.0", expected)
     assert len(accepted(expected)["r"]) == len(SAMPLES)
+
+
+@requires_micropython
+@pytest.mark.micropython
+def test_encoding_a_full_reading_allocates_under_1_kb_of_micropython_heap():
+    # The kit's heap is ~100 KB shared with Wi-Fi, TLS and MQTT buffers; see
+    # benchmarks/firmware.py for the whole sample -> encode -> enqueue cycle.
+    script = """
+import gc
+from airkit import encode
+r = {"ts": 1763900000, "clk": "gps", "seq": 12345, "pm1": 5, "pm25": 13, "pm10": 22, "pm1_cf1": 5,
+     "pm25_cf1": 13, "pm10_cf1": 22, "n03": 765, "n05": 252, "n10": 29, "n25": 15, "n50": 6, "n100": 6,
+     "temp": 21.37, "rh": 48.09, "pressure": 1008.2493, "batt_v": 3.91, "lat": 48.1173, "lon": 11.516667,
+     "alt": 545.4, "hdop": 0.9, "sats": 8}
+encode.reading_json(r)
+gc.collect()
+gc.disable()
+before = gc.mem_alloc()
+for i in range(20):
+    encode.reading_json(r)
+print((gc.mem_alloc() - before) // 20)
+"""
+    assert int(run_micropython(script)) <= 1024

@@ -172,6 +172,7 @@ class FlashQueue:
         self._sizes = {}  # segment number -> file size
         self._sealed = False  # the last segment ends in a torn record
         self._hdr = bytearray(HEADER)
+        self._tail_path = (None, "")
         try:
             os.mkdir(self.dir)
         except OSError:
@@ -292,7 +293,9 @@ class FlashQueue:
         # Header into a reused buffer and two writes: no copy of the payload
         # on a heap of ~100 KB.
         struct.pack_into(_HEADER_FMT, self._hdr, 0, MAGIC, n, binascii.crc32(payload) & 0xFFFFFFFF)
-        f = open(self._path(tail), "ab")
+        if self._tail_path[0] != tail:
+            self._tail_path = (tail, self._path(tail))  # built once per segment, not per append
+        f = open(self._tail_path[1], "ab")
         try:
             f.write(self._hdr)
             f.write(payload)
