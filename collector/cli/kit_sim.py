@@ -73,7 +73,7 @@ def simulate(
     readings: int = typer.Option(60, "--readings", min=1, help="Readings each kit takes (then it forwards what is left)."),
     interval: int = typer.Option(10, "--interval", min=1, max=3600, help="Seconds per reading (virtual time)."),
     speedup: float = typer.Option(60.0, "--speedup", min=1.0, max=2000.0, help="Virtual seconds per real second."),
-    broker: str = typer.Option(None, "--broker", help="HOST:PORT of the MQTT broker [default: the local stack]."),
+    broker: str = typer.Option(None, "--broker", help="HOST:PORT of the MQTT broker (default: the local stack)."),
     route_spec: str = typer.Option("builtin", "--route", help="'builtin' (a 2.6 km loop in central Manchester) or a .geojson, .gpx or .csv (lat,lon[,traffic]) file."),
     outage: list[str] = typer.Option([], "--outage", help="Wi-Fi outage [KIT@]START:DURATION in virtual time since start (600:300, 2@10m:5m); repeatable. Without KIT@, every kit."),
     prefix: str = typer.Option("sim", "--device-prefix", help="Device ids are <prefix>-01, <prefix>-02, ..."),
