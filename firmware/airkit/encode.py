@@ -200,7 +200,7 @@ def reading_json(reading):
 
     # Pass 2: the template's arguments, decimals as integer parts.
     template, nargs = _template(mask)
-    args = [None] * nargs
+    args = [None] * nargs  # type: list[object]
     args[0] = ts
     args[1] = _CLOCK_BYTES[clk]
     args[2] = seq
