@@ -66,7 +66,9 @@ def board(data_dir, bundle_dir):
 
 
 def on_board(board, code: str) -> str:
-    with KitLink(board[0].port) as link:
+    # A fresh interpreter, so imports see the files now on the board (the
+    # virtual board has no watchdog for a soft reset to upset).
+    with KitLink(board[0].port, soft_reset=True) as link:
         return link.exec(code)
 
 
@@ -271,6 +273,18 @@ def test_pull_delete_removes_the_pulled_readings_from_the_kit(board, data_dir, t
     assert result.exit_code == 0, result.output
     assert len(_pulled(tmp_path, ".jsonl").read_text().splitlines()) == 25
     assert on_board(board, "from airkit.queue import FlashQueue\nprint(FlashQueue('/queue').depth)").strip() == "0"
+
+
+@needs_board
+def test_pull_does_not_soft_reset_the_kit(board, data_dir, tmp_path):
+    # main.py parks the ESP32 watchdog on a machine.Timer when interrupted; a
+    # soft reset stops every timer and the watchdog would reset the kit mid-pull.
+    fill_queue(board, 3)
+    with KitLink(board[0].port) as link:
+        link.exec("still_here = 'yes'")
+    airtrail(data_dir, "pull", "--port", board[0].port, "--out", str(tmp_path))
+    with KitLink(board[0].port) as link:
+        assert link.exec("print(still_here)").strip() == "yes"
 
 
 @needs_board

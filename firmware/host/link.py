@@ -4,10 +4,14 @@
         kit.write("/config.json", data)
         print(kit.eval("1 + 1"))
 
-Entering the link interrupts the kit's main program (Ctrl-C) and soft-resets
-it into the raw REPL, where MicroPython runs boot.py but not main.py: the
-kit's queue cannot change while we copy or edit it. Leaving the link returns
-to the friendly REPL; restart() soft-reboots the kit into main.py.
+Entering the link interrupts the kit's main program (Ctrl-C) and takes the
+raw REPL: the kit's queue cannot change while we copy or edit it. It does NOT
+soft-reset the kit first (mpremote's default): main.py answers Ctrl-C by
+"parking" the ESP32's watchdog, which cannot be stopped once started, on a
+machine.Timer that keeps feeding it, and a soft reset deinitialises every
+timer, so the watchdog would hard-reset the kit a minute later, in the middle
+of a long pull. Leaving the link returns to the friendly REPL; restart()
+soft-reboots the kit into main.py, which starts over with a fresh watchdog.
 
 Every file is written to ``<path>.tmp``, read back (SHA-256 on the kit) and
 only then renamed over ``<path>``: a cable pulled mid-copy leaves the old file,
@@ -54,9 +58,11 @@ def _port_hint() -> str:
 
 
 class KitLink:
-    def __init__(self, port: str, baud: int = 115200) -> None:
+    def __init__(self, port: str, baud: int = 115200, soft_reset: bool = False) -> None:
+        """``soft_reset=True`` starts from a fresh interpreter: only for a kit without a running watchdog."""
         self.port = port
         self.baud = baud
+        self.soft_reset = soft_reset
         self._t: Any = None
 
     # -- connection --------------------------------------------------------
@@ -80,7 +86,7 @@ class KitLink:
                 "another mpremote); on Linux, add yourself to the dialout group and log in again"
             ) from None
         try:
-            self._t.enter_raw_repl(soft_reset=True)
+            self._t.enter_raw_repl(soft_reset=self.soft_reset)
         except (TransportError, OSError) as exc:
             self._t.close()
             self._t = None
