@@ -44,6 +44,18 @@ class LinkError(KitToolError):
     pass
 
 
+def for_file(progress: Callable[[str, int, int], None] | None, path: str) -> Progress | None:
+    """A (done, total) callback for one file from a (path, done, total) one."""
+    if progress is None:
+        return None
+    report = progress
+
+    def file_progress(done: int, total: int) -> None:
+        report(path, done, total)
+
+    return file_progress
+
+
 def serial_ports() -> list[str]:
     try:
         from serial.tools import list_ports

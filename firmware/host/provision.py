@@ -27,7 +27,7 @@ from airkit import config as kit_config
 
 from .bundle import KIT_MANIFEST, MANIFEST, PACKAGE, Manifest, sha256
 from .errors import KitToolError
-from .link import KitLink, LinkError
+from .link import KitLink, LinkError, for_file
 
 CONFIG_PATH = "/config.json"
 PACKAGE_DIR = f"/lib/{PACKAGE}"
@@ -120,7 +120,7 @@ def provision(
             if progress:
                 progress(dest, entry.size, entry.size)
             continue
-        link.write(dest, local.read_bytes(), (lambda done, total, d=dest: progress(d, done, total)) if progress else None)
+        link.write(dest, local.read_bytes(), for_file(progress, dest))
         result.copied.append(dest)
 
     for name in link.listdir(PACKAGE_DIR):

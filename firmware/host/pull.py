@@ -31,7 +31,7 @@ from airkit import contract
 from airkit.queue import DEFAULT_DIR, read_queue
 
 from .errors import KitToolError
-from .link import KitLink
+from .link import KitLink, for_file
 from .provision import read_kit_config
 
 # CSV columns, in order. Experimental x_* fields found in the readings are
@@ -132,7 +132,7 @@ def pull(
         path = f"{queue_dir.rstrip('/')}/{name}"
         if link.is_dir(path):
             continue
-        data = link.fetch(path, raw / name, (lambda done, total, p=path: progress(p, done, total)) if progress else None)
+        data = link.fetch(path, raw / name, for_file(progress, path))
         result.files[name] = hashlib.sha256(data).hexdigest()
     result.raw = raw.parent
 
