@@ -190,7 +190,7 @@ def measure_collector(stack: Stack, base: Settings, data_dir: Path, port: int, d
     })
     InfluxQL(settings.influx).create_database()
     collector = Collector(settings).start()
-    time.sleep(0.5)
+    collector.wait_subscribed()  # the session the backlog will queue in
     collector.stop()
     publish_backlog(port, devices, per_device, processes)
     collector = Collector(settings)

@@ -43,6 +43,9 @@ class MqttSource:
         self.connected = False
         self.last_error = ""
         self.generation = 0
+        # Set once the broker has confirmed our subscriptions: from then on it
+        # queues every reading for this session, even while we are away.
+        self.subscribed = threading.Event()
         self._ack_lock = threading.Lock()
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
@@ -58,6 +61,7 @@ class MqttSource:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         self.client = client
 
     def start(self) -> None:
@@ -99,6 +103,15 @@ class MqttSource:
                 (STATUS_FILTER, SubscribeOptions(qos=1)),
             ]
         )
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        refused = [str(rc) for rc in reason_codes if rc.is_failure]
+        if refused:
+            self.last_error = f"broker refused the subscriptions: {', '.join(refused)} (check the broker ACL for {self.settings.client_id})"
+            log.error(self.last_error)
+            return
+        self.subscribed.set()
+        log.info("subscribed to %s and %s", readings_filter(self.settings.share_group), STATUS_FILTER)
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         with self._ack_lock:

@@ -71,6 +71,10 @@ class Collector:
         threading.Thread(target=self._seed_devices, name="airtrail-seed", daemon=True).start()
         return self
 
+    def wait_subscribed(self, timeout: float = 30.0) -> bool:
+        """Block until the broker has confirmed the subscriptions."""
+        return self.source.subscribed.wait(timeout)
+
     def stop(self) -> None:
         self._stopping.set()
         self.source.stop()

@@ -30,5 +30,6 @@ def collector(collector_settings) -> Iterator[Collector]:
     """A running collector (MQTT source, store worker, spool replayer)."""
     logging.getLogger("airtrail").setLevel(logging.INFO)
     c = Collector(collector_settings).start()
+    assert c.wait_subscribed(), "collector did not subscribe"
     yield c
     c.stop()

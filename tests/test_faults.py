@@ -38,8 +38,12 @@ def _stream(stack, devices: list[str], per_device: int, pause_every: int = 0, pa
     return thread
 
 
+def _total(settings, devices: list[str]) -> int:
+    return sum(count_points(settings, d) for d in devices)
+
+
 def _assert_each_reading_once(settings, devices: list[str], per_device: int) -> None:
-    assert count_points(settings) == len(devices) * per_device
+    assert _total(settings, devices) == len(devices) * per_device
     for device in devices:
         assert [row[1] for row in select_readings(settings, device)] == list(range(per_device))
 
@@ -48,15 +52,16 @@ def test_collector_killed_mid_stream_and_restarted_stores_every_reading_once(sta
     devices = [f"crash-{i}" for i in range(4)]
     per_device = scaled(5_000, 25_000)  # 20,000 readings in all
     first = CollectorProcess(collector_settings)
+    first.wait_ready(stack)
     stream = _stream(stack, devices, per_device, pause_every=50, pause_s=0.005)
-    wait_for(lambda: count_points(collector_settings) > per_device, what="the stream to be partly stored")
+    wait_for(lambda: _total(collector_settings, devices) > per_device, what="the stream to be partly stored")
     first.kill()  # SIGKILL: no chance to flush or ack anything
-    killed_at = count_points(collector_settings)
+    killed_at = _total(collector_settings, devices)
     time.sleep(1)
     second = CollectorProcess(collector_settings)
     try:
         stream.join(timeout=300)
-        wait_for(lambda: count_points(collector_settings) >= len(devices) * per_device, timeout=120, what="all readings")
+        wait_for(lambda: _total(collector_settings, devices) >= len(devices) * per_device, timeout=120, what="all readings")
         time.sleep(1)
         assert 0 < killed_at < len(devices) * per_device
         _assert_each_reading_once(collector_settings, devices, per_device)
@@ -113,7 +118,7 @@ def test_two_collectors_sharing_a_subscription_split_the_stream_and_store_it_onc
     devices = [f"share-{i}" for i in range(4)]
     per_device = scaled(1_000, 5_000)
     with Collector(first_settings) as a, Collector(second_settings) as b:
-        wait_for(lambda: a.source.connected and b.source.connected, what="both collectors to connect")
+        assert a.wait_subscribed() and b.wait_subscribed()
         time.sleep(0.5)
         _stream(stack, devices, per_device).join(timeout=300)
         wait_for(lambda: count_points(first_settings) >= len(devices) * per_device, timeout=120, what="all readings")

@@ -60,6 +60,8 @@ def run_demo() -> None:
     console.print(f"[green]✓[/] registered kits: {', '.join(KITS)} (each may publish only under its own topic)")
 
     collector = Collector(s).start()
+    if not collector.wait_subscribed(30):
+        raise AirtrailError(f"the collector could not subscribe on mqtt://127.0.0.1:{s.stack.mqtt_port}: {collector.source.last_error}")
     server, thread = _serve_api(collector, s.api.host, s.api.port)
     base = f"http://{s.api.host}:{s.api.port}"
     console.print(f"[green]✓[/] collector and API running: {base}")
@@ -69,6 +71,7 @@ def run_demo() -> None:
             sys.executable, "-m", "collector.cli", *_global_flags(), "kit", "simulate",
             "--count", str(len(KITS)), "--device-prefix", "demo-walk", "--readings", str(READINGS_PER_KIT),
             "--broker", f"127.0.0.1:{s.stack.mqtt_port}",
+            "--outage", "2@300:400",  # kit 2 walks through a Wi-Fi dead zone; its flash queue catches up after
         ]
         result = subprocess.run(command)
         if result.returncode != 0:

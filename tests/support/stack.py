@@ -199,8 +199,25 @@ class CollectorProcess:
 
         Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
         self.log = open(Path(settings.data_dir) / "collect.log", "ab")
+        self.settings = settings
         airtrail = Path(sys.executable).with_name("airtrail")
         self.process = subprocess.Popen([str(airtrail), "collect"], env=settings_env(settings), stdout=self.log, stderr=subprocess.STDOUT)
+
+    def wait_ready(self, stack: "TestStack", timeout: float = 30.0) -> None:
+        """Wait until the process stores a probe reading: its session now exists on the broker."""
+        probe = "probe-" + uuid.uuid4().hex[:6]
+        pub = Publisher(stack, probe)
+        deadline = time.monotonic() + timeout
+        seq = 0
+        # A probe published before the subscription exists is never queued, so
+        # keep sending until one arrives.
+        while count_points(self.settings, probe) == 0:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the collector process did not store a probe within {timeout:.0f} s")
+            pub.publish(message(probe, [reading(seq)]))
+            seq += 1
+            time.sleep(0.25)
+        pub.close()
 
     def kill(self) -> None:
         self.process.kill()
