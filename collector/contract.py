@@ -22,7 +22,7 @@ DeviceId = Annotated[str, StringConstraints(pattern=wire.DEVICE_ID_PATTERN)]
 Flag = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,24}$")]
 # Experimental field names are identifier-like so they never need escaping in
 # line protocol and cannot smuggle in a tag or a second field.
-_EXPERIMENTAL = re.compile(r"^" + wire.EXPERIMENTAL_PREFIX + r"[a-z0-9_]{1,30}$")
+EXPERIMENTAL_FIELD = re.compile(r"^" + wire.EXPERIMENTAL_PREFIX + r"[a-z0-9_]{1,30}$")
 
 _STRICT = ConfigDict(strict=True, allow_inf_nan=False, extra="forbid")
 
@@ -77,7 +77,7 @@ def _check_reading_extras(readings: list[dict[str, Any]]) -> None:
             continue
         for key in reading.keys() - _KNOWN:
             value = reading[key]
-            if not _EXPERIMENTAL.match(key):
+            if not EXPERIMENTAL_FIELD.match(key):
                 raise ContractViolation("invalid", f"r.{i}: unknown field {key!r} (experimental fields look like {wire.EXPERIMENTAL_PREFIX}name)")
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise ContractViolation("invalid", f"r.{i}.{key}: experimental fields must be finite numbers")

@@ -42,7 +42,9 @@ class DeviceStates:
         with self._lock:
             s = self._get(device_id)
             s.last_seen = max(s.last_seen or 0, received_at)
-            s.status = status
+            # An offline message (the last will) says only that the kit went
+            # away; the battery, queue and sensor health it last reported stay.
+            s.status = {**s.status, **status}
             if status.get("fw"):
                 s.firmware = status["fw"]
 

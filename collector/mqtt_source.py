@@ -123,3 +123,18 @@ class MqttSource:
 
     def _on_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:
         self.deliver(Inbound(msg.topic, msg.payload, time.time(), msg.mid, msg.qos, self.generation))
+
+
+def prime_session(settings: MqttSettings, username: str | None, password: str | None, timeout: float = 10.0) -> bool:
+    """Create the collector's persistent session on the broker, then leave.
+
+    A broker queues QoS 1 messages only for sessions that exist; a reading a
+    kit publishes before the collector ever subscribed is not kept for it.
+    Priming the session when the stack starts closes that gap.
+    """
+    source = MqttSource(settings, username, password, deliver=lambda message: None)
+    source.start()
+    try:
+        return source.subscribed.wait(timeout)
+    finally:
+        source.stop()

@@ -231,7 +231,7 @@ class StoreWorker(threading.Thread):
                     ts, seq = newest["ts"], newest["seq"]
                 latest[device] = (max(seen, message.received_at), outcome.readings["fw"], ts, seq, count + len(outcome.readings["r"]))
             elif outcome.status is not None and device:
-                self.states.saw_status(device, message.received_at, outcome.status.model_dump(exclude_none=True))
+                self.states.saw_status(device, message.received_at, outcome.status.model_dump(exclude_unset=True))
         for device, (seen, fw, ts, seq, count) in latest.items():
             self.states.saw_readings(device, seen, fw, ts, seq, count)
 

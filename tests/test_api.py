@@ -67,6 +67,17 @@ def test_devices_lists_a_kit_with_its_last_status(api, stack, stored_kit, collec
     assert kit["last_reading_at"] == datetime.fromtimestamp(stored_kit + 490, UTC).isoformat().replace("+00:00", "Z")
 
 
+def test_a_kit_going_offline_keeps_its_last_known_battery_and_sensors(api, stack, collector):
+    pub = Publisher(stack, "api-kit2")
+    pub.publish(b'{"v":1,"dev":"api-kit2","online":true,"batt_v":3.8,"sensors":{"pms5003":"ok"}}', topic="airtrail/v1/api-kit2/status")
+    pub.publish(b'{"v":1,"dev":"api-kit2","online":false}', topic="airtrail/v1/api-kit2/status")
+    pub.wait_all()
+    pub.close()
+    wait_for(lambda: (collector.states.get("api-kit2") or None) is not None and collector.states.get("api-kit2").status.get("online") is False, what="offline status")
+    kit = next(d for d in api.get("/devices").json() if d["device_id"] == "api-kit2")
+    assert kit["online"] is False and kit["battery_v"] == 3.8 and kit["sensors"] == {"pms5003": "ok"}
+
+
 def test_readings_come_back_as_json_in_time_order(api, stored_kit):
     params = {"start": datetime.fromtimestamp(stored_kit, UTC).isoformat(), "end": datetime.fromtimestamp(stored_kit + 1000, UTC).isoformat(), "fields": "pm25,temp"}
     body = api.get("/devices/api-kit/readings", params=params).json()
@@ -89,6 +100,9 @@ def test_readings_come_back_as_csv(api, stored_kit):
         ("/devices/api-kit/readings", {"fields": "pm25,nonsense"}, 400),
         ("/devices/api-kit/readings", {"start": "2026-01-02T00:00:00Z", "end": "2026-01-01T00:00:00Z"}, 400),
         ("/devices/api-kit/readings", {"start": "yesterday"}, 422),
+        ("/devices/api-kit/readings", {"end": "0001-01-01T00:00:00Z"}, 400),
+        ("/devices/api-kit/readings", {"start": "0001-01-01T00:00:00Z", "end": "9999-12-31T23:59:59Z"}, 400),
+        ("/devices/api-kit/readings", {"fields": "x_" + "a" * 200}, 400),
         ("/devices/Not%20A%20Kit/readings", {}, 422),
         ("/nowhere", {}, 404),
         ("/quarantine", {}, 401),

@@ -7,6 +7,8 @@ import typer
 from paho.mqtt.enums import CallbackAPIVersion
 from rich.table import Table
 
+from collector.mqtt_source import prime_session
+from collector.service import mqtt_credentials
 from collector.settings import COLLECTOR_USER
 from collector.stack import Stack
 
@@ -22,8 +24,11 @@ def up() -> None:
     stack = Stack.from_settings(s)
     with console.status("Starting the local stack..."):
         stack.up()
+        primed = prime_session(s.mqtt, *mqtt_credentials(s))
     console.print(f"[green]✓[/] InfluxDB  {stack.influxdb.url}  (database [bold]{s.influx.database}[/])")
     console.print(f"[green]✓[/] Mosquitto mqtt://127.0.0.1:{stack.mosquitto.port}  (anonymous access off)")
+    if primed:
+        console.print(f"[green]✓[/] collector session '{s.mqtt.client_id}' created: the broker keeps readings until `airtrail serve` runs")
     console.print(f"Data and logs in {s.stack_dir}. Next: [bold]airtrail device add <id>[/], then [bold]airtrail serve[/].")
 
 

@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from airkit import contract as wire
-from collector.contract import MEASUREMENT_NAMES
+from collector.contract import EXPERIMENTAL_FIELD, MEASUREMENT_NAMES
 from collector.devices import DeviceRegistry
 from collector.influx.client import quote_ident, quote_str
 from collector.influx.lineproto import READINGS_MEASUREMENT, reading_seconds
@@ -74,11 +74,32 @@ def devices(collector: CollectorDep) -> list[DevicePublic]:
     return out
 
 
+# Readings exist from 2020 on (the contract refuses older ones); the bounds
+# keep datetime arithmetic and InfluxDB's int64 nanoseconds far from overflow.
+_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+_LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _time_range(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
+    for name, moment in (("start", start), ("end", end)):
+        if moment is not None and not (_EARLIEST <= _utc(moment) <= _LATEST):
+            raise ApiError(400, "bad_request", f"{name} must be between {_EARLIEST.date()} and {_LATEST.date()}")
+    end = _utc(end) if end else datetime.now(UTC)
+    start = _utc(start) if start else end - timedelta(hours=24)
+    if start >= end:
+        raise ApiError(400, "bad_request", f"start ({start.isoformat()}) must be before end ({end.isoformat()})")
+    return start, end
+
+
 def _fields(requested: str | None) -> list[str]:
     if not requested:
         return list(MEASUREMENT_NAMES)
     names = [f.strip() for f in requested.split(",") if f.strip()]
-    unknown = [n for n in names if n not in MEASUREMENT_NAMES and not n.startswith(wire.EXPERIMENTAL_PREFIX)]
+    unknown = [n for n in names if n not in MEASUREMENT_NAMES and not EXPERIMENTAL_FIELD.match(n)]
     if unknown:
         raise ApiError(400, "bad_request", f"unknown field(s) {', '.join(unknown)}; known: {', '.join(MEASUREMENT_NAMES)}")
     return names
@@ -99,11 +120,7 @@ def readings(
     format: Annotated[Literal["json", "csv"] | None, Query(description="default: from the Accept header, else json")] = None,
     limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
 ) -> Any:
-    end = (end or datetime.now(UTC)).astimezone(UTC) if (end is None or end.tzinfo) else end.replace(tzinfo=UTC)
-    start = start or end - timedelta(hours=24)
-    start = start if start.tzinfo else start.replace(tzinfo=UTC)
-    if start >= end:
-        raise ApiError(400, "bad_request", f"start ({start.isoformat()}) must be before end ({end.isoformat()})")
+    start, end = _time_range(start, end)
     names = _fields(fields)
     columns = ", ".join(quote_ident(n) for n in [*names, *_ALWAYS])
     q = (
