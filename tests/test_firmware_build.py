@@ -39,21 +39,7 @@ STUB_DISTS = ("micropython-esp32-stubs", "micropython-stdlib-stubs")
 DISABLED_CODES = ("union-attr", "var-annotated", "assignment")
 
 # (file, error code, text in the message): what to do about each is in the report to the lead.
-KNOWN_FINDINGS = [
-    # CPython fallbacks in modules that run on both: time.monotonic does not exist on MicroPython;
-    # wants `# type: ignore[attr-defined]` on the CPython branch.
-    ("airkit/mqtt.py", "attr-defined", 'Module has no attribute "monotonic"'),
-    ("airkit/clock.py", "attr-defined", 'Module has no attribute "monotonic"'),
-    ("airkit/clock.py", "return-value", "_Ticks"),
-    ("airkit/clock.py", "operator", "_Ticks"),
-    # Stub gap: MicroPython's SSLContext has verify_mode (docs: library/ssl.html) but the stubs lack it.
-    ("airkit/mqtt.py", "attr-defined", '"SSLContext" has no attribute "verify_mode"'),
-    # self._send / self._recv start as None and are set on connect.
-    ("airkit/mqtt.py", "misc", '"None" not callable'),
-    # time.ticks_ms() // 1000 as uptime: ticks wrap (every 2**30 ms on the ESP32), so this is wrong
-    # after ~12 days; time.ticks_diff or a boot-time counter would be right.
-    ("main.py", "operator", '"_TicksMs" and "int"'),
-]
+KNOWN_FINDINGS: list[tuple[str, str, str]] = []
 
 
 def _mpy_cross() -> str:
