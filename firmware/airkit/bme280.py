@@ -4,8 +4,11 @@
 # below are from it. The compensation is the datasheet's integer code
 # (section 4.2.3): it gives the same result on every platform, where the
 # floating-point version (section 8.1) would lose digits in the ESP32's
-# 32-bit floats. MicroPython's integers grow as needed, so the 64-bit
-# pressure arithmetic is exact (at the cost of a few long-int allocations).
+# 32-bit floats. Pressure uses a 32-bit formula arranged so that no
+# intermediate leaves MicroPython's small ints (31-bit on the ESP32): the
+# datasheet's 64-bit formula made ~1 KB of long ints per reading, half the
+# kit's heap budget for a whole sample -> encode -> enqueue cycle (issue 3).
+# It is kept as compensate_p(), the reference the tests compare against.
 #
 # parse_calibration() and compensate*() are pure and run unchanged on
 # MicroPython and CPython; BME280 is the thin I/O class around an I2C bus.
@@ -105,6 +108,68 @@ def compensate_p(adc_p, cal, t_fine):
     return ((p + var1 + var2) >> 8) + (cal[9] << 4)
 
 
+def compensate_p32(adc_p, cal, t_fine):
+    """Pressure in Pa as Q24.8 (divide by 256), or 0 when the calibration
+    would divide by zero, with every intermediate inside MicroPython's small
+    ints (31-bit on the ESP32) for real calibrations: no heap allocation.
+
+    This is the BMP280 datasheet's 32-bit formula (BST-BMP280-DS001 3.11.3,
+    bmp280_compensate_P_int32; the BME280 pressure path is the same), with
+    two changes that keep it within 0.05 hPa of compensate_p() (tests check
+    it across the sensor range):
+    - products that reach 2^31 in C (unsigned there) are split so no
+      intermediate passes 2^30; the split parts are exact, not rounded;
+    - the divisor keeps 4 more bits and the division is done digit by digit
+      to 8 fractional bits (C's version stops at whole Pa, and its divisor's
+      rounding costs up to ~3 Pa).
+    compensate_p(), the 64-bit formula, stays as the reference."""
+    p1 = cal[3]
+    v = (t_fine >> 1) - 64000
+    # ((v >> 2) ** 2) >> 11 without the square: with |v >> 2| = 2h + l,
+    # that is (h * h + h * l) >> 9, exactly.
+    a = v >> 2
+    if a < 0:
+        a = -a
+    h = a >> 1
+    sq = (h * h + h * (a & 1)) >> 9
+    var2 = sq * cal[8] + ((v * cal[7]) << 1)
+    var2 = (var2 >> 2) + (cal[6] << 16)
+    # (P2 * v) >> 1 as P2 * (v >> 1) (+ P2 >> 1 for odd v): exact, half the size.
+    s = ((cal[5] * (sq >> 2)) >> 3) + cal[4] * (v >> 1)
+    if v & 1:
+        s += cal[4] >> 1
+    # Divisor: C's ((32768 + (s >> 18)) * P1) >> 15, times 16, that is
+    # (P1 << 4) + ((s * P1) >> 29), with s * P1 taken in 8-bit slices.
+    sh = s >> 16
+    sl = s & 0xFFFF
+    t = sh * p1 + (((sl >> 8) * p1 + (((sl & 0xFF) * p1) >> 8)) >> 8)
+    d = (p1 << 4) + (t >> 13)
+    if d <= 0:
+        return 0
+    # C: p = (1048576 - adc_P - (var2 >> 12)) * 3125 * 2 / var1, in Pa.
+    # Here x carries 2 more bits and d 4 more, so Q24.8 needs
+    # x * 6250 * 256 * 16 / 4 / d = x * (625 * 5 * 512 * 4) / d, each factor
+    # small enough that remainder * factor stays below 2^30.
+    x = ((1048576 - adc_p) << 2) - (var2 >> 10)
+    if x <= 0:
+        return 0
+    q = x // d
+    r = x - q * d
+    r *= 625
+    q = q * 625 + r // d
+    r = r % d * 5
+    q = q * 5 + r // d
+    r = r % d * 512
+    q = q * 512 + r // d
+    r = r % d * 4
+    q = q * 4 + r // d
+    # The datasheet's second-order terms, on whole Pa; (c >> 4) Pa = c << 4 in Q24.8.
+    p = q >> 8
+    var1 = (cal[11] * (((p >> 3) * (p >> 3)) >> 13)) >> 12
+    var2 = ((p >> 2) * cal[10]) >> 13
+    return q + ((var1 + var2 + cal[9]) << 4)
+
+
 def compensate_h(adc_h, cal, t_fine):
     """Section 4.2.3, bme280_compensate_H_int32: relative humidity in % as
     Q22.10 (divide by 1024), clamped to 0..100 %."""
@@ -132,7 +197,7 @@ def compensate(adc_p, adc_t, adc_h, cal, out=None):
     t, t_fine = compensate_t(adc_t, cal)
     out["temp"] = t / 100
     if adc_p != 0x80000:
-        p = compensate_p(adc_p, cal, t_fine)
+        p = compensate_p32(adc_p, cal, t_fine)
         if p:
             out["pressure"] = p / 25600  # Q24.8 Pa -> hPa
     if adc_h != 0x8000:
