@@ -273,7 +273,7 @@ ALLOC_LIMITS = {
     "sds011.decode": 64,  # two floats
     "scd4x.decode_measurement": 96,  # floats
     "bme280.compensate": 128,  # three floats; the pressure maths stays in small ints
-    "GPS.update (one second of GGA+RMC)": 1500,
+    "GPS.update (one second of GGA+RMC)": 768,  # two sentences copied out of the UART buffer, floats
     "aggregate.median": 128,
 }
 

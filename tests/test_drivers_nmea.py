@@ -214,6 +214,52 @@ def test_parse_can_fill_a_given_dict():
     assert "stale" not in out and out["sats"] == 8
 
 
+def test_a_reused_dict_loses_the_position_of_the_previous_fix():
+    out = {}
+    nmea.parse(TEXTBOOK_GGA, out)
+    nmea.parse(frames.gga(None, None, 1763900000, fix=False), out)
+    assert out["fix"] is False
+    assert not set(out) & set(nmea.POSITION_KEYS)
+
+
+def test_bytes_and_str_sentences_give_the_same_result():
+    assert nmea.parse(TEXTBOOK_RMC.encode()) == nmea.parse(TEXTBOOK_RMC)
+
+
+def test_numbers_are_read_exactly_as_float_reads_them():
+    # The in-place parser divides the digits by a power of ten; both are
+    # exact, so the float is the correctly rounded one, as float() gives.
+    v = nmea.parse(frames.nmea_sentence("GNGGA,235959.00,0000.00001,S,17959.99999,W,2,12,10.25,-12.345,M,0,M,,"))
+    assert (v["alt"], v["hdop"], v["sats"]) == (-12.345, 10.25, 12)
+    assert v["lat"] == -(float("00.00001") / 60)
+    assert v["lon"] == -(179 + float("59.99999") / 60)
+    assert v["time"] == 86399
+
+
+def test_a_field_that_is_not_a_number_raises_value_error_naming_the_sentence():
+    with pytest.raises(ValueError, match="GGA sentence: .*'0x9' is not a number"):
+        nmea.parse(frames.nmea_sentence("GPGGA,123519,4807.038,N,01131.000,E,1,08,0x9,545.4,M,46.9,M,,"))
+
+
+def test_sixty_minutes_is_not_a_coordinate():
+    with pytest.raises(ValueError, match="has 60.000 minutes"):
+        nmea.parse(frames.nmea_sentence("GPRMC,123519,A,4860.000,N,01131.000,E,022.4,084.4,230394,003.1,W"))
+
+
+def test_a_sentence_with_non_ascii_bytes_is_refused():
+    body = b"GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,\xe9"
+    x = 0
+    for c in body:
+        x ^= c
+    with pytest.raises(ValueError, match="not ASCII"):
+        nmea.parse(b"$" + body + b"*%02X" % x)
+
+
+def test_fields_gives_the_address_and_every_field():
+    f = nmea.fields(TEXTBOOK_GGA)
+    assert (f[0], f[2], f[13], len(f)) == ("GPGGA", "4807.038", "", 15)
+
+
 def test_reader_with_kinds_drops_other_sentences():
     gsv = frames.nmea_sentence("GPGSV,1,1,02,05,43,120,28,13,12,045,")
     reader = NMEAReader(FakeUART((gsv + TEXTBOOK_GGA + "\r\n").encode()), kinds=(b"GGA",))

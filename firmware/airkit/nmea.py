@@ -48,38 +48,10 @@ def checksum(body):
 def fields(sentence):
     """Check a sentence's '*hh' checksum and return its comma-separated
     fields, the first being the address ("GPGGA"). Accepts bytes or str,
-    with or without the trailing CR LF. Raises ValueError if corrupt."""
-    # Checked on the bytes, before any string is made: a GPS talks every
-    # second and this runs on a heap of ~100 KB.
-    b = sentence.encode() if isinstance(sentence, str) else sentence
-    end = len(b)
-    while end and (b[end - 1] == 10 or b[end - 1] == 13 or b[end - 1] == 32):
-        end -= 1
-    start = 0
-    while start < end and b[start] == 32:
-        start += 1
-    if start >= end or b[start] != 36:  # "$"
-        raise ValueError("NMEA sentence must start with '$': %r" % bytes(b[start:start + 16]))
-    star = end - 3
-    if star <= start or b[star] != 42:  # "*"
-        raise ValueError("NMEA sentence has no checksum (\"*hh\" at the end): %r" % bytes(b[start:start + 16]))
-    hi = _hexdigit(b[star + 1])
-    lo = _hexdigit(b[star + 2])
-    if hi < 0 or lo < 0:
-        raise ValueError("NMEA checksum %r is not two hex digits" % bytes(b[star + 1:end]))
-    got = 0
-    for i in range(start + 1, star):
-        got ^= b[i]
-    if got != hi * 16 + lo:
-        raise ValueError("NMEA checksum %02X does not match %02X, the XOR of the sentence: the line is corrupt"
-                         % (hi * 16 + lo, got))
-    body = b[start + 1:star]
-    if not isinstance(body, bytes):
-        body = bytes(body)
-    try:
-        return body.decode().split(",")
-    except UnicodeError:
-        raise ValueError("NMEA sentence holds bytes that are not ASCII: wrong baud rate?")
+    with or without the trailing CR LF. Raises ValueError if corrupt.
+    (parse() does not use it: it reads the fields in place.)"""
+    b = _bytes_of(sentence)
+    return [_text(b, k) for k in range(_locate(b))]
 
 
 def seconds_of_day(hhmmss):
@@ -140,61 +112,247 @@ def coordinate(value, hemisphere):
     raise ValueError("NMEA hemisphere %r is not N, S, E or W" % hemisphere)
 
 
+# parse() reads the fields where they lie in the sentence's bytes instead of
+# splitting it into a list of strings: a GPS talks every second, and the
+# split cost ~850 B of heap per sentence, 40 % of the kit's budget for a whole
+# sample -> encode -> enqueue cycle (issue 3). _AT holds where each field
+# starts (module level, reused: MicroPython runs one thread here); field k
+# spans _AT[k] .. _AT[k + 1] - 2, its comma (or the "*") at _AT[k + 1] - 1.
+_MAX_FIELDS = 24  # GGA has 15 fields, RMC 13 or 14
+_AT = [0] * (_MAX_FIELDS + 1)
+_POW10 = (1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000)
+_OPTIONAL_KEYS = ("time", "ts", "lat", "lon", "alt", "hdop", "sats")
+
+
+def _bytes_of(sentence):
+    # MicroPython's str lends its bytes through the buffer protocol (a
+    # 16-byte memoryview, not a copy); CPython's does not.
+    if isinstance(sentence, str):
+        try:
+            return memoryview(sentence)  # type: ignore[arg-type]  # MicroPython str has the buffer protocol, its stubs not
+        except TypeError:
+            return sentence.encode()
+    return sentence
+
+
+def _locate(b):
+    """Check the '*hh' checksum of the sentence in b, fill _AT with its field
+    starts and return the number of fields. Raises ValueError if corrupt."""
+    end = len(b)
+    while end and (b[end - 1] == 10 or b[end - 1] == 13 or b[end - 1] == 32):
+        end -= 1
+    start = 0
+    while start < end and b[start] == 32:
+        start += 1
+    if start >= end or b[start] != 36:  # "$"
+        raise ValueError("NMEA sentence must start with '$': %r" % bytes(b[start:start + 16]))
+    star = end - 3
+    if star <= start or b[star] != 42:  # "*"
+        raise ValueError("NMEA sentence has no checksum (\"*hh\" at the end): %r" % bytes(b[start:start + 16]))
+    hi = _hexdigit(b[star + 1])
+    lo = _hexdigit(b[star + 2])
+    if hi < 0 or lo < 0:
+        raise ValueError("NMEA checksum %r is not two hex digits" % bytes(b[star + 1:end]))
+    at = _AT
+    at[0] = start + 1
+    n = 1
+    got = 0
+    ascii_only = True
+    for i in range(start + 1, star):
+        c = b[i]
+        got ^= c
+        if c > 127:
+            ascii_only = False
+        elif c == 44 and n < _MAX_FIELDS:  # ","
+            at[n] = i + 1
+            n += 1
+    at[n] = star + 1
+    if got != hi * 16 + lo:
+        raise ValueError("NMEA checksum %02X does not match %02X, the XOR of the sentence: the line is corrupt"
+                         % (hi * 16 + lo, got))
+    if not ascii_only:
+        raise ValueError("NMEA sentence holds bytes that are not ASCII: wrong baud rate?")
+    return n
+
+
+def _text(b, k):
+    # Field k as a str, for error messages only.
+    return bytes(b[_AT[k]:_AT[k + 1] - 1]).decode()
+
+
+def _empty(k):
+    return _AT[k + 1] - 1 == _AT[k]
+
+
+def _is(b, k, c):
+    # Is field k exactly the one character with code c?
+    return _AT[k + 1] - 2 == _AT[k] and b[_AT[k]] == c
+
+
+def _digits(b, i, j):
+    # The unsigned decimal integer in b[i:j], without a slice.
+    if i >= j:
+        raise ValueError("empty number")
+    v = 0
+    while i < j:
+        c = b[i] - 48
+        if not 0 <= c <= 9:
+            raise ValueError("%r is not a number" % bytes(b[i:j]).decode())
+        v = v * 10 + c
+        i += 1
+    return v
+
+
+def _int(b, k):
+    return _digits(b, _AT[k], _AT[k + 1] - 1)
+
+
+def _decimal(b, i, j):
+    # "[-]ddd[.ddd]" in b[i:j] as a float: the digits as one integer divided
+    # by a power of ten, which (both exact) rounds correctly on every port,
+    # where float() of a string may differ in the last bit between them.
+    first = i
+    neg = i < j and b[i] == 45  # "-"
+    if neg:
+        i += 1
+    dot = j
+    for n in range(i, j):
+        if b[n] == 46:  # "."
+            dot = n
+            break
+    places = j - dot - 1
+    try:
+        v = _digits(b, i, dot) if dot > i else 0
+        if places > 0 and places < len(_POW10):
+            v = (v * _POW10[places] + _digits(b, dot + 1, j)) / _POW10[places]
+        elif places > 0 or dot == i:
+            raise ValueError
+        else:
+            v = float(v)
+    except ValueError:
+        raise ValueError("%r is not a number" % bytes(b[first:j]).decode())
+    return -v if neg else v
+
+
+def _float(b, k):
+    return _decimal(b, _AT[k], _AT[k + 1] - 1)
+
+
+def _seconds_of_day(b, k):
+    # seconds_of_day() on field k.
+    i = _AT[k]
+    if _AT[k + 1] - 1 - i < 6:
+        return None
+    v = _digits(b, i, i + 6)
+    h = v // 10000
+    m = v // 100 % 100
+    s = v % 100
+    if h > 23 or m > 59 or s > 60:
+        raise ValueError("NMEA time %r is not a time of day" % _text(b, k))
+    return h * 3600 + m * 60 + s
+
+
+def _unix_time(b, kd, kt):
+    # unix_time() on the date field kd and the time field kt.
+    sod = _seconds_of_day(b, kt)
+    i = _AT[kd]
+    if sod is None or _AT[kd + 1] - 1 - i != 6:
+        return None
+    d = _digits(b, i, i + 2)
+    m = _digits(b, i + 2, i + 4)
+    y = _digits(b, i + 4, i + 6)
+    if not (1 <= d <= 31 and 1 <= m <= 12):
+        raise ValueError("NMEA date %r is not ddmmyy" % _text(b, kd))
+    y += 1900 if y >= 80 else 2000
+    return days_from_civil(y, m, d) * 86400 + sod
+
+
+def _coordinate(b, k):
+    # coordinate() on field k and its hemisphere, field k + 1.
+    i = _AT[k]
+    j = _AT[k + 1] - 1
+    dot = j
+    for n in range(i, j):
+        if b[n] == 46:  # "."
+            dot = n
+            break
+    if dot - i < 3:
+        raise ValueError("NMEA coordinate %r is not (d)ddmm.mmmm" % _text(b, k))
+    minutes = _decimal(b, dot - 2, j)
+    if minutes >= 60:
+        raise ValueError("NMEA coordinate %r has %s minutes" % (_text(b, k), bytes(b[dot - 2:j]).decode()))
+    deg = _digits(b, i, dot - 2) + minutes / 60
+    if _is(b, k + 1, 83) or _is(b, k + 1, 87):  # S, W
+        return -deg
+    if _is(b, k + 1, 78) or _is(b, k + 1, 69):  # N, E
+        return deg
+    raise ValueError("NMEA hemisphere %r is not N, S, E or W" % _text(b, k + 1))
+
+
 def _start(out, kind):
     if out is None:
         return {"type": kind, "fix": False}
-    out.clear()
+    # Refilled rather than cleared: clear() frees the dict's table and the
+    # next insert allocates a new one.
+    for key in out:
+        if key != "type" and key != "fix" and key not in _OPTIONAL_KEYS:
+            out.clear()
+            break
+    for key in _OPTIONAL_KEYS:
+        if key in out:
+            del out[key]
     out["type"] = kind
     out["fix"] = False
     return out
 
 
-def _gga(f, out):
+def _gga(b, n, out):
     # $--GGA,time,lat,N,lon,E,quality,sats,hdop,alt,M,sep,M,age,station*hh
-    if len(f) < 10:
-        raise ValueError("GGA sentence has %d fields, expected 14" % (len(f) - 1))
+    if n < 10:
+        raise ValueError("GGA sentence has %d fields, expected 14" % (n - 1))
     out = _start(out, "GGA")
-    t = seconds_of_day(f[1])
+    t = _seconds_of_day(b, 1)
     if t is not None:
         out["time"] = t
-    quality = int(f[6]) if f[6] else 0
+    quality = 0 if _empty(6) else _int(b, 6)
     # 1 GPS, 2 differential, 3 PPS, 4 RTK fixed, 5 RTK float; 0 invalid and
     # 6 dead reckoning (an estimate, not a measured position) are no fix.
-    if 1 <= quality <= 5 and f[2] and f[4]:
+    if 1 <= quality <= 5 and not _empty(2) and not _empty(4):
         out["fix"] = True
-        out["lat"] = coordinate(f[2], f[3])
-        out["lon"] = coordinate(f[4], f[5])
-        if f[9]:
-            out["alt"] = float(f[9])
-        if f[8]:
-            out["hdop"] = float(f[8])
-        if f[7]:
-            out["sats"] = int(f[7])
+        out["lat"] = _coordinate(b, 2)
+        out["lon"] = _coordinate(b, 4)
+        if not _empty(9):
+            out["alt"] = _float(b, 9)
+        if not _empty(8):
+            out["hdop"] = _float(b, 8)
+        if not _empty(7):
+            out["sats"] = _int(b, 7)
     return out
 
 
-def _rmc(f, out):
+def _rmc(b, n, out):
     # $--RMC,time,status,lat,N,lon,E,speed,course,ddmmyy,magvar,E,mode[,navstatus]*hh
-    if len(f) < 10:
-        raise ValueError("RMC sentence has %d fields, expected 12 or more" % (len(f) - 1))
+    if n < 10:
+        raise ValueError("RMC sentence has %d fields, expected 12 or more" % (n - 1))
     out = _start(out, "RMC")
-    t = seconds_of_day(f[1])
+    t = _seconds_of_day(b, 1)
     if t is not None:
         out["time"] = t
-    ts = unix_time(f[9], f[1])
+    ts = _unix_time(b, 9, 1)
     if ts is not None:
         out["ts"] = ts
     # NMEA 2.3 added a mode indicator (field 12); "N" means data not valid.
-    valid = f[2] == "A" and not (len(f) > 12 and f[12] == "N")
-    if valid and f[3] and f[5]:
+    valid = _is(b, 2, 65) and not (n > 12 and _is(b, 12, 78))  # "A", "N"
+    if valid and not _empty(3) and not _empty(5):
         out["fix"] = True
-        out["lat"] = coordinate(f[3], f[4])
-        out["lon"] = coordinate(f[5], f[6])
+        out["lat"] = _coordinate(b, 3)
+        out["lon"] = _coordinate(b, 5)
     return out
 
 
 def parse(sentence, out=None):
-    """Parse one GGA or RMC sentence into a dict:
+    """Parse one GGA or RMC sentence (bytes or str, with or without CR LF)
+    into a dict:
 
         type   "GGA" or "RMC"
         fix    True when the sentence carries a valid position
@@ -208,21 +366,26 @@ def parse(sentence, out=None):
     ValueError for a corrupt sentence. Pass a dict as ``out`` to have it
     cleared and filled instead of allocating a new one.
     """
-    f = fields(sentence)
-    address = f[0]
-    if len(address) != 5:  # proprietary ($PUBX, $PMTK...) or malformed
+    b = _bytes_of(sentence)
+    n = _locate(b)
+    i = _AT[0]
+    if _AT[1] - 1 - i != 5:  # proprietary ($PUBX, $PMTK...) or malformed
         return None
-    kind = address[2:]
+    kind = None
+    if b[i + 2] == 71 and b[i + 3] == 71 and b[i + 4] == 65:  # GGA
+        kind = "GGA"
+    elif b[i + 2] == 82 and b[i + 3] == 77 and b[i + 4] == 67:  # RMC
+        kind = "RMC"
+    else:
+        return None
     try:
         if kind == "GGA":
-            return _gga(f, out)
-        if kind == "RMC":
-            return _rmc(f, out)
+            return _gga(b, n, out)
+        return _rmc(b, n, out)
     except ValueError as exc:
         if str(exc).startswith(kind):
             raise
         raise ValueError("%s sentence: %s" % (kind, exc))
-    return None
 
 
 def _is_kind(buf, i, kind):
