@@ -140,7 +140,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml_file = Path(os.environ.get("AIRTRAIL_CONFIG", "airtrail.toml"))
+        toml_file = _config_file or Path(os.environ.get("AIRTRAIL_CONFIG", "airtrail.toml"))
         return (
             init_settings,
             env_settings,
@@ -165,8 +165,14 @@ class Settings(BaseSettings):
         return self.data_dir / "stack"
 
 
-def load_settings(**overrides: Any) -> Settings:
+_config_file: Path | None = None
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
     """Settings from file and environment, with CLI flags (``overrides``) on top.
+
+    ``config_file`` (the CLI's --config) replaces ./airtrail.toml and
+    $AIRTRAIL_CONFIG; it must exist.
 
     Overrides use dotted names for nested values: ``{"mqtt.port": 1884}``.
     ``None`` values are ignored so unset CLI options do not mask the file.
@@ -180,7 +186,13 @@ def load_settings(**overrides: Any) -> Settings:
         for key in parents:
             node = node.setdefault(key, {})
         node[leaf] = value
+    global _config_file
+    if config_file is not None and not Path(config_file).is_file():
+        raise ConfigError(f"config file {config_file} does not exist")
+    _config_file = Path(config_file) if config_file else None
     try:
         return Settings(**nested)
     except ValidationError as exc:
         raise ConfigError(f"invalid configuration: {exc}") from None
+    finally:
+        _config_file = None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from rich.console import Console
 from collector.errors import AirtrailError, ConfigError
 
 from . import device, kit, service, stack, walk
-from .common import GLOBAL_OVERRIDES
+from .common import CONFIG_FILE, GLOBAL_OVERRIDES
 
 app = typer.Typer(
     name="airtrail",
@@ -35,10 +34,13 @@ def _root(
     data_dir: Path = typer.Option(None, "--data-dir", help="Where the stack, registry, spool and quarantine live."),
 ) -> None:
     """airtrail: citizen air-quality kits, a zero-loss collector, and data-walk maps."""
+    # Module state, so reset at every invocation (tests run many in one process).
+    GLOBAL_OVERRIDES.clear()
+    CONFIG_FILE.clear()
     if config is not None:
-        if not config.exists():
+        if not config.is_file():
             raise ConfigError(f"config file {config} does not exist")
-        os.environ["AIRTRAIL_CONFIG"] = str(config)
+        CONFIG_FILE.append(config)
     if data_dir is not None:
         GLOBAL_OVERRIDES["data_dir"] = str(data_dir)
 

@@ -24,7 +24,7 @@ from collector.errors import AirtrailError
 from collector.service import Collector
 from collector.stack import Stack
 
-from .common import GLOBAL_OVERRIDES, console, settings
+from .common import CONFIG_FILE, GLOBAL_OVERRIDES, console, settings
 
 KITS = ("demo-walk-01", "demo-walk-02", "demo-walk-03")
 READINGS_PER_KIT = 120
@@ -96,8 +96,10 @@ def run_demo() -> None:
 
 
 def _global_flags() -> list[str]:
+    """The --config / --data-dir this demo was started with, for the kits' process."""
+    flags = ["--config", str(CONFIG_FILE[0])] if CONFIG_FILE else []
     data_dir = GLOBAL_OVERRIDES.get("data_dir")
-    return ["--data-dir", str(data_dir)] if data_dir else []
+    return flags + (["--data-dir", str(data_dir)] if data_dir else [])
 
 
 def _summary(base: str) -> None:
