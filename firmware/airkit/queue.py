@@ -16,7 +16,9 @@
 # a length running past the end of the file: end of data. The magic byte makes
 # a run of erased (0xFF) or zeroed flash look like the end of data too. A CRC
 # mismatch with intact framing (flash damage inside a payload) skips that one
-# record. binascii.crc32 exists on the ESP32 port and the WebAssembly port.
+# record. binascii.crc32 exists on the ESP32 port and the WebAssembly port,
+# and is unsigned there as on CPython 3: no "& 0xFFFFFFFF" (on a 31-bit
+# small-int port that mask makes a second long int per record).
 #
 # Why this layout:
 # - Popping sent records moves the head offset (one small file written by
@@ -94,7 +96,7 @@ def frame(payload):
     """Header + payload bytes of one record (what append() writes)."""
     if not 0 < len(payload) <= MAX_RECORD:
         raise ValueError("a queue record holds 1 to %d bytes, not %d" % (MAX_RECORD, len(payload)))
-    return struct.pack(_HEADER_FMT, MAGIC, len(payload), binascii.crc32(payload) & 0xFFFFFFFF) + payload
+    return struct.pack(_HEADER_FMT, MAGIC, len(payload), binascii.crc32(payload)) + payload
 
 
 class _SegmentReader:
@@ -131,7 +133,7 @@ class _SegmentReader:
                 return None
             payload = self.f.read(hc[0])
             self.offset += HEADER + hc[0]
-            if binascii.crc32(payload) & 0xFFFFFFFF == hc[1]:
+            if binascii.crc32(payload) == hc[1]:
                 return payload
 
     def skip(self):
@@ -292,7 +294,7 @@ class FlashQueue:
             self._drop_head_segment()
         # Header into a reused buffer and two writes: no copy of the payload
         # on a heap of ~100 KB.
-        struct.pack_into(_HEADER_FMT, self._hdr, 0, MAGIC, n, binascii.crc32(payload) & 0xFFFFFFFF)
+        struct.pack_into(_HEADER_FMT, self._hdr, 0, MAGIC, n, binascii.crc32(payload))
         if self._tail_path[0] != tail:
             self._tail_path = (tail, self._path(tail))  # built once per segment, not per append
         f = open(self._tail_path[1], "ab")
