@@ -18,7 +18,7 @@
 # decode() is pure and runs unchanged on MicroPython and CPython; PMS5003 is
 # the thin I/O class around a UART the caller has built.
 
-from .sensorbase import SensorTimeout, sleep_ms, ticks_diff, ticks_ms
+from .sensorbase import FramedSensor, SensorTimeout, sleep_ms, ticks_ms  # noqa: F401  (read() raises SensorTimeout)
 
 FRAME_SIZE = 32
 DATA_LENGTH = 28  # the length field of a data frame
@@ -160,7 +160,7 @@ def frames(data):
         i += size
 
 
-class PMS5003:
+class PMS5003(FramedSensor):
     """A PMS5003/PMS7003 on a ready UART (9600 baud, 8N1).
 
         pm = PMS5003(UART(1, 9600, tx=17, rx=16), set_pin=Pin(5, Pin.OUT))
@@ -173,8 +173,9 @@ class PMS5003:
     The returned dict is reused by the next read: copy what you keep.
     """
 
+    NAME = "PMS5003"
+    FRAME_SIZE = FRAME_SIZE
     TIMEOUT_MS = 3000  # longest gap between active-mode frames is 2.3 s
-    POLL_MS = 20
     # Manual, section "Note": stable data 30 s after waking, the fan needs it.
     WARMUP_MS = 30000
     # Appendix II: the SET pin or the wake command restarts the fan; the
@@ -182,18 +183,9 @@ class PMS5003:
     WAKE_MS = 1000
 
     def __init__(self, uart, set_pin=None):
-        self._uart = uart
+        FramedSensor.__init__(self, uart)
         self._set = set_pin
-        self._buf = bytearray(2 * FRAME_SIZE)
-        self._mv = memoryview(self._buf)
-        self._n = 0
-        self._out = {}
         self.passive_mode = False
-        self.values = None  # the latest decoded frame, None while warming up
-        self.frames = 0  # good data frames seen
-        self.errors = 0  # corrupt frames skipped
-        self.last_error = None
-        self.woke_ms = ticks_ms()
         if set_pin is not None:
             set_pin.value(1)
 
@@ -227,31 +219,7 @@ class PMS5003:
             sleep_ms(self.WAKE_MS)
             self.passive()
 
-    def warming_up(self):
-        return ticks_diff(ticks_ms(), self.woke_ms) < self.WARMUP_MS
-
     # -- reading --------------------------------------------------------
-
-    def poll(self):
-        """Consume the bytes the UART holds; return how many data frames
-        were decoded (self.values holds the latest). Never blocks."""
-        got = 0
-        uart = self._uart
-        while True:
-            # Ask for no more than is waiting, so a UART built with a
-            # timeout never blocks here. _consume() always leaves less than
-            # one frame in the buffer, so there is room for at least one more.
-            n = uart.any()
-            if not n:
-                return got
-            free = len(self._buf) - self._n
-            if n > free:
-                n = free
-            n = uart.readinto(self._mv[self._n:self._n + n])
-            if not n:
-                return got
-            self._n += n
-            got += self._consume()
 
     def _consume(self):
         buf = self._buf
@@ -281,37 +249,16 @@ class PMS5003:
                 start += 1
                 continue
             start += size
-        # Keep the unconsumed tail (a partial frame) at the front.
-        keep = self._n - start
-        for i in range(keep):
-            buf[i] = buf[start + i]
-        self._n = keep
+        self._keep_from(start)
         return got
 
     def request(self):
         """Passive mode: ask for one frame (read() then collects it)."""
         self._uart.write(READ_PASSIVE)
 
-    def read(self, timeout_ms=None):
-        """Wait for the next data frame; return its values or None while the
-        sensor is warming up (all-zero frame). Raises SensorTimeout if no
-        valid frame arrives within timeout_ms, saying why if frames arrived
-        but were corrupt."""
-        if timeout_ms is None:
-            timeout_ms = self.TIMEOUT_MS
+    def _request(self):
         if self.passive_mode:
             self.request()
-        errors = self.errors
-        t0 = ticks_ms()
-        while not self.poll():
-            if ticks_diff(ticks_ms(), t0) >= timeout_ms:
-                if self.errors > errors:
-                    raise SensorTimeout("PMS5003: %d corrupt frames and no good one in %d ms (%s)"
-                                        % (self.errors - errors, timeout_ms, self.last_error))
-                raise SensorTimeout("PMS5003: no frame in %d ms: check 5 V power, the fan, and that the "
-                                    "sensor's TX goes to the kit's RX pin" % timeout_ms)
-            sleep_ms(self.POLL_MS)
-        return self.values
 
 
 PMS7003 = PMS5003  # same protocol and frames

@@ -12,7 +12,7 @@
 #   0xAA 0xB4 | command | 12 data bytes | device id (0xFFFF = any) | checksum | 0xAB
 # with the checksum the low byte of the sum of bytes 2..16.
 
-from .sensorbase import SensorTimeout, sleep_ms, ticks_diff, ticks_ms
+from .sensorbase import FramedSensor, SensorTimeout, sleep_ms, ticks_ms  # noqa: F401  (read() raises SensorTimeout)
 
 FRAME_SIZE = 10
 COMMAND_SIZE = 19
@@ -120,7 +120,7 @@ def frames(data):
         i += FRAME_SIZE
 
 
-class SDS011:
+class SDS011(FramedSensor):
     """An SDS011 on a ready UART (9600 baud, 8N1).
 
         pm = SDS011(UART(1, 9600, tx=17, rx=16))
@@ -131,24 +131,16 @@ class SDS011:
     is reused by the next read: copy what you keep.
     """
 
+    NAME = "SDS011"
+    FRAME_SIZE = FRAME_SIZE
     TIMEOUT_MS = 3000
-    POLL_MS = 20
     # Datasheet: "the stable data should be got at least 30 seconds after the
     # sensor wakeup from the sleep mode because of the fan's performance".
     WARMUP_MS = 30000
 
     def __init__(self, uart):
-        self._uart = uart
-        self._buf = bytearray(2 * FRAME_SIZE)
-        self._mv = memoryview(self._buf)
-        self._n = 0
-        self._out = {}
+        FramedSensor.__init__(self, uart)
         self.query_mode = False
-        self.values = None
-        self.frames = 0
-        self.errors = 0
-        self.last_error = None
-        self.woke_ms = ticks_ms()
 
     def sleep(self):
         self._uart.write(SLEEP)
@@ -161,9 +153,6 @@ class SDS011:
         self._uart.write(WORK)
         self.woke_ms = ticks_ms()
 
-    def warming_up(self):
-        return ticks_diff(ticks_ms(), self.woke_ms) < self.WARMUP_MS
-
     def active(self):
         self._uart.write(MODE_ACTIVE)
         self.query_mode = False
@@ -171,24 +160,6 @@ class SDS011:
     def query(self):
         self._uart.write(MODE_QUERY)
         self.query_mode = True
-
-    def poll(self):
-        """Consume the bytes the UART holds; return how many data frames
-        were decoded (self.values holds the latest). Never blocks."""
-        got = 0
-        uart = self._uart
-        while True:
-            n = uart.any()
-            if not n:
-                return got
-            free = len(self._buf) - self._n
-            if n > free:
-                n = free
-            n = uart.readinto(self._mv[self._n:self._n + n])
-            if not n:
-                return got
-            self._n += n
-            got += self._consume()
 
     def _consume(self):
         buf = self._buf
@@ -212,27 +183,9 @@ class SDS011:
                 start += 1
                 continue
             start += FRAME_SIZE
-        keep = self._n - start
-        for i in range(keep):
-            buf[i] = buf[start + i]
-        self._n = keep
+        self._keep_from(start)
         return got
 
-    def read(self, timeout_ms=None):
-        """Wait for the next data frame and return its values. Raises
-        SensorTimeout if none arrives within timeout_ms."""
-        if timeout_ms is None:
-            timeout_ms = self.TIMEOUT_MS
+    def _request(self):
         if self.query_mode:
             self._uart.write(QUERY)
-        errors = self.errors
-        t0 = ticks_ms()
-        while not self.poll():
-            if ticks_diff(ticks_ms(), t0) >= timeout_ms:
-                if self.errors > errors:
-                    raise SensorTimeout("SDS011: %d corrupt frames and no good one in %d ms (%s)"
-                                        % (self.errors - errors, timeout_ms, self.last_error))
-                raise SensorTimeout("SDS011: no frame in %d ms: check 5 V power, the fan, and that the "
-                                    "sensor's TX goes to the kit's RX pin" % timeout_ms)
-            sleep_ms(self.POLL_MS)
-        return self.values

@@ -33,3 +33,90 @@ except AttributeError:  # CPython: virtual kits and tests
 
     def sleep_ms(ms):
         time.sleep(ms / 1000)
+
+
+class FramedSensor:
+    """What the UART particle sensors share (PMS5003, SDS011): a receive
+    buffer that frames are cut from, non-blocking poll(), blocking read(),
+    and the fan warm-up clock.
+
+    A subclass sets NAME and FRAME_SIZE and implements _consume(), which
+    decodes the whole frames in self._buf[:self._n] into self.values and
+    returns how many data frames it decoded; _request() may ask the sensor
+    for a frame before read() waits (passive/query mode).
+    """
+
+    NAME = "sensor"
+    FRAME_SIZE = 32
+    TIMEOUT_MS = 3000
+    POLL_MS = 20
+    WARMUP_MS = 30000
+
+    def __init__(self, uart):
+        self._uart = uart
+        self._buf = bytearray(2 * self.FRAME_SIZE)
+        self._mv = memoryview(self._buf)
+        self._n = 0
+        self._out = {}
+        self.values = None  # the latest decoded frame
+        self.frames = 0  # good data frames seen
+        self.errors = 0  # corrupt frames skipped
+        self.last_error = None
+        self.woke_ms = ticks_ms()
+
+    def warming_up(self):
+        return ticks_diff(ticks_ms(), self.woke_ms) < self.WARMUP_MS
+
+    def poll(self):
+        """Consume the bytes the UART holds; return how many data frames
+        were decoded (self.values holds the latest). Never blocks."""
+        got = 0
+        uart = self._uart
+        while True:
+            # Ask for no more than is waiting, so a UART built with a
+            # timeout never blocks here. _consume() always leaves less than
+            # one frame in the buffer, so there is room for at least one more.
+            n = uart.any()
+            if not n:
+                return got
+            free = len(self._buf) - self._n
+            if n > free:
+                n = free
+            n = uart.readinto(self._mv[self._n:self._n + n])
+            if not n:
+                return got
+            self._n += n
+            got += self._consume()
+
+    def _consume(self):
+        raise NotImplementedError
+
+    def _keep_from(self, start):
+        """Move the unconsumed tail (a partial frame) to the front."""
+        buf = self._buf
+        keep = self._n - start
+        for i in range(keep):
+            buf[i] = buf[start + i]
+        self._n = keep
+
+    def _request(self):
+        pass
+
+    def read(self, timeout_ms=None):
+        """Wait for the next data frame; return self.values. Raises
+        SensorTimeout if no valid frame arrives within timeout_ms, saying
+        why if frames arrived but were corrupt."""
+        if timeout_ms is None:
+            timeout_ms = self.TIMEOUT_MS
+        self._request()
+        errors = self.errors
+        t0 = ticks_ms()
+        while not self.poll():
+            if ticks_diff(ticks_ms(), t0) >= timeout_ms:
+                if self.errors > errors:
+                    raise SensorTimeout("%s: %d corrupt frames and no good one in %d ms (%s)"
+                                        % (self.NAME, self.errors - errors, timeout_ms, self.last_error))
+                raise SensorTimeout("%s: no frame in %d ms: check 5 V power, the fan, and that the "
+                                    "sensor's TX goes to the kit's RX pin" % (self.NAME, timeout_ms))
+            sleep_ms(self.POLL_MS)
+        return self.values

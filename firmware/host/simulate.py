@@ -271,14 +271,14 @@ class VirtualKit:
         # virtual kit they shrink with the speedup like every other wait;
         # unscaled, 10 ms at 400x would be 4 virtual seconds per sample.
         # Module-wide: the kits of one process share one speedup.
-        from airkit import bme280, scd4x, sds011
+        from airkit import bme280, scd4x, sds011, sensorbase
 
         speedup = self.speedup
 
         def scaled_sleep_ms(ms: int) -> None:
             time.sleep(ms / 1000 / speedup)
 
-        for module in (bme280, scd4x, sds011, pms5003):
+        for module in (bme280, scd4x, sds011, pms5003, sensorbase):
             setattr(module, "sleep_ms", scaled_sleep_ms)
 
     def _build(self, outages) -> kit_app.Kit:
