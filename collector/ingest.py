@@ -17,7 +17,7 @@ from .influx.lineproto import reading_line, status_line
 from .quarantine import QuarantineRecord
 
 
-@dataclass
+@dataclass(slots=True)
 class Inbound:
     """One message as the MQTT source received it."""
 
@@ -29,7 +29,7 @@ class Inbound:
     generation: int = 0  # connection it arrived on; acks go only to that one
 
 
-@dataclass
+@dataclass(slots=True)
 class Outcome:
     # (device, seq, ts) of each reading, parallel to the reading lines, so the
     # worker can skip readings it has already stored.

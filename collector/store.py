@@ -23,7 +23,7 @@ import logging
 import queue
 import threading
 import time
-from collections import OrderedDict
+from operator import itemgetter
 from collections.abc import Callable
 from typing import Protocol
 
@@ -37,6 +37,7 @@ from .spool import Spool
 from .telemetry import Telemetry
 
 log = logging.getLogger("airtrail.collector")
+_by_ts = itemgetter(2)
 
 
 class Acker(Protocol):
@@ -46,23 +47,25 @@ class Acker(Protocol):
 class RecentReadings:
     """Which (device, seq, ts) were stored lately, to count and skip redeliveries.
 
-    Bounded per device: a duplicate older than the window is simply written
-    again, which is harmless because the write is idempotent.
+    Two generations of a plain set: lookups check both, and when the current
+    one holds ``window`` keys it becomes the previous one. So at least the last
+    ``window`` readings are remembered, at the cost of two set operations per
+    reading. A duplicate older than that is simply written again, which is
+    harmless because the write is idempotent.
     """
 
-    def __init__(self, per_device: int = 8192) -> None:
-        self.per_device = per_device
-        self._seen: dict[str, OrderedDict[tuple[int, int], None]] = {}
+    def __init__(self, window: int = 200_000) -> None:
+        self.window = window
+        self._current: set[tuple[str, int, int]] = set()
+        self._previous: set[tuple[str, int, int]] = set()
 
     def __contains__(self, key: tuple[str, int, int]) -> bool:
-        seen = self._seen.get(key[0])
-        return seen is not None and (key[1], key[2]) in seen
+        return key in self._current or key in self._previous
 
-    def add(self, key: tuple[str, int, int]) -> None:
-        seen = self._seen.setdefault(key[0], OrderedDict())
-        seen[(key[1], key[2])] = None
-        if len(seen) > self.per_device:
-            seen.popitem(last=False)
+    def add_all(self, keys: list[tuple[str, int, int]]) -> None:
+        self._current.update(keys)
+        if len(self._current) >= self.window:
+            self._previous, self._current = self._current, set()
 
 
 def write_isolating(writer: Writer, lines: list[str], telemetry: Telemetry) -> list[tuple[str, str]]:
@@ -211,8 +214,7 @@ class StoreWorker(threading.Thread):
 
         refused += self._store(lines, len(new_keys))
         quarantine_all(self.quarantine, refused, self.t)
-        for key in new_keys:
-            self.recent.add(key)
+        self.recent.add_all(new_keys)
 
         for message, outcome in outcomes:
             self.acker.ack(message)
@@ -225,11 +227,12 @@ class StoreWorker(threading.Thread):
         for message, outcome in outcomes:
             device = outcome.device
             if outcome.readings is not None and device:
-                newest = max(outcome.readings["r"], key=lambda r: r["ts"])
+                keys = outcome.keys  # (device, seq, ts) per reading
+                _, new_seq, new_ts = keys[0] if len(keys) == 1 else max(keys, key=_by_ts)
                 seen, _, ts, seq, count = latest.get(device, (0.0, "", -1, 0, 0))
-                if newest["ts"] >= ts:
-                    ts, seq = newest["ts"], newest["seq"]
-                latest[device] = (max(seen, message.received_at), outcome.readings["fw"], ts, seq, count + len(outcome.readings["r"]))
+                if new_ts >= ts:
+                    ts, seq = new_ts, new_seq
+                latest[device] = (max(seen, message.received_at), outcome.readings["fw"], ts, seq, count + len(keys))
             elif outcome.status is not None and device:
                 self.states.saw_status(device, message.received_at, outcome.status.model_dump(exclude_unset=True))
         for device, (seen, fw, ts, seq, count) in latest.items():
