@@ -24,6 +24,15 @@ Flag = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,24}$")]
 # line protocol and cannot smuggle in a tag or a second field.
 EXPERIMENTAL_FIELD = re.compile(r"^" + wire.EXPERIMENTAL_PREFIX + r"[a-z0-9_]{1,30}$")
 
+class ContractViolation(ValueError):
+    """A message that does not meet the contract; ``code`` is a short, stable reason."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+        self.detail = detail
+
+
 _STRICT = ConfigDict(strict=True, allow_inf_nan=False, extra="forbid")
 
 MEASUREMENT_NAMES: tuple[str, ...] = tuple(wire.FIELDS) + tuple(wire.POSITION)
@@ -103,15 +112,6 @@ class StatusMessage(BaseModel):
     sensors: dict[Annotated[str, StringConstraints(max_length=24)], Literal["ok", "missing", "error", "warmup", "nofix", "off"]] = Field(
         default_factory=dict, max_length=16
     )
-
-
-class ContractViolation(ValueError):
-    """A message that does not meet the contract; ``code`` is a short, stable reason."""
-
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(f"{code}: {detail}")
-        self.code = code
-        self.detail = detail
 
 
 def _describe(exc: ValidationError) -> str:

@@ -47,7 +47,6 @@ class Collector:
         self.inbox: queue.SimpleQueue[Inbound] = queue.SimpleQueue()
         username, password = mqtt_credentials(settings)
         self.source = MqttSource(settings.mqtt, username, password, self.inbox.put)
-        self.replayer_wake = threading.Event()
         self.worker = StoreWorker(
             self.inbox,
             self.source,
@@ -117,7 +116,6 @@ class Collector:
     def health(self) -> dict[str, Any]:
         h = self.worker.health
         spool_fill = self.spool.bytes / self.spool.max_bytes
-        last = self.telemetry.last_message._value.get() or None
         status = "ok"
         if not self.source.connected or not h.influx_ok:
             status = "degraded"
@@ -135,7 +133,7 @@ class Collector:
                 "full": h.spool_full,
             },
             "inbox": self.inbox.qsize(),
-            "last_message_at": last,
+            "last_message_at": self.worker.last_message_at,
             "uptime_s": round(time.time() - self.telemetry.started, 1),
         }
 

@@ -30,6 +30,7 @@ from typing import Protocol
 from .device_state import DeviceStates
 from .errors import InfluxRejected, InfluxUnavailable
 from .influx.client import Writer
+from .influx.lineproto import count_readings
 from .ingest import Inbound, Outcome, ingest
 from .quarantine import Quarantine, QuarantineRecord
 from .settings import CollectorSettings
@@ -136,6 +137,7 @@ class StoreWorker(threading.Thread):
         self.on_spooled = on_spooled
         self.health = _Health()
         self.recent = RecentReadings()
+        self.last_message_at: float | None = None
         # Bound once: looking a labelled child up per message costs more than the count.
         self._readings_messages = telemetry.messages.labels("readings")
         self._status_messages = telemetry.messages.labels("status")
@@ -219,7 +221,8 @@ class StoreWorker(threading.Thread):
         for message, outcome in outcomes:
             self.acker.ack(message)
         self._update_states(outcomes)
-        self.t.last_message.set(time.time())
+        self.last_message_at = time.time()
+        self.t.last_message.set(self.last_message_at)
 
     def _update_states(self, outcomes: list[tuple[Inbound, Outcome]]) -> None:
         # One update per kit per batch, not per message.
@@ -246,7 +249,7 @@ class StoreWorker(threading.Thread):
             try:
                 rejected = write_isolating(self.writer, lines, self.t)
                 self._influx_ok()
-                self.t.stored.inc(readings - sum(1 for line, _ in rejected if line.startswith("readings,")))
+                self.t.stored.inc(readings - count_readings([line for line, _ in rejected]))
                 return _rejected_records(rejected)
             except InfluxUnavailable as exc:
                 self._influx_down(exc)
@@ -332,7 +335,7 @@ class Replayer(threading.Thread):
             self.health.influx_ok = True
             quarantine_all(self.quarantine, _rejected_records(rejected), self.t)
             self.spool.remove(batches)
-            self.t.stored.inc(sum(1 for line in lines if line.startswith("readings,")) - sum(1 for line, _ in rejected if line.startswith("readings,")))
+            self.t.stored.inc(count_readings(lines) - count_readings([line for line, _ in rejected]))
         self._update_gauges()
 
     def _update_gauges(self) -> None:

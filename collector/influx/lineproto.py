@@ -56,7 +56,15 @@ def reading_line(device: str, ts: int, seq: int, clk: str, values: dict[str, flo
     fields.append(f'seq={seq}i,clk="{clk}"')
     if flags:
         fields.append(f"flags={_string_field(','.join(flags))}")
-    return f"{READINGS_MEASUREMENT},device={device} {','.join(fields)} {ts * _US + seq % _US}"
+    return f"{READINGS_MEASUREMENT},device={device} {','.join(fields)} {point_time_us(ts, seq)}"
+
+
+def count_readings(lines: Sequence[str]) -> int:
+    """How many of ``lines`` are reading points (the rest are kit status)."""
+    return sum(1 for line in lines if line.startswith(_READING_PREFIX))
+
+
+_READING_PREFIX = READINGS_MEASUREMENT + ","
 
 
 def status_line(device: str, time_us: int, online: bool, numbers: dict[str, float | int | None], fw: str | None) -> str:
