@@ -10,7 +10,6 @@ import ast
 import json
 import math
 import struct
-import time
 
 import pytest
 from hypothesis import given, settings

@@ -9,7 +9,6 @@ MQTT client against a real Mosquitto.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import socket
 import threading

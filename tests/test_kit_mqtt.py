@@ -9,7 +9,6 @@ listener and a throw-away CA started here.
 
 from __future__ import annotations
 
-import getpass
 import queue
 import socket
 import subprocess
@@ -25,6 +24,7 @@ from airkit.mqtt import MQTTClient, MQTTError, connect_packet, encode_remaining_
 from collector.settings import COLLECTOR_USER
 from collector.stack import free_port
 from tests.support.micropython import requires_micropython, run_micropython
+from tests.support.stack import start_plain_mosquitto
 
 
 # -- wire format ---------------------------------------------------------------
@@ -255,11 +255,6 @@ def _openssl(*args: str, cwd) -> None:
     subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
 
 
-def _listening(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
 @pytest.fixture(scope="module")
 def tls_broker(tmp_path_factory):
     """Mosquitto with a TLS listener and a server certificate from a fresh CA."""
@@ -270,17 +265,7 @@ def tls_broker(tmp_path_factory):
     _openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile", "san.cnf", "-out", "server.pem", cwd=d)
     _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=some other CA", "-keyout", "other.key", "-out", "other.pem", cwd=d)
     port = free_port()
-    (d / "mosquitto.conf").write_text(
-        # As root, Mosquitto would switch to the 'mosquitto' user, which cannot read tmp files.
-        f"user {getpass.getuser()}\nlistener {port} 127.0.0.1\nallow_anonymous true\n"
-        f"cafile {d / 'ca.pem'}\ncertfile {d / 'server.pem'}\nkeyfile {d / 'server.key'}\n"
-    )
-    proc = subprocess.Popen(["mosquitto", "-c", str(d / "mosquitto.conf")], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 10
-    while not _listening(port):
-        assert proc.poll() is None, proc.stderr.read().decode()
-        assert time.monotonic() < deadline, "TLS mosquitto did not start"
-        time.sleep(0.05)
+    proc = start_plain_mosquitto(d, port, f"cafile {d / 'ca.pem'}\ncertfile {d / 'server.pem'}\nkeyfile {d / 'server.key'}\n")
     yield port, d
     proc.terminate()
     proc.wait(timeout=10)

@@ -15,7 +15,7 @@ import pytest
 from airkit.queue import read_queue
 from airkit_host import route
 from airkit_host.simulate import VirtualKit
-from tests.support.stack import count_points, select_readings, wait_for
+from tests.support.stack import count_points, select_readings, start_plain_mosquitto, wait_for
 
 
 def new_device(stack, prefix: str = "sim") -> tuple[str, str]:
@@ -132,23 +132,6 @@ def test_a_malformed_outage_is_refused_with_the_expected_form(spec):
 # -- failure modes (firmware/README.md has a section for each) ------------------------
 
 
-def _mosquitto(port: int, directory) -> "subprocess.Popen[bytes]":
-    import getpass
-    import subprocess
-    import time
-
-    conf = directory / "mosquitto.conf"
-    conf.write_text(f"user {getpass.getuser()}\nlistener {port} 127.0.0.1\nallow_anonymous true\n")
-    proc = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    from collector.stack import port_in_use
-
-    while not port_in_use(port):
-        assert proc.poll() is None and time.monotonic() < deadline, "mosquitto did not start"
-        time.sleep(0.05)
-    return proc
-
-
 def test_broker_down_at_first_the_kit_keeps_every_reading_and_sends_them_when_it_comes_back(tmp_path):
     from collector.stack import free_port
 
@@ -159,7 +142,7 @@ def test_broker_down_at_first_the_kit_keeps_every_reading_and_sends_them_when_it
 
     def on_reading(reading, iv):
         if reading["seq"] == 10 and not broker:  # the broker starts only now
-            broker.append(_mosquitto(port, tmp_path))
+            broker.append(start_plain_mosquitto(tmp_path, port))
 
     k.on_reading = on_reading
     try:

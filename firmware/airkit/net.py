@@ -7,7 +7,6 @@
 
 import random
 
-import asyncio  # MicroPython >= 1.22 names it asyncio (uasyncio before)
 
 # network.WLAN.status() codes on the ESP32 port (esp_wifi reason codes mapped
 # in MicroPython's ports/esp32/network_wlan.c).

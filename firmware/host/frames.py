@@ -23,7 +23,6 @@ from collections.abc import Callable, Mapping
 from airkit import bme280 as _bme280
 from airkit import pms5003 as _pms
 from airkit import scd4x as _scd4x
-from airkit import sds011 as _sds
 from airkit.crc import word_crc
 
 # -- Plantower PMS5003 / PMS7003 ----------------------------------------------

@@ -228,3 +228,28 @@ class CollectorProcess:
             self.process.terminate()
             self.process.wait(timeout=30)
         self.log.close()
+
+
+def start_plain_mosquitto(directory: Path, port: int, extra_conf: str = "", timeout: float = 10.0):
+    """An anonymous Mosquitto on ``port`` (plus ``extra_conf`` lines), for tests
+    of the kit's own MQTT client that need a broker without the stack's
+    accounts (TLS, a broker that appears later). Returns the Popen; terminate it."""
+    import getpass
+    import subprocess
+
+    from collector.stack import port_in_use
+    from collector.stack.process import find_binary
+
+    conf = directory / "mosquitto.conf"
+    # As root, Mosquitto would switch to the 'mosquitto' user, which cannot read tmp files.
+    conf.write_text(f"user {getpass.getuser()}\nlistener {port} 127.0.0.1\nallow_anonymous true\n{extra_conf}")
+    proc = subprocess.Popen([find_binary("mosquitto", "mosquitto"), "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + timeout
+    while not port_in_use(port):
+        if proc.poll() is not None:
+            raise AssertionError(f"mosquitto exited: {proc.stderr.read().decode() if proc.stderr else ''}")
+        if time.monotonic() > deadline:
+            proc.terminate()
+            raise AssertionError("mosquitto did not start listening")
+        time.sleep(0.05)
+    return proc
