@@ -22,9 +22,12 @@ def up() -> None:
     """Start Mosquitto and InfluxDB in the background and create the database."""
     s = settings()
     stack = Stack.from_settings(s)
+    broker_was_running = stack.mosquitto.running()
     with console.status("Starting the local stack..."):
         stack.up()
-        primed = prime_session(s.mqtt, *mqtt_credentials(s))
+        # Only on a fresh broker: with the same client id, priming would take
+        # the session over from a collector that is already running.
+        primed = not broker_was_running and prime_session(s.mqtt, *mqtt_credentials(s))
     console.print(f"[green]✓[/] InfluxDB  {stack.influxdb.url}  (database [bold]{s.influx.database}[/])")
     console.print(f"[green]✓[/] Mosquitto mqtt://127.0.0.1:{stack.mosquitto.port}  (anonymous access off)")
     if primed:
