@@ -12,7 +12,7 @@ import logging
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -23,6 +23,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from airkit import contract as wire
 
 from .ingest import Inbound
+from .mqtt_client import CollectorClient
 from .settings import MqttSettings
 
 log = logging.getLogger("airtrail.mqtt")
@@ -47,11 +48,12 @@ class MqttSource:
         # queues every reading for this session, even while we are away.
         self.subscribed = threading.Event()
         self._ack_lock = threading.Lock()
-        client = mqtt.Client(
+        client = CollectorClient(
             CallbackAPIVersion.VERSION2,
             client_id=settings.client_id,
             protocol=mqtt.MQTTv5,
             manual_ack=True,
+            on_publish_fast=self._on_publish_fast,
         )
         if username:
             client.username_pw_set(username, password)
@@ -77,15 +79,16 @@ class MqttSource:
         self.client.disconnect()
         self.client.loop_stop()
 
-    def ack(self, message: Inbound) -> None:
-        if message.qos == 0:
-            return
+    def ack_all(self, messages: Sequence[Inbound]) -> None:
+        """Acknowledge ``messages`` to the broker, in the order given."""
         # An ack for a message from an earlier connection could acknowledge a
         # different message that reuses its packet id on the new one; skip it:
         # the broker redelivers that message and we store it again, harmlessly.
         with self._ack_lock:
-            if message.generation == self.generation and self.connected:
-                self.client.ack(message.mid, message.qos)
+            if not self.connected:
+                return
+            generation = self.generation
+            self.client.ack_many([m.mid for m in messages if m.qos == 1 and m.generation == generation])
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
@@ -122,7 +125,14 @@ class MqttSource:
             log.warning("%s; reconnecting", self.last_error)
 
     def _on_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:
-        self.deliver(Inbound(msg.topic, msg.payload, time.time(), msg.mid, msg.qos, self.generation))
+        try:
+            topic = msg.topic
+        except UnicodeDecodeError:  # brokers should refuse these; quarantine rather than crash paho's loop
+            topic = msg._topic.decode("utf-8", "replace")
+        self.deliver(Inbound(topic, msg.payload, time.time(), msg.mid, msg.qos, self.generation))
+
+    def _on_publish_fast(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
+        self.deliver(Inbound(topic, payload, time.time(), mid, qos, self.generation))
 
 
 def prime_session(settings: MqttSettings, username: str | None, password: str | None, timeout: float = 10.0) -> bool:

@@ -24,7 +24,7 @@ import queue
 import threading
 import time
 from operator import itemgetter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from .device_state import DeviceStates
@@ -42,7 +42,7 @@ _by_ts = itemgetter(2)
 
 
 class Acker(Protocol):
-    def ack(self, message: Inbound) -> None: ...
+    def ack_all(self, messages: Sequence[Inbound]) -> None: ...
 
 
 class RecentReadings:
@@ -218,8 +218,7 @@ class StoreWorker(threading.Thread):
         quarantine_all(self.quarantine, refused, self.t)
         self.recent.add_all(new_keys)
 
-        for message, outcome in outcomes:
-            self.acker.ack(message)
+        self.acker.ack_all(batch)
         self._update_states(outcomes)
         self.last_message_at = time.time()
         self.t.last_message.set(self.last_message_at)

@@ -66,8 +66,8 @@ class _Acks:
     def __init__(self):
         self.acked = []
 
-    def ack(self, message):
-        self.acked.append(message.mid)
+    def ack_all(self, messages):
+        self.acked.extend(m.mid for m in messages)
 
 
 def _worker(tmp_path, writer, spool, settings=None):
