@@ -12,6 +12,9 @@ the backlog. Draining a backlog measures the consumer, not the publishers.
     (b) influx bulk line-protocol writes of the same points, 5,000 per request
     (c) naive  a tutorial collector: paho on_message doing one synchronous
                InfluxDB write per message
+    lean       for reference, not a target: the do-nothing subscriber on
+               airtrail's own client (collector/mqtt_client.py), i.e. the
+               ceiling of the collector's receive and ack path
 
 Targets: collector >= 0.5 x min(a, b) and >= 10 x (c).
 The last line printed is one JSON object with the figures.
@@ -41,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from collector.influx.client import InfluxQL  # noqa: E402
 from collector.influx.lineproto import reading_line  # noqa: E402
+from collector.mqtt_client import CollectorClient  # noqa: E402
 from collector.service import Collector  # noqa: E402
 from collector.settings import COLLECTOR_USER, Settings, load_settings  # noqa: E402
 from collector.stack import Stack, free_port  # noqa: E402
@@ -94,10 +98,30 @@ def publish_backlog(port: int, devices: list[tuple[str, str]], per_device: int, 
 
 
 class Subscriber:
-    """A paho MQTT 5 subscriber with a persistent session; ``handler`` per message."""
+    """An MQTT 5 subscriber with a persistent session.
 
-    def __init__(self, port: int, password: str, client_id: str, handler, manual_setup=None) -> None:
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    Stock paho with ``handler(msg)`` per message, or, with ``lean=True``,
+    airtrail's own client (the collector's receive and batched-ack path) with
+    ``handler(client, None, None)`` per message.
+    """
+
+    def __init__(self, port: int, password: str, client_id: str, handler, lean: bool = False) -> None:
+        if lean:
+            mids: list[int] = []
+
+            def on_publish_fast(topic: str, payload: bytes, mid: int, qos: int) -> None:
+                handler(self.client, None, None)
+                mids.append(mid)
+                if len(mids) >= 256:
+                    self.client.ack_many(mids)
+                    mids.clear()
+
+            self.client = CollectorClient(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5,
+                                          manual_ack=True, on_publish_fast=on_publish_fast)
+            self.flush = lambda: (self.client.ack_many(mids), mids.clear())
+        else:
+            self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+            self.flush = lambda: None
         self.client.username_pw_set(COLLECTOR_USER, password)
         self.client.on_message = handler
         self.connected = threading.Event()
@@ -113,11 +137,12 @@ class Subscriber:
         self.connected.wait(10)
 
     def disconnect(self) -> None:
+        self.flush()
         self.client.disconnect()
         self.client.loop_stop()
 
 
-def drain_rate(stack: Stack, port: int, devices, per_device: int, processes: int, name: str, handle) -> float:
+def drain_rate(stack: Stack, port: int, devices, per_device: int, processes: int, name: str, handle, lean: bool = False) -> float:
     """Messages/s at which a subscriber running ``handle(msg)`` per message drains a backlog."""
     n = len(devices) * per_device
     count = [0]
@@ -129,7 +154,7 @@ def drain_rate(stack: Stack, port: int, devices, per_device: int, processes: int
         if count[0] == n:
             finished.set()
 
-    sub = Subscriber(port, stack.registry.collector_password, f"bench-{name}-{uuid.uuid4().hex[:6]}", on_message)
+    sub = Subscriber(port, stack.registry.collector_password, f"bench-{name}-{uuid.uuid4().hex[:6]}", on_message, lean)
     sub.connect()  # creates the persistent session the backlog queues in
     time.sleep(0.3)
     sub.disconnect()
@@ -142,8 +167,8 @@ def drain_rate(stack: Stack, port: int, devices, per_device: int, processes: int
     return n / elapsed
 
 
-def measure_broker_drain(stack: Stack, port: int, devices, per_device: int, processes: int) -> float:
-    return drain_rate(stack, port, devices, per_device, processes, "null", lambda msg: None)
+def measure_broker_drain(stack: Stack, port: int, devices, per_device: int, processes: int, lean: bool = False) -> float:
+    return drain_rate(stack, port, devices, per_device, processes, "lean" if lean else "null", lambda msg: None, lean)
 
 
 def measure_naive(stack: Stack, settings: Settings, port: int, devices, per_device: int, processes: int) -> float:
@@ -230,6 +255,9 @@ def main() -> None:
             print("(a) do-nothing paho subscriber draining the backlog...", flush=True)
             broker_rps = measure_broker_drain(stack, port, devices, per_device, args.processes)
             print(f"    {broker_rps:,.0f} messages/s", flush=True)
+            print("    (for reference, not a target) the same subscriber on airtrail's lean client...", flush=True)
+            lean_rps = measure_broker_drain(stack, port, devices, per_device, args.processes, lean=True)
+            print(f"    {lean_rps:,.0f} messages/s", flush=True)
             print("(b) InfluxDB bulk line-protocol writes, 5,000 points per request...", flush=True)
             influx_rps = measure_influx_bulk(settings, devices, per_device)
             print(f"    {influx_rps:,.0f} points/s", flush=True)
@@ -250,6 +278,8 @@ def main() -> None:
         "broker_rps": round(broker_rps),
         "influx_rps": round(influx_rps),
         "naive_rps": round(naive_rps),
+        "lean_broker_rps": round(lean_rps),
+        "collector_vs_lean_broker": round(collector_rps / lean_rps, 3),
         "collector_vs_min_broker_influx": round(collector_rps / floor, 3),
         "collector_vs_naive": round(collector_rps / naive_rps, 1),
         "target_min_ratio": 0.5,
