@@ -7,7 +7,7 @@ field by field, an ``MQTTMessage`` with its own ``Condition``, a topic-matcher
 walk, debug-log formatting; and one socket wake-up plus one ``send`` per
 acknowledgement. Draining a backlog that is most of the collector's CPU.
 
-This subclass changes three things and nothing else:
+This subclass changes four things and nothing else:
 
 - the socket is read in 64 KiB chunks and paho's small reads are served from
   that buffer (``pending()`` tells paho's loop the buffer is not empty, the
@@ -126,19 +126,21 @@ class CollectorClient(mqtt.Client):
         super().__init__(*args, **kwargs)
         self.on_publish_fast = on_publish_fast
         # Only with manual acks: otherwise paho acknowledges inside _handle_publish.
-        self.fast_path = fast_path_supported() and self._protocol == MQTTProtocolVersion.MQTTv5 and self._manual_ack
+        protocol, manual_ack = getattr(self, "_protocol", None), getattr(self, "_manual_ack", False)
+        self.fast_path = fast_path_supported() and protocol == MQTTProtocolVersion.MQTTv5 and manual_ack
         if not self.fast_path:
             log.warning("MQTT fast receive path off (paho-mqtt %s, protocol %s, manual ack %s); using paho's standard path",
-                        version("paho-mqtt"), self._protocol, self._manual_ack)
+                        version("paho-mqtt"), protocol, manual_ack)
 
     def _create_socket(self) -> Any:
         sock = super()._create_socket()
-        return BufferedSocket(sock) if self.fast_path and self._transport != "websockets" else sock
+        return BufferedSocket(sock) if self.fast_path and getattr(self, "_transport", "tcp") != "websockets" else sock
 
     def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
         if not self.fast_path:
             return super().loop_read(max_packets)
-        # paho reads one packet per select(); read what has already arrived.
+        # paho's own loop_read ignores max_packets and reads one packet per
+        # select(); read everything that has already arrived instead.
         for _ in range(READ_BURST):
             if self._sock is None:
                 return MQTTErrorCode.MQTT_ERR_NO_CONN

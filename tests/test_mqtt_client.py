@@ -142,6 +142,11 @@ def test_the_installed_paho_takes_the_fast_path():
     assert client.fast_path
 
 
+def test_without_manual_acks_the_fast_path_stays_off_so_paho_still_acknowledges():
+    client = CollectorClient(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5, manual_ack=False, on_publish_fast=lambda *a: None)
+    assert not client.fast_path
+
+
 def _stream(stack, device: str, n: int) -> None:
     pub = Publisher(stack, device)
     for seq in range(0, n, 10):
