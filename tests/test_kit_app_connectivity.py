@@ -59,7 +59,7 @@ def test_wifi_says_when_no_configured_network_is_in_range():
 
 
 def test_wifi_outage_drops_the_connection_until_the_kit_joins_again():
-    w, wlan, tb = wifi({"home": "home-secret"}, outages=[(5, 10)], speedup=2000)
+    w, wlan, tb = wifi({"home": "home-secret"}, outages=[(5, 10)], speedup=200)  # slow enough that a busy CI core cannot skip the outage
     assert run(w.connect()) == "home"
     run(tb.sleep_ms(6000))
     assert not w.isconnected()
@@ -124,6 +124,13 @@ def make_clock(error_s: float = 0.0):
     return clock.Clock(rtc, tb), rtc, tb
 
 
+def assert_true_time(ts: int, before: float, after: float) -> None:
+    # At 1000 x, each real millisecond of a busy machine is a virtual second,
+    # so compare with true time read before the sync and after the reading:
+    # the kit's whole seconds may floor once when set and once when read.
+    assert before - 2 <= ts <= after
+
+
 def test_clock_is_labelled_rtc_until_it_is_synchronised():
     c, _, _ = make_clock()
     assert c.now()[1] == "rtc"
@@ -135,9 +142,11 @@ def test_ntp_sync_sets_the_rtc_and_labels_readings_ntp():
     wlan.active(True)
     wlan.connect("home", "pw-123456")
     run(tb.sleep_ms(2000))
+    before = tb.unix()
     c.sync_ntp(SimNTP(rtc, wlan))
     ts, clk = c.now()
-    assert clk == "ntp" and abs(ts - tb.unix()) <= 1
+    assert clk == "ntp"
+    assert_true_time(ts, before, tb.unix())
 
 
 def test_ntp_sync_offline_raises_and_keeps_the_rtc_label():
@@ -149,9 +158,11 @@ def test_ntp_sync_offline_raises_and_keeps_the_rtc_label():
 
 def test_gps_time_sets_the_clock_when_there_is_no_ntp():
     c, _, tb = make_clock(error_s=-500)
-    assert c.sync_gps(int(tb.unix()))
+    before = tb.unix()
+    assert c.sync_gps(int(before))
     ts, clk = c.now()
-    assert clk == "gps" and abs(ts - tb.unix()) <= 1
+    assert clk == "gps"
+    assert_true_time(ts, before, tb.unix())
 
 
 def test_gps_time_does_not_override_a_fresh_ntp_sync():
