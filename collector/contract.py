@@ -19,6 +19,7 @@ from typing_extensions import Required, TypedDict
 from airkit import contract as wire
 
 DeviceId = Annotated[str, StringConstraints(pattern=wire.DEVICE_ID_PATTERN)]
+DEVICE_ID = re.compile(wire.DEVICE_ID_PATTERN)
 Flag = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,24}$")]
 # Experimental field names are identifier-like so they never need escaping in
 # line protocol and cannot smuggle in a tag or a second field.

@@ -15,7 +15,6 @@ import base64
 import hashlib
 import json
 import os
-import re
 import secrets
 import time
 from dataclasses import asdict, dataclass
@@ -23,10 +22,10 @@ from pathlib import Path
 
 from airkit import contract as wire
 
+from .contract import DEVICE_ID
 from .errors import DeviceError
 from .settings import COLLECTOR_USER
 
-_DEVICE_ID = re.compile(wire.DEVICE_ID_PATTERN)
 # mosquitto_passwd's defaults (mosquitto 2.x): PBKDF2-SHA512, 101 rounds, 12-byte salt.
 _PBKDF2_ROUNDS = 101
 
@@ -47,7 +46,7 @@ def mosquitto_hash(password: str, salt: bytes | None = None) -> str:
 
 
 def check_device_id(device_id: str) -> str:
-    if not _DEVICE_ID.match(device_id) or device_id == COLLECTOR_USER:
+    if not DEVICE_ID.match(device_id) or device_id == COLLECTOR_USER:
         raise DeviceError(
             f"{device_id!r} is not a valid device id: use 1-32 lower-case letters, digits, '-' or '_', "
             "starting with a letter or digit (it becomes an MQTT topic level and user name)"

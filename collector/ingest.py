@@ -12,7 +12,7 @@ from typing import Any
 
 from airkit import contract as wire
 
-from .contract import ContractViolation, StatusMessage, measurements, parse_message
+from .contract import DEVICE_ID, ContractViolation, StatusMessage, measurements, parse_message
 from .influx.lineproto import reading_line, status_line
 from .quarantine import QuarantineRecord
 
@@ -47,6 +47,8 @@ def ingest(message: Inbound, max_payload_bytes: int = wire.MAX_PAYLOAD_BYTES) ->
     if parsed is None or parsed[1] not in (wire.READINGS, wire.STATUS):
         return _refuse(message, ContractViolation("bad_topic", f"topic {message.topic!r} is not {wire.TOPIC_ROOT}/<device>/readings|status"))
     device, kind = parsed
+    if not DEVICE_ID.match(device):
+        return _refuse(message, ContractViolation("bad_topic", f"topic {message.topic!r}: {device!r} is not a device id (a-z, 0-9, - and _, up to 32)"))
     try:
         doc = parse_message(kind, device, message.payload, now=message.received_at, max_bytes=max_payload_bytes)
     except ContractViolation as violation:

@@ -49,6 +49,10 @@ def test_each_broken_rule_is_quarantined_with_its_reason(reason, payload):
 def test_a_topic_outside_the_contract_is_quarantined():
     assert _ingest(b"{}", topic="airtrail/v1/kit-01/other").quarantine.reason == "bad_topic"
     assert _ingest(b"{}", topic="elsewhere/kit-01/readings").quarantine.reason == "bad_topic"
+    # A broker without airtrail's ACL lets anyone pick the device level.
+    for device in ("Kit-01", "kit 01", "-kit", "k" * 33, ""):
+        refused = _ingest(b"{}", topic=f"airtrail/v1/{device}/readings").quarantine
+        assert refused.reason == "bad_topic" and "is not a device id" in refused.detail
 
 
 @settings(max_examples=400, deadline=None)

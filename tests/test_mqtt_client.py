@@ -24,8 +24,11 @@ from paho.mqtt.properties import Properties
 
 from airkit import contract as wire
 from collector import mqtt_client
+from collector.ingest import Inbound, ingest
 from collector.mqtt_client import BufferedSocket, CollectorClient, decode_plain_publish, encode_pubacks
+from collector.mqtt_source import MqttSource
 from collector.service import Collector
+from collector.settings import MqttSettings
 from tests.support.stack import Publisher, count_points, message, reading, select_readings, wait_for
 
 
@@ -88,8 +91,17 @@ def test_the_fast_decoder_never_accepts_a_packet_paho_finds_malformed(data, head
     assert fast == (paho.topic.decode(), bytes(paho.payload), paho.mid if fast[3] else 0, paho.qos)
 
 
-def test_a_topic_that_is_not_utf8_is_left_to_paho():
+def test_a_topic_that_is_not_utf8_is_left_to_paho_and_quarantined_not_fatal():
     assert decode_plain_publish(0x32, bytearray(_publish_packet(b"airtrail/v1/\xff/readings", 1, 7, b"\x00", b"{}"))) is None
+    # paho's path hands it to on_message, where reading msg.topic would raise
+    # inside paho's network thread; the source delivers it for quarantine.
+    delivered: list[Inbound] = []
+    source = MqttSource(MqttSettings(), None, None, deliver=delivered.append)
+    msg = mqtt.MQTTMessage(mid=7, topic=b"airtrail/v1/\xff/readings")
+    msg.payload, msg.qos = b"{}", 1
+    source._on_message(source.client, None, msg)
+    outcome = ingest(delivered[0])
+    assert outcome.quarantine is not None and outcome.quarantine.reason == "bad_topic"
 
 
 @given(st.lists(st.integers(1, 65535), max_size=50))
