@@ -18,6 +18,9 @@ This subclass changes four things and nothing else:
   (properties, QoS 2, a topic that is not UTF-8) takes paho's own path;
 - ``ack_many`` sends the PUBACKs of a whole batch as one write, in order.
 
+It also stops reading while ``paused()`` says the collector holds enough
+(see ``collector.inbox``): TCP flow control keeps the rest on the broker.
+
 It leans on paho internals (``_handle_publish``, ``_in_packet``,
 ``_packet_read``, ``_packet_queue``, ``_create_socket``). ``fast_path_supported``
 checks they are there; the tests pin the behaviour against paho's own decoder,
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 import logging
 import struct
+import time
 from importlib.metadata import version
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -43,6 +47,9 @@ READ_CHUNK = 65536
 # Packets handled per network wake-up: enough to empty a chunk of small
 # messages, few enough that keepalive and writes are never starved.
 READ_BURST = 512
+# How long a paused reader waits before looking again; short next to any
+# keepalive, long enough not to spin.
+PAUSE_S = 0.005
 
 # (topic, payload, mid, qos) for one PUBLISH taken by the fast path.
 FastHandler = Callable[[str, bytes, int, int], None]
@@ -122,9 +129,11 @@ def encode_pubacks(mids: Sequence[int]) -> bytes:
 class CollectorClient(mqtt.Client):
     """``mqtt.Client`` with the lean receive and batched acknowledge path."""
 
-    def __init__(self, *args: Any, on_publish_fast: FastHandler, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, on_publish_fast: FastHandler, paused: Callable[[], bool] = lambda: False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.on_publish_fast = on_publish_fast
+        self.paused = paused
+        self.pauses = 0  # times reading stopped for the consumer to catch up
         # Only with manual acks: otherwise paho acknowledges inside _handle_publish.
         protocol, manual_ack = getattr(self, "_protocol", None), getattr(self, "_manual_ack", False)
         self.fast_path = fast_path_supported() and protocol == MQTTProtocolVersion.MQTTv5 and manual_ack
@@ -137,6 +146,8 @@ class CollectorClient(mqtt.Client):
         return BufferedSocket(sock) if self.fast_path and getattr(self, "_transport", "tcp") != "websockets" else sock
 
     def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
+        if self.paused():
+            return self._pause()
         if not self.fast_path:
             return super().loop_read(max_packets)
         # paho's own loop_read ignores max_packets and reads one packet per
@@ -144,11 +155,19 @@ class CollectorClient(mqtt.Client):
         for _ in range(READ_BURST):
             if self._sock is None:
                 return MQTTErrorCode.MQTT_ERR_NO_CONN
+            if self.paused():
+                break
             rc = self._packet_read()
             if rc > 0:
                 return self._loop_rc_handle(rc)
             if rc == MQTTErrorCode.MQTT_ERR_AGAIN:
                 break
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def _pause(self) -> MQTTErrorCode:
+        # Data left unread: select() wakes again at once, so wait here briefly.
+        self.pauses += 1
+        time.sleep(PAUSE_S)
         return MQTTErrorCode.MQTT_ERR_SUCCESS
 
     def _handle_publish(self) -> MQTTErrorCode:

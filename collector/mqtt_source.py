@@ -38,7 +38,14 @@ STATUS_FILTER = f"{wire.TOPIC_ROOT}/+/{wire.STATUS}"
 
 
 class MqttSource:
-    def __init__(self, settings: MqttSettings, username: str | None, password: str | None, deliver: Callable[[Inbound], None]) -> None:
+    def __init__(
+        self,
+        settings: MqttSettings,
+        username: str | None,
+        password: str | None,
+        deliver: Callable[[Inbound], None],
+        paused: Callable[[], bool] = lambda: False,
+    ) -> None:
         self.settings = settings
         self.deliver = deliver
         self.connected = False
@@ -54,6 +61,7 @@ class MqttSource:
             protocol=mqtt.MQTTv5,
             manual_ack=True,
             on_publish_fast=self._on_publish_fast,
+            paused=paused,
         )
         if username:
             client.username_pw_set(username, password)

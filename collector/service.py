@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from typing import Any
@@ -13,7 +12,7 @@ from .devices import DeviceRegistry
 from .errors import AirtrailError
 from .influx.client import InfluxQL, Writer, make_writer
 from .influx.lineproto import READINGS_MEASUREMENT, reading_seconds
-from .ingest import Inbound
+from .inbox import Inbox
 from .mqtt_source import MqttSource
 from .quarantine import Quarantine
 from .settings import COLLECTOR_USER, Settings
@@ -43,10 +42,9 @@ class Collector:
         self.quarantine = Quarantine(settings.quarantine_path)
         self.writer = writer or make_writer(settings.influx)
         self.influxql = InfluxQL(settings.influx)
-        # SimpleQueue is implemented in C: put/get cost a fraction of queue.Queue.
-        self.inbox: queue.SimpleQueue[Inbound] = queue.SimpleQueue()
+        self.inbox = Inbox(settings.collector.inbox_max_bytes)
         username, password = mqtt_credentials(settings)
-        self.source = MqttSource(settings.mqtt, username, password, self.inbox.put)
+        self.source = MqttSource(settings.mqtt, username, password, self.inbox.put, paused=self.inbox.full)
         self.worker = StoreWorker(
             self.inbox,
             self.source,
@@ -132,7 +130,7 @@ class Collector:
                 "fill_ratio": round(spool_fill, 4),
                 "full": h.spool_full,
             },
-            "inbox": self.inbox.qsize(),
+            "inbox": {"messages": self.inbox.qsize(), "bytes": self.inbox.held_bytes, "max_bytes": self.inbox.max_bytes},
             "last_message_at": self.worker.last_message_at,
             "uptime_s": round(time.time() - self.telemetry.started, 1),
         }

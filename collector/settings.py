@@ -84,6 +84,9 @@ class CollectorSettings(_Section):
     spool_warn_ratio: float = Field(default=0.8, gt=0, le=1)
     replay_batch_lines: int = Field(default=5000, ge=1)
     max_payload_bytes: int = 262144
+    # Received but not yet handled; past this the collector stops reading from
+    # the broker until it catches up (the broker keeps the rest).
+    inbox_max_bytes: int = Field(default=64 * 1024 * 1024, ge=64 * 1024)
 
 
 class ApiSettings(_Section):

@@ -31,6 +31,7 @@ from .device_state import DeviceStates
 from .errors import InfluxRejected, InfluxUnavailable
 from .influx.client import Writer
 from .influx.lineproto import count_readings
+from .inbox import Inbox
 from .ingest import Inbound, Outcome, ingest
 from .quarantine import Quarantine, QuarantineRecord
 from .settings import CollectorSettings
@@ -115,7 +116,7 @@ class _Health:
 class StoreWorker(threading.Thread):
     def __init__(
         self,
-        inbox: "queue.SimpleQueue[Inbound]",
+        inbox: Inbox,
         acker: Acker,
         writer: Writer,
         spool: Spool,
@@ -157,6 +158,9 @@ class StoreWorker(threading.Thread):
             except Exception:  # never let one bad batch kill the worker
                 log.exception("store worker failed on a batch of %d messages; they stay unacknowledged and will be redelivered", len(batch))
                 time.sleep(1)
+            finally:
+                self.inbox.done(batch)
+                self.t.inbox_bytes.set(self.inbox.held_bytes)
 
     def _next_batch(self) -> list[Inbound]:
         try:

@@ -31,6 +31,7 @@ class Telemetry:
         self.spool_readings = Gauge("airtrail_spool_lines", "Points waiting in the spool", registry=r)
         self.spool_bytes = Gauge("airtrail_spool_bytes", "Bytes in the spool", registry=r)
         self.spool_fill = Gauge("airtrail_spool_fill_ratio", "Spool size over its limit", registry=r)
+        self.inbox_bytes = Gauge("airtrail_inbox_bytes", "Payload bytes received and not yet handled", registry=r)
         self.broker_up = Gauge("airtrail_broker_connected", "1 while connected to the MQTT broker", registry=r)
         self.influx_up = Gauge("airtrail_influx_up", "1 while the last InfluxDB write or ping succeeded", registry=r)
         self.last_message = Gauge("airtrail_last_message_timestamp_seconds", "When the last MQTT message arrived", registry=r)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
 
 from collector.device_state import DeviceStates
 from collector.errors import InfluxRejected, InfluxUnavailable
+from collector.inbox import Inbox
 from collector.ingest import Inbound
 from collector.quarantine import Quarantine
 from collector.settings import CollectorSettings
@@ -71,7 +71,7 @@ class _Acks:
 
 
 def _worker(tmp_path, writer, spool, settings=None):
-    return StoreWorker(queue.SimpleQueue(), _Acks(), writer, spool, Quarantine(tmp_path / "q.sqlite"), DeviceStates(),
+    return StoreWorker(Inbox(1024 * 1024), _Acks(), writer, spool, Quarantine(tmp_path / "q.sqlite"), DeviceStates(),
                        Telemetry(), settings or CollectorSettings(), on_spooled=lambda: None)
 
 

@@ -1,0 +1,55 @@
+"""The collector holds a bounded number of bytes; the broker keeps the rest."""
+
+from __future__ import annotations
+
+from airkit import contract as wire
+from collector.inbox import Inbox
+from collector.ingest import Inbound
+from collector.service import Collector
+from tests.support.stack import Publisher, count_points, message, reading, select_readings, wait_for
+
+
+def _inbound(size: int) -> Inbound:
+    return Inbound("airtrail/v1/kit/readings", b"x" * size, 0.0)
+
+
+def test_the_inbox_is_full_once_the_bytes_it_holds_reach_its_bound():
+    inbox = Inbox(max_bytes=250)
+    first, second, third = _inbound(100), _inbound(100), _inbound(100)
+    inbox.put(first)
+    inbox.put(second)
+    assert not inbox.full() and inbox.held_bytes == 200
+    inbox.put(third)
+    assert inbox.full() and inbox.peak_bytes == 300
+    assert [inbox.get_nowait() for _ in range(2)] == [first, second]
+    inbox.done([first, second])
+    assert not inbox.full() and inbox.held_bytes == 100 and inbox.peak_bytes == 300
+
+
+def test_a_backlog_far_larger_than_the_inbox_is_stored_whole_while_reading_pauses(stack, tmp_path):
+    limit = 64 * 1024
+    settings = stack.collector_settings(tmp_path / "collector", **{"collector.inbox_max_bytes": limit})
+    with Collector(settings) as first:
+        assert first.wait_subscribed()  # the session the backlog queues in
+
+    device, batches = "flood-kit", 30
+    pub = Publisher(stack, device)
+    largest = 0
+    for b in range(batches):  # a kit flushing 30,000 readings in full batches, ~4 MB
+        payload = message(device, [reading(s, pm1=1.5, pm25=2.5, pm10=3.5, temp=18.25, rh=55.5, pressure=1001.25)
+                                   for s in range(b * wire.MAX_BATCH, (b + 1) * wire.MAX_BATCH)])
+        largest = max(largest, len(payload))
+        pub.publish(payload)
+    pub.wait_all()
+    pub.close()
+    assert batches * largest > 40 * limit
+
+    with Collector(settings) as collector:
+        n = batches * wire.MAX_BATCH
+        wait_for(lambda: count_points(settings, device) >= n, timeout=120, what=f"{n:,} points")
+        assert collector.wait_idle()
+        assert collector.source.client.pauses > 0
+        # Reading stops before the packet that would pass the bound: at most one over.
+        assert collector.inbox.peak_bytes <= limit + largest
+    assert count_points(settings, device) == n
+    assert [row[1] for row in select_readings(settings, device)][:: wire.MAX_BATCH] == list(range(0, n, wire.MAX_BATCH))
