@@ -19,7 +19,11 @@ This subclass changes four things and nothing else:
 - ``ack_many`` sends the PUBACKs of a whole batch as one write, in order.
 
 It also stops reading while ``paused()`` says the collector holds enough
-(see ``collector.inbox``): TCP flow control keeps the rest on the broker.
+(see ``collector.inbox``): TCP flow control keeps the rest on the broker. It
+never pauses before the connection is up (CONNACK and SUBACK must be read),
+and while paused the unread data counts as a sign of life for paho's
+keepalive, so a long catch-up (InfluxDB down, spool full) is not taken for a
+dead broker and does not churn the connection.
 
 It leans on paho internals (``_handle_publish``, ``_in_packet``,
 ``_packet_read``, ``_packet_queue``, ``_create_socket``). ``fast_path_supported``
@@ -146,7 +150,7 @@ class CollectorClient(mqtt.Client):
         return BufferedSocket(sock) if self.fast_path and getattr(self, "_transport", "tcp") != "websockets" else sock
 
     def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
-        if self.paused():
+        if self._should_pause():
             return self._pause()
         if not self.fast_path:
             return super().loop_read(max_packets)
@@ -155,7 +159,7 @@ class CollectorClient(mqtt.Client):
         for _ in range(READ_BURST):
             if self._sock is None:
                 return MQTTErrorCode.MQTT_ERR_NO_CONN
-            if self.paused():
+            if self._should_pause():
                 break
             rc = self._packet_read()
             if rc > 0:
@@ -164,9 +168,18 @@ class CollectorClient(mqtt.Client):
                 break
         return MQTTErrorCode.MQTT_ERR_SUCCESS
 
+    def _should_pause(self) -> bool:
+        return self.paused() and self.is_connected()
+
     def _pause(self) -> MQTTErrorCode:
-        # Data left unread: select() wakes again at once, so wait here briefly.
         self.pauses += 1
+        # paho calls loop_read only when the socket is readable: the broker is
+        # talking, we are choosing not to listen yet. Say so to the keepalive.
+        mutex = getattr(self, "_msgtime_mutex", None)
+        if mutex is not None:
+            with mutex:
+                self._last_bytes_received = mqtt.time_func()
+        # Data left unread: select() wakes again at once, so wait here briefly.
         time.sleep(PAUSE_S)
         return MQTTErrorCode.MQTT_ERR_SUCCESS
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 from airkit import contract as wire
 from collector.inbox import Inbox
+from collector.influx.client import make_writer
 from collector.ingest import Inbound
 from collector.service import Collector
 from tests.support.stack import Publisher, count_points, message, reading, select_readings, wait_for
@@ -53,3 +57,44 @@ def test_a_backlog_far_larger_than_the_inbox_is_stored_whole_while_reading_pause
         assert collector.inbox.peak_bytes <= limit + largest
     assert count_points(settings, device) == n
     assert [row[1] for row in select_readings(settings, device)][:: wire.MAX_BATCH] == list(range(0, n, wire.MAX_BATCH))
+
+
+class _HeldWriter:
+    """The real writer, held until released: a store worker stuck behind InfluxDB."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.release = threading.Event()
+
+    def write(self, body: bytes) -> None:
+        self.release.wait()
+        self.inner.write(body)
+
+    def ping(self) -> bool:
+        return self.inner.ping()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_a_long_pause_keeps_the_broker_connection_and_loses_nothing(stack, tmp_path):
+    # Several keepalive periods with reading paused: paho must not take the
+    # unread broker for a dead one and reconnect over and over.
+    settings = stack.collector_settings(tmp_path / "collector", **{"collector.inbox_max_bytes": 64 * 1024, "mqtt.keepalive_s": 1})
+    writer = _HeldWriter(make_writer(settings.influx))
+    device, batches = "held-kit", 8
+    with Collector(settings, writer=writer) as collector:
+        assert collector.wait_subscribed()
+        pub = Publisher(stack, device)
+        for b in range(batches):
+            pub.publish(message(device, [reading(s) for s in range(b * wire.MAX_BATCH, (b + 1) * wire.MAX_BATCH)]))
+        pub.wait_all()
+        pub.close()
+        wait_for(lambda: collector.source.client.pauses > 0, what="reading paused")
+        time.sleep(4)  # four keepalive periods
+        assert collector.source.connected and collector.source.generation == 0
+        writer.release.set()
+        n = batches * wire.MAX_BATCH
+        wait_for(lambda: count_points(settings, device) >= n, timeout=120, what=f"{n:,} points")
+        assert collector.wait_idle()
+    assert count_points(settings, device) == n
