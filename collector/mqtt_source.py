@@ -60,7 +60,7 @@ class MqttSource:
             client_id=settings.client_id,
             protocol=mqtt.MQTTv5,
             manual_ack=True,
-            on_publish_fast=self._on_publish_fast,
+            on_publish_fast=self._receive,
             paused=paused,
         )
         if username:
@@ -133,13 +133,14 @@ class MqttSource:
             log.warning("%s; reconnecting", self.last_error)
 
     def _on_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:
+        """paho's path: messages the fast path leaves to paho."""
         try:
             topic = msg.topic
         except UnicodeDecodeError:  # brokers should refuse these; quarantine rather than crash paho's loop
             topic = msg._topic.decode("utf-8", "replace")
-        self.deliver(Inbound(topic, msg.payload, time.time(), msg.mid, msg.qos, self.generation))
+        self._receive(topic, msg.payload, msg.mid, msg.qos)
 
-    def _on_publish_fast(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
+    def _receive(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
         self.deliver(Inbound(topic, payload, time.time(), mid, qos, self.generation))
 
 

@@ -130,7 +130,12 @@ class Collector:
                 "fill_ratio": round(spool_fill, 4),
                 "full": h.spool_full,
             },
-            "inbox": {"messages": self.inbox.qsize(), "bytes": self.inbox.held_bytes, "max_bytes": self.inbox.max_bytes},
+            "inbox": {
+                "messages": self.inbox.qsize(),
+                "bytes": self.inbox.held_bytes,
+                "peak_bytes": self.inbox.peak_bytes,
+                "max_bytes": self.inbox.max_bytes,
+            },
             "last_message_at": self.worker.last_message_at,
             "uptime_s": round(time.time() - self.telemetry.started, 1),
         }
