@@ -12,7 +12,6 @@ class DeviceState:
     device_id: str
     last_seen: float | None = None  # when the collector last heard from it
     last_reading_ts: int | None = None  # kit time of its newest reading
-    last_seq: int | None = None
     readings: int = 0  # readings received since the collector started
     firmware: str | None = None
     status: dict[str, Any] = field(default_factory=dict)
@@ -29,14 +28,14 @@ class DeviceStates:
             state = self._states[device_id] = DeviceState(device_id)
         return state
 
-    def saw_readings(self, device_id: str, received_at: float, firmware: str, newest_ts: int, newest_seq: int, count: int) -> None:
+    def saw_readings(self, device_id: str, received_at: float, firmware: str, newest_ts: int, count: int) -> None:
         with self._lock:
             s = self._get(device_id)
             s.last_seen = max(s.last_seen or 0, received_at)
             s.firmware = firmware
             s.readings += count
             if s.last_reading_ts is None or newest_ts >= s.last_reading_ts:
-                s.last_reading_ts, s.last_seq = newest_ts, newest_seq
+                s.last_reading_ts = newest_ts
 
     def saw_status(self, device_id: str, received_at: float, status: dict[str, Any]) -> None:
         with self._lock:
@@ -48,12 +47,12 @@ class DeviceStates:
             if status.get("fw"):
                 s.firmware = status["fw"]
 
-    def seed(self, device_id: str, last_reading_ts: int, last_seq: int | None) -> None:
+    def seed(self, device_id: str, last_reading_ts: int) -> None:
         """Fill in what InfluxDB remembers, for kits not heard since start."""
         with self._lock:
             s = self._get(device_id)
             if s.last_reading_ts is None:
-                s.last_reading_ts, s.last_seq = last_reading_ts, last_seq
+                s.last_reading_ts = last_reading_ts
 
     def all(self) -> list[DeviceState]:
         with self._lock:

@@ -7,8 +7,9 @@
     ├── DeviceError               device registry problems (unknown id, duplicate)
     ├── KitError                  talking to a kit over USB failed
     └── InfluxError               InfluxDB answered in a way we cannot use
-        ├── InfluxUnavailable     connection refused, timeout or 5xx: retry later
-        │                         (the collector spools the batch)
+        ├── InfluxUnavailable     connection refused, timeout, 5xx, or a 4xx
+        │                         that is a setup problem (401/403/404):
+        │                         retry later (the collector spools the batch)
         └── InfluxRejected        4xx: the data itself is refused; retrying the
                                   same points will fail again
 """

@@ -106,8 +106,8 @@ class Collector:
             return
         for s in series:
             try:
-                time_us, seq = s["values"][0][:2]
-                self.states.seed(s["tags"]["device"], reading_seconds(int(time_us)), seq)
+                time_us = s["values"][0][0]
+                self.states.seed(s["tags"]["device"], reading_seconds(int(time_us)))
             except (KeyError, IndexError, TypeError, ValueError):
                 log.info("unexpected answer to the last-seen query: %r", s)
 

@@ -21,6 +21,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from airkit import contract as wire
+
 from .errors import ConfigError
 
 COLLECTOR_USER = "airtrail-collector"
@@ -29,6 +31,16 @@ COLLECTOR_USER = "airtrail-collector"
 class _Section(BaseModel):
     # A misspelt key in airtrail.toml is an error, not a silently ignored line.
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_means_unset(cls, data: Any) -> Any:
+        # `token = ""` in airtrail.toml or AIRTRAIL_INFLUX__TOKEN= in the
+        # environment means "not set", not a credential made of nothing.
+        if not isinstance(data, dict):
+            return data
+        fields = cls.model_fields
+        return {k: None if v == "" and k in fields and fields[k].default is None else v for k, v in data.items()}
 
 
 def default_data_dir() -> Path:
@@ -83,7 +95,7 @@ class CollectorSettings(_Section):
     spool_max_bytes: int = Field(default=1024**3, ge=1024 * 1024)
     spool_warn_ratio: float = Field(default=0.8, gt=0, le=1)
     replay_batch_lines: int = Field(default=5000, ge=1)
-    max_payload_bytes: int = 262144
+    max_payload_bytes: int = wire.MAX_PAYLOAD_BYTES
     # Received but not yet handled; past this the collector stops reading from
     # the broker until it catches up (the broker keeps the rest).
     inbox_max_bytes: int = Field(default=64 * 1024 * 1024, ge=64 * 1024)

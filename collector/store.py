@@ -23,7 +23,6 @@ import logging
 import queue
 import threading
 import time
-from operator import itemgetter
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
@@ -39,7 +38,6 @@ from .spool import Spool
 from .telemetry import Telemetry
 
 log = logging.getLogger("airtrail.collector")
-_by_ts = itemgetter(2)
 
 
 class Acker(Protocol):
@@ -229,20 +227,18 @@ class StoreWorker(threading.Thread):
 
     def _update_states(self, outcomes: list[tuple[Inbound, Outcome]]) -> None:
         # One update per kit per batch, not per message.
-        latest: dict[str, tuple[float, str, int, int, int]] = {}
+        latest: dict[str, tuple[float, str, int, int]] = {}
         for message, outcome in outcomes:
             device = outcome.device
             if outcome.readings is not None and device:
                 keys = outcome.keys  # (device, seq, ts) per reading
-                _, new_seq, new_ts = keys[0] if len(keys) == 1 else max(keys, key=_by_ts)
-                seen, _, ts, seq, count = latest.get(device, (0.0, "", -1, 0, 0))
-                if new_ts >= ts:
-                    ts, seq = new_ts, new_seq
-                latest[device] = (max(seen, message.received_at), outcome.readings["fw"], ts, seq, count + len(keys))
+                newest = keys[0][2] if len(keys) == 1 else max(key[2] for key in keys)
+                seen, _, ts, count = latest.get(device, (0.0, "", -1, 0))
+                latest[device] = (max(seen, message.received_at), outcome.readings["fw"], max(ts, newest), count + len(keys))
             elif outcome.status is not None and device:
                 self.states.saw_status(device, message.received_at, outcome.status.model_dump(exclude_unset=True))
-        for device, (seen, fw, ts, seq, count) in latest.items():
-            self.states.saw_readings(device, seen, fw, ts, seq, count)
+        for device, (seen, fw, ts, count) in latest.items():
+            self.states.saw_readings(device, seen, fw, ts, count)
 
     def _store(self, lines: list[str], readings: int) -> list[QuarantineRecord]:
         """Put ``lines`` in InfluxDB or the spool; return points InfluxDB refused."""

@@ -41,7 +41,7 @@ class Telemetry:
         return generate_latest(self.registry)
 
     def value(self, counter: Counter) -> float:
-        """Total of a counter across its labels (for /health and tests)."""
+        """Total of a counter across its labels (Collector.counts: tests, the demo, the benchmark)."""
         total = 0.0
         for metric in counter.collect():
             for sample in metric.samples:

@@ -45,3 +45,14 @@ def test_a_typo_in_the_file_is_an_error_that_names_it(config_file):
 def test_a_too_small_window_is_refused(config_file):
     with pytest.raises(ConfigError, match="receive_maximum"):
         load_settings(**{"mqtt.receive_maximum": 5})
+
+
+def test_an_empty_credential_means_unset_not_an_empty_secret(tmp_path, monkeypatch):
+    # The README's example file lists `token = ""`; copied as is, it must not
+    # turn basic auth into "Authorization: Token " with nothing after it.
+    path = tmp_path / "airtrail.toml"
+    path.write_text('[influx]\ntoken = ""\nusername = "writer"\nretention_policy = ""\n[api]\nadmin_token = ""\n')
+    monkeypatch.setenv("AIRTRAIL_MQTT__SHARE_GROUP", "")
+    s = load_settings(config_file=path)
+    assert s.influx.token is None and s.influx.retention_policy is None and s.api.admin_token is None
+    assert s.influx.username == "writer" and s.mqtt.share_group is None

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import httpx
+from airkit_host import simulate as sim
 from rich.table import Table
 
 from collector.api.app import create_app
@@ -26,7 +27,8 @@ from collector.stack import Stack
 
 from .common import CONFIG_FILE, GLOBAL_OVERRIDES, console, settings
 
-KITS = ("demo-walk-01", "demo-walk-02", "demo-walk-03")
+KIT_PREFIX = "demo-walk"
+KITS = tuple(sim.device_ids(3, KIT_PREFIX))  # the ids `kit simulate` gives them
 READINGS_PER_KIT = 120
 
 
@@ -56,7 +58,6 @@ def run_demo() -> None:
         if kit not in stack.registry:
             stack.registry.add(kit, note="demo kit")
     stack.sync_broker_auth()
-    time.sleep(0.3)
     console.print(f"[green]✓[/] registered kits: {', '.join(KITS)} (each may publish only under its own topic)")
 
     collector = Collector(s).start()
@@ -69,7 +70,7 @@ def run_demo() -> None:
         console.print(f"Walking {len(KITS)} virtual kits around the loop ({READINGS_PER_KIT} readings each; kit 2 loses Wi-Fi for a while)...")
         command = [
             sys.executable, "-m", "collector.cli", *_global_flags(), "kit", "simulate",
-            "--count", str(len(KITS)), "--device-prefix", "demo-walk", "--readings", str(READINGS_PER_KIT),
+            "--count", str(len(KITS)), "--device-prefix", KIT_PREFIX, "--readings", str(READINGS_PER_KIT),
             "--broker", f"127.0.0.1:{s.stack.mqtt_port}",
             "--outage", "2@300:400",  # kit 2 walks through a Wi-Fi dead zone; its flash queue catches up after
         ]

@@ -19,8 +19,7 @@ def _stack() -> Stack:
 
 
 def _applied(stack: Stack) -> str:
-    stack.sync_broker_auth()
-    return "broker reloaded" if stack.mosquitto.running() else "takes effect at the next `airtrail stack up`"
+    return "broker reloaded" if stack.sync_broker_auth() else "takes effect at the next `airtrail stack up`"
 
 
 @app.command()

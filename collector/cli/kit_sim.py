@@ -96,7 +96,6 @@ def simulate(
         stack.registry.add(d, note="virtual kit (airtrail kit simulate)")
     if added:
         stack.sync_broker_auth()
-        time.sleep(0.3)  # Mosquitto re-reads its password file asynchronously after SIGHUP
         console.print(f"Registered {len(added)} kit(s) with the broker: {', '.join(added[:5])}{' ...' if len(added) > 5 else ''}")
     passwords = {d: stack.registry.get(d).password for d in ids}
 

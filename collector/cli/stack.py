@@ -66,7 +66,6 @@ def status() -> None:
     s = settings()
     stack = Stack.from_settings(s)
     table = Table("service", "pid", "address", "health")
-    ok = True
     m, i = stack.mosquitto, stack.influxdb
     login = _mqtt_login(m.port, stack.registry.collector_password) if m.running() else "not running"
     m_ok = login == "Success"

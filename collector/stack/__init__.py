@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from collector.devices import DeviceRegistry
@@ -41,7 +42,10 @@ class Stack:
         for service in reversed(self.services):
             service.stop()
 
-    def sync_broker_auth(self) -> None:
-        """Regenerate Mosquitto's password file and ACL; reload it if running."""
+    def sync_broker_auth(self) -> bool:
+        """Regenerate Mosquitto's password file and ACL; reload it if running (True then)."""
         self.registry.write_broker_files(self.mosquitto.auth_dir)
-        self.mosquitto.reload()
+        if not self.mosquitto.reload():
+            return False
+        time.sleep(0.3)  # Mosquitto re-reads the files after SIGHUP, asynchronously
+        return True

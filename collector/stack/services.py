@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import getpass
 import signal
-import socket
 from pathlib import Path
 
 import httpx
 
-from .process import Service
+from ..influx.client import InfluxQL
+from ..settings import InfluxSettings
+from .process import Service, port_in_use
 
 
 class Mosquitto(Service):
@@ -63,9 +64,7 @@ connection_messages true
     def healthy(self) -> bool:
         # A TCP accept means the listener is up; the credentials are checked
         # by `airtrail stack status` with a real MQTT connect.
-        with socket.socket() as s:
-            s.settimeout(0.5)
-            return s.connect_ex(("127.0.0.1", self.port)) == 0
+        return port_in_use(self.port)
 
     def reload(self) -> bool:
         """Re-read the password file and ACL (SIGHUP); False if not running."""
@@ -128,5 +127,10 @@ bind-address = "127.0.0.1:{self.rpc_port}"
             return False
 
     def after_start(self) -> None:
-        response = httpx.post(f"{self.url}/query", params={"q": f'CREATE DATABASE "{self.database}"'}, timeout=10)
-        response.raise_for_status()
+        # Through the collector's own InfluxQL client, so a refusal is an
+        # AirtrailError with a message, not a traceback.
+        influxql = InfluxQL(InfluxSettings(url=self.url, database=self.database))
+        try:
+            influxql.create_database()
+        finally:
+            influxql.close()

@@ -61,8 +61,7 @@ class TestStack:
         """Register a kit (or reuse it) and return its MQTT password."""
         registry = self.stack.registry
         device = registry.get(device_id) if device_id in registry else registry.add(device_id)
-        self.stack.sync_broker_auth()
-        time.sleep(0.2)  # Mosquitto re-reads the password file on SIGHUP, asynchronously
+        self.stack.sync_broker_auth()  # waits for Mosquitto to re-read it
         return device.password
 
     def collector_settings(self, data_dir: Path, **overrides: Any) -> Settings:
