@@ -261,6 +261,29 @@ print(seqs(FlashQueue("q", budget=8192, segment_bytes=512).peek(100)))
     assert got == [0, 2, 3, 4, 5]
 
 
+def test_a_damaged_record_is_not_counted_as_waiting_so_the_uplink_can_finish(tmp_path):
+    # depth drives the kit's send loop: a count above what peek() can return
+    # would keep it sending nothing, forever.
+    [depth, after_pop, left] = run_both(
+        """
+q = FlashQueue("q", budget=8192, segment_bytes=512)
+q.append(rec(0))
+q.append(rec(1))
+name = "q/" + files()[0]
+data = bytearray(open(name, "rb").read())
+data[HEADER + len(rec(0)) + HEADER + 3] ^= 0x20   # inside the payload of record 1
+f = open(name, "wb"); f.write(data); f.close()
+q = FlashQueue("q", budget=8192, segment_bytes=512)
+print(q.depth)
+q.pop(len(q.peek(100)))
+print(q.depth)
+print(seqs(q.peek(100)))
+""",
+        tmp_path,
+    )
+    assert (depth, after_pop, left) == (1, 0, [])
+
+
 def test_read_queue_decodes_a_copy_without_writing_to_it(tmp_path):
     [got, dropped, unchanged] = run_both(
         """

@@ -721,7 +721,8 @@ class Kit:
                 if self.mqtt is None or not self.mqtt.connected:
                     self._connect_broker()
                 while self.queue.depth and self.wifi.isconnected() and not self.stopping:
-                    self.send_batch()
+                    if not self.send_batch():
+                        break  # depth and the readable records disagree: never spin on nothing
                     await self.tb.sleep_ms(0)  # let the sampler run between batches
                 # Reset only once the broker has acknowledged what we had: one
                 # that accepts connections but never a PUBACK keeps backing off.

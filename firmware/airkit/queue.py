@@ -136,15 +136,6 @@ class _SegmentReader:
             if binascii.crc32(payload) == hc[1]:
                 return payload
 
-    def skip(self):
-        """Advance past the next record without checking its CRC; False at the end of data."""
-        hc = self._header()
-        if hc is None:
-            return False
-        self.offset += HEADER + hc[0]
-        self.f.seek(self.offset)
-        return True
-
     def close(self):
         self.f.close()
 
@@ -258,7 +249,9 @@ class FlashQueue:
         r = self._reader(seg, offset)
         n = 0
         try:
-            while r.skip():
+            # Counted as they will be read: a record whose CRC fails is never
+            # sent, so it must not count as waiting (depth drives the uplink).
+            while r.next_payload() is not None:
                 n += 1
         finally:
             r.close()
