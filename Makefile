@@ -26,7 +26,7 @@ setup: $(APT_STAMP) $(VENV)/.stamp node_modules/.stamp
 
 # apt packages, only those missing; sudo when not root. Node.js comes from
 # Debian too unless the machine already has a node on PATH.
-$(APT_STAMP):
+$(APT_STAMP): Makefile  # a package added here is installed on existing checkouts too
 	@missing=""; for p in $(APT_PACKAGES) python3-venv; do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	command -v node >/dev/null || missing="$$missing nodejs"; \
 	command -v npm >/dev/null || missing="$$missing npm"; \

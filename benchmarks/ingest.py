@@ -124,21 +124,28 @@ class Subscriber:
             self.flush = lambda: None
         self.client.username_pw_set(COLLECTOR_USER, password)
         self.client.on_message = handler
-        self.connected = threading.Event()
-        self.client.on_connect = lambda c, u, f, rc, p: (c.subscribe("airtrail/v1/+/readings", qos=1), self.connected.set())
+        self.subscribed = threading.Event()
+        self.client.on_connect = lambda c, u, f, rc, p: c.subscribe("airtrail/v1/+/readings", qos=1)
+        self.client.on_subscribe = lambda c, u, mid, rcs, p: self.subscribed.set()
         self.port = port
 
     def connect(self) -> None:
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = 3600
-        self.connected.clear()
+        self.subscribed.clear()
         self.client.connect("127.0.0.1", self.port, clean_start=False, properties=props)
         self.client.loop_start()
-        self.connected.wait(10)
+        # Only a confirmed subscription queues the backlog for this session.
+        if not self.subscribed.wait(10):
+            raise SystemExit(f"benchmark subscriber could not subscribe on port {self.port}")
 
-    def disconnect(self) -> None:
+    def disconnect(self, end_session: bool = False) -> None:
         self.flush()
-        self.client.disconnect()
+        props = None
+        if end_session:  # so later backlogs are not queued for it too, slowing the next consumer
+            props = Properties(PacketTypes.DISCONNECT)
+            props.SessionExpiryInterval = 0
+        self.client.disconnect(properties=props)
         self.client.loop_stop()
 
 
@@ -156,14 +163,15 @@ def drain_rate(stack: Stack, port: int, devices, per_device: int, processes: int
 
     sub = Subscriber(port, stack.registry.collector_password, f"bench-{name}-{uuid.uuid4().hex[:6]}", on_message, lean)
     sub.connect()  # creates the persistent session the backlog queues in
-    time.sleep(0.3)
     sub.disconnect()
     publish_backlog(port, devices, per_device, processes)
     started = time.perf_counter()
     sub.connect()
-    finished.wait(900)
+    drained = finished.wait(900)
     elapsed = time.perf_counter() - started
-    sub.disconnect()
+    sub.disconnect(end_session=True)
+    if not drained:
+        raise SystemExit(f"{name} subscriber drained only {count[0]:,} of {n:,} messages in 900 s")
     return n / elapsed
 
 
@@ -215,7 +223,8 @@ def measure_collector(stack: Stack, base: Settings, data_dir: Path, port: int, d
     })
     InfluxQL(settings.influx).create_database()
     collector = Collector(settings).start()
-    collector.wait_subscribed()  # the session the backlog will queue in
+    if not collector.wait_subscribed():  # the session the backlog will queue in
+        raise SystemExit(f"the collector could not subscribe: {collector.source.last_error}")
     collector.stop()
     publish_backlog(port, devices, per_device, processes)
     collector = Collector(settings)

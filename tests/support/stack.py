@@ -76,6 +76,9 @@ class TestStack:
             "mqtt.username": COLLECTOR_USER,
             "mqtt.password": self.stack.registry.collector_password,
             "mqtt.client_id": "collector-" + uuid.uuid4().hex[:8],
+            # Each test's collector has its own session; a short expiry stops
+            # the shared broker queueing every later test's messages for it.
+            "mqtt.session_expiry_s": 60,
             **overrides,
         }
         settings = load_settings(**values)
