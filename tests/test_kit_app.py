@@ -25,7 +25,7 @@ from tests.support.micropython import requires_micropython, run_micropython
 
 
 def interval(pm=(), pm_warm=(), env=(), faults=0) -> app.Interval:
-    iv = app.Interval(0)
+    iv = app.Interval()
     iv.pm, iv.pm_warm, iv.env, iv.faults = list(pm), list(pm_warm), list(env), faults
     return iv
 
@@ -94,7 +94,7 @@ def test_one_interval_aggregates_and_encodes_to_the_same_reading_under_micropyth
     env = [{"temp": 21.37, "rh": 86.1, "pressure": 1008.25}, {"temp": 21.41, "rh": 86.3, "pressure": 1008.27}]
     code = (
         "from airkit import app, encode\n"
-        f"iv = app.Interval(0)\niv.pm = {pm!r}\niv.env = {env!r}\n"
+        f"iv = app.Interval()\niv.pm = {pm!r}\niv.env = {env!r}\n"
         "values, flags = app.interval_values(iv)\n"
         "r = {'ts': 1790000000, 'clk': 'gps', 'seq': 7}\n"
         "for k in values:\n    r[k] = values[k]\n"
@@ -451,3 +451,32 @@ def test_the_readme_says_what_the_kit_does_in_each_failure_mode():
     readme = (ROOT / "firmware" / "README.md").read_text()
     for mode in ("No Wi-Fi at boot", "Wi-Fi lost", "Broker down", "Flash full", "Sensor missing", "Clock unsynced", "Power cut"):
         assert f"### {mode}\n" in readme, mode
+
+
+class _TimedLed:
+    """The kit's LED, recording (virtual ms, level) at each change."""
+
+    def __init__(self, tb) -> None:
+        self.tb, self.level, self.changes = tb, 0, []
+
+    def value(self, v=None):
+        if v is not None and int(bool(v)) != self.level:
+            self.level = int(bool(v))
+            self.changes.append((self.tb.ticks_ms(), self.level))
+        return self.level
+
+
+def test_each_stored_reading_flicks_the_led_long_enough_to_see(tmp_path):
+    # The power-on check in hardware/README.md: one visible flick per reading.
+    kit = offline_kit(tmp_path)
+    kit.prepare(outages=[(0, 10**7)])
+    led = kit.kit.hw.led = _TimedLed(kit.kit.tb)
+    stored = []
+    kit.kit.on_reading = lambda r, iv: stored.append(r)
+    report = kit.run(4, drain_s=0)
+    assert report.error is None, report.log
+    ons = [t for t, level in led.changes if level == 1]
+    offs = [t for t, level in led.changes if level == 0]
+    assert len(ons) == len(stored) == 4
+    for on, off in zip(ons, offs):
+        assert off - on >= status.HEARTBEAT[0][0]

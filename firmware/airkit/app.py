@@ -322,8 +322,7 @@ class _Absent:
 class Interval:
     """The samples collected during one reading interval."""
 
-    def __init__(self, start):
-        self.start = start
+    def __init__(self):
         self.pm = []  # PM samples after warm-up
         self.pm_warm = []  # PM samples inside the warm-up time
         self.env = []  # every other sensor's samples
@@ -404,7 +403,7 @@ class Kit:
         self._health = None
         self._status_at = None
         self._clock_saved_at = None
-        self._led_on = False
+        self._led_off_at = None  # ticks when the heartbeat flick ends; None while dark
         self._unstamped = []  # (ticks, values, flags) taken before the clock was ever set
         self.unstamped_dropped = 0
         # Optional callable(reading, interval) after each reading is stored
@@ -521,7 +520,7 @@ class Kit:
         while readings is None or count < readings:
             end = tb.ticks_add(start, interval)
             pm_wake = tb.ticks_add(start, wake_at) if wake_at is not None else None
-            iv = Interval(start)
+            iv = Interval()
             # Samples close each sample_s slice of the interval, the last one
             # at its end: a sensor just woken has had time to send something.
             next_sample = tb.ticks_add(start, sample)
@@ -544,9 +543,13 @@ class Kit:
                 if tb.ticks_diff(end, nxt) < 0:
                     nxt = end
                 self._feed()
-                if self._led_on:
-                    self.hw.led.value(0)
-                    self._led_on = False
+                if self._led_off_at is not None:
+                    # The flick lasts its full length: wake for its end too.
+                    if tb.ticks_diff(tb.ticks_ms(), self._led_off_at) >= 0:
+                        self.hw.led.value(0)
+                        self._led_off_at = None
+                    elif tb.ticks_diff(self._led_off_at, nxt) < 0:
+                        nxt = self._led_off_at
                 await tb.sleep_ms(max(0, min(tb.ticks_diff(nxt, tb.ticks_ms()), MAX_SLEEP_MS)))
             if wake_at is not None:
                 pm.sleep()
@@ -593,7 +596,7 @@ class Kit:
         self._append(ts, clk, values, flags, iv)
         if self.hw.led is not None:
             self.hw.led.value(1)
-            self._led_on = True
+            self._led_off_at = self.tb.ticks_add(self.tb.ticks_ms(), status.HEARTBEAT[0][0])
         self._save_clock(ts)
 
     def _append(self, ts, clk, values, flags, iv=None):
