@@ -33,9 +33,9 @@ def _matches(credentials: HTTPAuthorizationCredentials | None, *tokens) -> bool:
 def require_admin(collector: CollectorDep, credentials: Credentials) -> None:
     token = collector.settings.api.admin_token
     if token is None:
-        raise ApiError(403, "forbidden", "admin endpoints are disabled: set api.admin_token (AIRTRAIL_API__ADMIN_TOKEN) to enable them")
+        raise ApiError(403, "admin endpoints are disabled: set api.admin_token (AIRTRAIL_API__ADMIN_TOKEN) to enable them")
     if not _matches(credentials, token):
-        raise ApiError(401, "unauthorized", "this endpoint needs the admin bearer token (Authorization: Bearer <token>)")
+        raise ApiError(401, "this endpoint needs the admin bearer token (Authorization: Bearer <token>)")
 
 
 def require_reader(collector: CollectorDep, credentials: Credentials) -> None:
@@ -43,7 +43,7 @@ def require_reader(collector: CollectorDep, credentials: Credentials) -> None:
     if api.public_read:
         return
     if not _matches(credentials, api.read_token, api.admin_token):
-        raise ApiError(401, "unauthorized", "reading endpoints need a bearer token (api.read_token or api.admin_token)")
+        raise ApiError(401, "reading endpoints need a bearer token (api.read_token or api.admin_token)")
 
 
 Admin = Depends(require_admin)

@@ -24,8 +24,10 @@ class ErrorResponse(BaseModel):
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, detail: Any = None) -> None:
-        self.status, self.code, self.message, self.detail = status, code, message, detail
+    """An error answer; its code follows from the status (see _CODES)."""
+
+    def __init__(self, status: int, message: str, detail: Any = None) -> None:
+        self.status, self.code, self.message, self.detail = status, _CODES[status], message, detail
 
 
 def _body(code: str, message: str, detail: Any = None) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from collector.stack import Stack, port_in_use
 
 from .common import console, settings
 from .kit import app
+from .kit_device import Mode
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smh]?)$")
 _UNIT = {"": 1, "s": 1, "m": 60, "h": 3600}
@@ -77,11 +78,9 @@ def simulate(
     route_spec: str = typer.Option("builtin", "--route", help="'builtin' (a 2.6 km loop in central Manchester) or a .geojson, .gpx or .csv (lat,lon[,traffic]) file."),
     outage: list[str] = typer.Option([], "--outage", help="Wi-Fi outage [KIT@]START:DURATION in virtual time since start (600:300, 2@10m:5m); repeatable. Without KIT@, every kit."),
     prefix: str = typer.Option("sim", "--device-prefix", help="Device ids are <prefix>-01, <prefix>-02, ..."),
-    mode: str = typer.Option("online", "--mode", help="Kit mode: online (send as it goes) or walk (record, forward now and then)."),
+    mode: Mode = typer.Option(Mode.online, "--mode", help="Kit mode: online (send as it goes) or walk (record, forward now and then)."),
 ) -> None:
     """Run virtual kits: the real firmware with simulated sensors, against a real broker."""
-    if mode not in ("online", "walk"):
-        raise ConfigError(f"--mode {mode!r}: use online or walk")
     s = settings()
     host, port = parse_broker(broker) if broker else (s.mqtt.host, s.mqtt.port)
     if not port_in_use(port, host):
@@ -102,7 +101,7 @@ def simulate(
     last_outage_end = max((a + b for spans in outages.values() for a, b in spans), default=0)
     start_unix = time.time() - max(readings * interval, last_outage_end)
     kits = sim.fleet(count, passwords, (host, port), prefix, interval_s=interval, speedup=speedup,
-                          route=walk_route, mode=mode, start_unix=start_unix)
+                          route=walk_route, mode=mode.value, start_unix=start_unix)
     per_kit = {k.device_id: outages.get(0, []) + outages.get(i + 1, []) for i, k in enumerate(kits)}
 
     console.print(f"{count} virtual kit(s) on {walk_route.name} ({walk_route.length_m / 1000:.1f} km), one reading every {interval} s, "

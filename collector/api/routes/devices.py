@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from airkit import contract as wire
 from collector.contract import EXPERIMENTAL_FIELD, MEASUREMENT_NAMES
+from collector.device_state import DeviceState
 from collector.devices import DeviceRegistry
 from collector.influx.client import quote_ident, quote_str
 from collector.influx.lineproto import READINGS_MEASUREMENT, reading_seconds
@@ -52,23 +53,23 @@ def devices(collector: CollectorDep) -> list[DevicePublic]:
     states = {s.device_id: s for s in collector.states.all()}
     out = []
     for device_id in sorted(registered | set(states)):
-        s = states.get(device_id)
-        status = s.status if s else {}
+        s = states.get(device_id) or DeviceState(device_id)  # registered, never heard from
+        status = s.status
         out.append(
             DevicePublic(
                 device_id=device_id,
                 registered=device_id in registered,
-                last_seen=_dt(s.last_seen) if s else None,
-                last_reading_at=_dt(s.last_reading_ts) if s else None,
+                last_seen=_dt(s.last_seen),
+                last_reading_at=_dt(s.last_reading_ts),
                 online=status.get("online"),
-                firmware=s.firmware if s else None,
+                firmware=s.firmware,
                 mode=status.get("mode"),
                 battery_v=status.get("batt_v"),
                 queue_depth=status.get("queue"),
                 dropped=status.get("dropped"),
                 rssi=status.get("rssi"),
                 sensors=status.get("sensors", {}),
-                readings_since_start=s.readings if s else 0,
+                readings_since_start=s.readings,
             )
         )
     return out
@@ -87,11 +88,11 @@ def _utc(moment: datetime) -> datetime:
 def _time_range(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
     for name, moment in (("start", start), ("end", end)):
         if moment is not None and not (_EARLIEST <= _utc(moment) <= _LATEST):
-            raise ApiError(400, "bad_request", f"{name} must be between {_EARLIEST.date()} and {_LATEST.date()}")
+            raise ApiError(400, f"{name} must be between {_EARLIEST.date()} and {_LATEST.date()}")
     end = _utc(end) if end else datetime.now(UTC)
     start = _utc(start) if start else end - timedelta(hours=24)
     if start >= end:
-        raise ApiError(400, "bad_request", f"start ({start.isoformat()}) must be before end ({end.isoformat()})")
+        raise ApiError(400, f"start ({start.isoformat()}) must be before end ({end.isoformat()})")
     return start, end
 
 
@@ -101,7 +102,7 @@ def _fields(requested: str | None) -> list[str]:
     names = [f.strip() for f in requested.split(",") if f.strip()]
     unknown = [n for n in names if n not in MEASUREMENT_NAMES and not EXPERIMENTAL_FIELD.match(n)]
     if unknown:
-        raise ApiError(400, "bad_request", f"unknown field(s) {', '.join(unknown)}; known: {', '.join(MEASUREMENT_NAMES)}")
+        raise ApiError(400, f"unknown field(s) {', '.join(unknown)}; known: {', '.join(MEASUREMENT_NAMES)}")
     return names
 
 
