@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from airkit.app import PM_MIN_SLEEP_MS
+
 POWER_FILE = Path(__file__).with_name("power.toml")
 PM_SENSORS = ("pms5003", "sds011")
 VARIANTS = ("walk", "fixed")
@@ -91,9 +93,14 @@ def usable_mah(battery_mah: float, cell_v: float, output_v: float, efficiency: f
 
 
 def pm_duty(interval_s: float, warmup_s: float, sample_s: float) -> float:
-    """Fraction of the time the PM fan runs. Below warm-up + sample time the
-    fan cannot be switched off between samples at all."""
-    return min(1.0, (warmup_s + sample_s) / interval_s)
+    """Fraction of the time the PM fan runs, by the firmware's rule
+    (airkit.app.pm_wake_offset_ms): the fan is put to sleep between readings
+    only when it can then sleep at least PM_MIN_SLEEP_MS and still warm up and
+    sample before the interval ends; otherwise it runs all the time."""
+    on_s = warmup_s + sample_s
+    if interval_s < on_s + PM_MIN_SLEEP_MS / 1000:
+        return 1.0
+    return on_s / interval_s
 
 
 def runtime(

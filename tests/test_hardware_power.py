@@ -150,6 +150,8 @@ def test_every_part_spends_all_of_its_time_in_some_state():
 def test_the_fan_runs_continuously_when_the_interval_is_shorter_than_warmup_plus_sampling():
     assert power.pm_duty(10, 30, 10) == 1.0
     assert power.pm_duty(40, 30, 10) == 1.0
+    # Nor when it could sleep only briefly: the firmware keeps it running then.
+    assert power.pm_duty(45, 30, 10) == 1.0
 
 
 def test_the_fan_sleeps_between_readings_at_long_intervals():
