@@ -1,11 +1,11 @@
-"""Battery voltage and Li-ion state of charge (firmware/airkit/battery.py)."""
+"""Supply voltage through the divider (firmware/airkit/battery.py)."""
 
 from __future__ import annotations
 
 import pytest
 
 from airkit import contract
-from airkit.battery import Battery, soc_percent, volts, volts_from_uv
+from airkit.battery import Battery, volts, volts_from_uv
 
 
 def test_raw_count_scales_by_full_scale_and_divider():
@@ -19,23 +19,6 @@ def test_twelve_bit_reads_use_maximum_4095():
 
 def test_calibrated_microvolts_times_divider():
     assert volts_from_uv(2_000_000, divider=2.0) == pytest.approx(4.0)
-
-
-def test_full_and_empty_cells():
-    assert soc_percent(4.20) == 100
-    assert soc_percent(4.35) == 100
-    assert soc_percent(3.27) == 0
-    assert soc_percent(2.9) == 0
-
-
-def test_state_of_charge_interpolates_on_the_discharge_curve():
-    assert soc_percent(3.84) == 50
-    assert soc_percent(3.93) == 68  # between 3.91 V (65 %) and 3.95 V (70 %)
-
-
-def test_state_of_charge_rises_with_voltage():
-    socs = [soc_percent(3.2 + i * 0.01) for i in range(110)]
-    assert socs == sorted(socs)
 
 
 class ADCuv:
@@ -65,7 +48,3 @@ def test_battery_falls_back_to_read_u16_without_calibration():
     v = Battery(ADCu16(39718), divider=2.0).read()
     assert v == pytest.approx(4.0, abs=0.001)
     assert contract.FIELDS["batt_v"][1] <= v <= contract.FIELDS["batt_v"][2]
-
-
-def test_percent_reads_and_estimates():
-    assert Battery(ADCuv([2_100_000] * 9)).percent() == 100

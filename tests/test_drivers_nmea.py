@@ -113,10 +113,11 @@ def test_truncated_gga_raises_value_error():
         nmea.parse(frames.nmea_sentence("GPGGA,123519,4807.038,N,01131.000"))
 
 
-def test_unix_time_matches_the_calendar_across_leap_years():
+def test_rmc_time_matches_the_calendar_across_leap_years():
     for y, m, d in [(2000, 2, 29), (2024, 12, 31), (2025, 3, 1), (2038, 1, 19)]:
         ddmmyy = "%02d%02d%02d" % (d, m, y % 100)
-        assert nmea.unix_time(ddmmyy, "235959") == calendar.timegm((y, m, d, 23, 59, 59))
+        v = nmea.parse(frames.nmea_sentence("GPRMC,235959,A,4807.038,N,01131.000,E,022.4,084.4,%s,003.1,W" % ddmmyy))
+        assert v["ts"] == calendar.timegm((y, m, d, 23, 59, 59))
 
 
 # -- the line reader and the GPS class ------------------------------------------------
@@ -255,8 +256,9 @@ def test_a_sentence_with_non_ascii_bytes_is_refused():
         nmea.parse(b"$" + body + b"*%02X" % x)
 
 
-def test_fields_gives_the_address_and_every_field():
-    f = nmea.fields(TEXTBOOK_GGA)
+def test_locate_finds_the_address_and_every_field():
+    b = TEXTBOOK_GGA.encode()
+    f = [nmea._text(b, k) for k in range(nmea._locate(b))]
     assert (f[0], f[2], f[13], len(f)) == ("GPGGA", "4807.038", "", 15)
 
 

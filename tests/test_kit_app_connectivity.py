@@ -12,7 +12,7 @@ import random
 
 import pytest
 
-from airkit import clock, contract, net
+from airkit import clock, contract, net, nmea
 from airkit_host.simhw import ScriptedWLAN, SimNTP, SimRTC, SimTime
 from tests.support.micropython import requires_micropython, run_micropython
 
@@ -101,17 +101,22 @@ def test_backoff_jitter_spreads_kits_that_failed_together():
 # -- clock ----------------------------------------------------------------------
 
 
-def test_unix_seconds_matches_the_calendar_for_leap_days_and_century_years():
+def _unix_seconds(y: int, m: int, d: int, h: int, mi: int, s: int) -> int:
+    # The kit's calendar maths: what nmea turns an RMC date and time into.
+    return nmea.days_from_civil(y, m, d) * 86400 + h * 3600 + mi * 60 + s
+
+
+def test_days_from_civil_matches_the_calendar_for_leap_days_and_century_years():
     for y, m, d, h, mi, s in [(1970, 1, 1, 0, 0, 0), (2000, 2, 29, 12, 0, 1), (2024, 2, 29, 23, 59, 59), (2100, 3, 1, 0, 0, 0), (2026, 11, 23, 12, 30, 5)]:
         expected = int(dt.datetime(y, m, d, h, mi, s, tzinfo=dt.UTC).timestamp())
-        assert clock.unix_seconds(y, m, d, h, mi, s) == expected
+        assert _unix_seconds(y, m, d, h, mi, s) == expected
 
 
 @requires_micropython
-def test_unix_seconds_and_epoch_offset_agree_under_micropython():
+def test_days_from_civil_and_epoch_offset_agree_under_micropython():
     out = run_micropython(
-        "from airkit import clock\nimport time\n"
-        "print(clock.unix_seconds(2024, 2, 29, 23, 59, 59), clock.EPOCH_OFFSET, time.gmtime(0)[0])\n"
+        "from airkit import clock, nmea\nimport time\n"
+        "print(nmea.days_from_civil(2024, 2, 29) * 86400 + 23 * 3600 + 59 * 60 + 59, clock.EPOCH_OFFSET, time.gmtime(0)[0])\n"
     )
     stamp, offset, epoch_year = out.split()
     assert int(stamp) == int(dt.datetime(2024, 2, 29, 23, 59, 59, tzinfo=dt.UTC).timestamp())

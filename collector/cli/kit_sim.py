@@ -24,6 +24,7 @@ from rich.table import Table
 
 from airkit_host import route as routes
 from airkit_host import simulate as sim
+from airkit_host.errors import RouteError
 from collector.errors import ConfigError, KitError
 from collector.stack import Stack, port_in_use
 
@@ -85,7 +86,10 @@ def simulate(
     host, port = parse_broker(broker) if broker else (s.mqtt.host, s.mqtt.port)
     if not port_in_use(port, host):
         raise KitError(f"no MQTT broker answers at {host}:{port}: start the local stack with `airtrail stack up`, or pass --broker HOST:PORT")
-    walk_route = routes.load(route_spec)
+    try:
+        walk_route = routes.load(route_spec)
+    except RouteError as exc:
+        raise ConfigError(str(exc)) from exc
     outages = parse_outages(outage, count)
     ids = sim.device_ids(count, prefix)
 

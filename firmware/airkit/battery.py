@@ -1,27 +1,18 @@
-# Battery voltage through a resistor divider into an ESP32 ADC pin, and a
-# Li-ion state-of-charge estimate from it.
+# Supply voltage through a resistor divider into an ESP32 ADC pin.
 #
-# The divider (e.g. 100k over 100k, ratio 2) brings a 4.2 V cell under the
-# ADC's range. With 11 dB attenuation the ESP32 ADC reads up to ~3.1 V
-# (ESP32 technical reference / ESP-IDF ADC docs; the accurate span is
-# 150-2450 mV on the classic ESP32, so a ratio of 2 puts a 3.0-4.2 V cell at
-# 1.5-2.1 V, inside it). ADC.read_uv() (MicroPython >= 1.19 on ESP32) applies
-# the chip's eFuse calibration and is preferred; read_u16() is the fallback.
+# On the walk kit the divider is 220k over 100k (ratio 3.2,
+# pins.BATT_DIVIDER) from the power bank's 5 V output to GPIO35: the kit
+# reports the bank's output voltage, so a bank about to give up shows as a
+# sagging supply (hardware/README.md). With 11 dB attenuation the ESP32 ADC
+# reads up to ~3.1 V (ESP32 technical reference / ESP-IDF ADC docs; the
+# accurate span is 150-2450 mV on the classic ESP32, so a ratio of 3.2 puts a
+# 4.5-5.25 V USB supply at 1.4-1.64 V, inside it). ADC.read_uv() (MicroPython
+# >= 1.19 on ESP32) applies the chip's eFuse calibration and is preferred;
+# read_u16() is the fallback.
 #
-# volts() and soc_percent() are pure; Battery is the thin class over ADC.
+# volts() and volts_from_uv() are pure; Battery is the thin class over ADC.
 
 from .aggregate import median
-
-# Resting open-circuit voltage of one Li-ion / LiPo cell against state of
-# charge (%), a typical 18650 / pouch-cell discharge curve at 0.2 C and
-# room temperature. An estimate only: under load the voltage sags, and cells
-# and temperatures differ by several %; good enough for "charge me soon".
-OCV_CURVE = (
-    (3.27, 0), (3.61, 5), (3.69, 10), (3.71, 15), (3.73, 20), (3.75, 25),
-    (3.77, 30), (3.79, 35), (3.80, 40), (3.82, 45), (3.84, 50), (3.85, 55),
-    (3.87, 60), (3.91, 65), (3.95, 70), (3.98, 75), (4.02, 80), (4.08, 85),
-    (4.11, 90), (4.15, 95), (4.20, 100),
-)
 
 
 def volts(raw, divider=2.0, full_scale=3.3, maximum=65535):
@@ -36,26 +27,11 @@ def volts_from_uv(uv, divider=2.0):
     return uv * divider / 1000000
 
 
-def soc_percent(v):
-    """Li-ion state of charge in whole % (0..100) from a resting voltage,
-    by linear interpolation in OCV_CURVE."""
-    if v is None:
-        return None
-    if v <= OCV_CURVE[0][0]:
-        return 0
-    for i in range(1, len(OCV_CURVE)):
-        v1, p1 = OCV_CURVE[i]
-        if v <= v1:
-            v0, p0 = OCV_CURVE[i - 1]
-            return int(p0 + (p1 - p0) * (v - v0) / (v1 - v0) + 0.5)
-    return 100
-
-
 class Battery:
-    """Battery voltage from a ready machine.ADC on the divider's midpoint.
+    """Supply voltage from a ready machine.ADC on the divider's midpoint.
 
-        batt = Battery(ADC(Pin(35), atten=ADC.ATTN_11DB), divider=2.0)
-        batt.read()  # 3.91
+        batt = Battery(ADC(Pin(35), atten=ADC.ATTN_11DB), divider=pins.BATT_DIVIDER["walk"])
+        batt.read()  # 5.08
     """
 
     SAMPLES = 9  # median of several reads: the ESP32 ADC is noisy
@@ -77,6 +53,3 @@ class Battery:
         if self._uv:
             return volts_from_uv(mid, self.divider)
         return volts(mid, self.divider, self.FULL_SCALE)
-
-    def percent(self):
-        return soc_percent(self.read())

@@ -29,22 +29,6 @@ NTP_FRESH_MS = 6 * 3600 * 1000
 GPS_RESYNC_MS = 3600 * 1000
 
 
-def unix_seconds(year, month, day, hour=0, minute=0, second=0):
-    """Unix seconds of a UTC date and time (proleptic Gregorian).
-
-    Howard Hinnant's days_from_civil ("chrono-Compatible Low-Level Date
-    Algorithms"): integer-only, no time zone, the same on every port, unlike
-    time.mktime, which is local time on CPython and port-epoch on MicroPython.
-    """
-    y = year - (1 if month <= 2 else 0)
-    era = y // 400
-    yoe = y - era * 400
-    doy = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
-    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    days = era * 146097 + doe - 719468
-    return days * 86400 + hour * 3600 + minute * 60 + second
-
-
 class Timebase:
     """Monotonic time, sleeping and waiting for the app (time.ticks_* / asyncio).
 

@@ -35,38 +35,6 @@ def _hexdigit(c):
     return -1
 
 
-def checksum(body):
-    """XOR of the bytes of body (the text between '$' and '*')."""
-    if isinstance(body, str):
-        body = body.encode()
-    x = 0
-    for c in body:
-        x ^= c
-    return x
-
-
-def fields(sentence):
-    """Check a sentence's '*hh' checksum and return its comma-separated
-    fields, the first being the address ("GPGGA"). Accepts bytes or str,
-    with or without the trailing CR LF. Raises ValueError if corrupt.
-    (parse() does not use it: it reads the fields in place.)"""
-    b = _bytes_of(sentence)
-    return [_text(b, k) for k in range(_locate(b))]
-
-
-def seconds_of_day(hhmmss):
-    """'hhmmss' or 'hhmmss.ss' -> whole seconds since midnight UTC, or None if empty."""
-    if len(hhmmss) < 6:
-        return None
-    v = int(hhmmss[:6])  # one slice, not three: this runs every second
-    h = v // 10000
-    m = v // 100 % 100
-    s = v % 100
-    if h > 23 or m > 59 or s > 60:
-        raise ValueError("NMEA time %r is not a time of day" % hhmmss)
-    return h * 3600 + m * 60 + s
-
-
 def days_from_civil(y, m, d):
     """Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
     algorithm; integers only, no time.mktime, whose epoch differs by port)."""
@@ -77,39 +45,6 @@ def days_from_civil(y, m, d):
     doy = (153 * (m - 3 if m > 2 else m + 9) + 2) // 5 + d - 1
     doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
     return era * 146097 + doe - 719468
-
-
-def unix_time(ddmmyy, hhmmss):
-    """RMC date and time -> Unix seconds (UTC), or None if either is empty.
-    Two-digit years 80-99 are 19xx (the GPS epoch is 1980), the rest 20xx."""
-    sod = seconds_of_day(hhmmss)
-    if sod is None or len(ddmmyy) != 6:
-        return None
-    d = int(ddmmyy[0:2])
-    m = int(ddmmyy[2:4])
-    y = int(ddmmyy[4:6])
-    if not (1 <= d <= 31 and 1 <= m <= 12):
-        raise ValueError("NMEA date %r is not ddmmyy" % ddmmyy)
-    y += 1900 if y >= 80 else 2000
-    return days_from_civil(y, m, d) * 86400 + sod
-
-
-def coordinate(value, hemisphere):
-    """'ddmm.mmmm'/'dddmm.mmmm' and N/S/E/W -> signed decimal degrees."""
-    dot = value.find(".")
-    if dot < 0:
-        dot = len(value)
-    if dot < 3:
-        raise ValueError("NMEA coordinate %r is not (d)ddmm.mmmm" % value)
-    minutes = float(value[dot - 2:])
-    if minutes >= 60:
-        raise ValueError("NMEA coordinate %r has %s minutes" % (value, value[dot - 2:]))
-    deg = int(value[:dot - 2]) + minutes / 60
-    if hemisphere == "S" or hemisphere == "W":
-        return -deg
-    if hemisphere == "N" or hemisphere == "E":
-        return deg
-    raise ValueError("NMEA hemisphere %r is not N, S, E or W" % hemisphere)
 
 
 # parse() reads the fields where they lie in the sentence's bytes instead of
@@ -239,7 +174,8 @@ def _float(b, k):
 
 
 def _seconds_of_day(b, k):
-    # seconds_of_day() on field k.
+    # Field k, "hhmmss" or "hhmmss.ss", as whole seconds since midnight UTC,
+    # or None if it is empty.
     i = _AT[k]
     if _AT[k + 1] - 1 - i < 6:
         return None
@@ -253,7 +189,9 @@ def _seconds_of_day(b, k):
 
 
 def _unix_time(b, kd, kt):
-    # unix_time() on the date field kd and the time field kt.
+    # The RMC date field kd ("ddmmyy") and time field kt as Unix seconds
+    # (UTC), or None if either is empty. Two-digit years 80-99 are 19xx (the
+    # GPS epoch is 1980), the rest 20xx.
     sod = _seconds_of_day(b, kt)
     i = _AT[kd]
     if sod is None or _AT[kd + 1] - 1 - i != 6:
@@ -268,7 +206,8 @@ def _unix_time(b, kd, kt):
 
 
 def _coordinate(b, k):
-    # coordinate() on field k and its hemisphere, field k + 1.
+    # Field k, "ddmm.mmmm" or "dddmm.mmmm", and its hemisphere N/S/E/W in
+    # field k + 1, as signed decimal degrees.
     i = _AT[k]
     j = _AT[k + 1] - 1
     dot = j

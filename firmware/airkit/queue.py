@@ -92,13 +92,6 @@ def read_atomic(path):
     return None
 
 
-def frame(payload):
-    """Header + payload bytes of one record (what append() writes)."""
-    if not 0 < len(payload) <= MAX_RECORD:
-        raise ValueError("a queue record holds 1 to %d bytes, not %d" % (MAX_RECORD, len(payload)))
-    return struct.pack(_HEADER_FMT, MAGIC, len(payload), binascii.crc32(payload)) + payload
-
-
 class _SegmentReader:
     """Walks the records of one segment file from an offset, stopping at the first bad one."""
 

@@ -39,10 +39,6 @@ class SeqCounter:
                 self.damaged = True
         self._next = self.limit
 
-    def peek(self):
-        """The number next() will return, without reserving it."""
-        return self._next
-
     def next(self):
         n = self._next
         if n >= self.limit:

@@ -19,7 +19,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
-from collector.errors import ConfigError
+from .errors import RouteError
 
 EARTH_RADIUS_M = 6371008.8  # IUGG mean radius
 WALKING_SPEED_M_S = 1.4  # a typical adult's unhurried pace
@@ -62,14 +62,14 @@ class Point:
 class Route:
     def __init__(self, points: list[tuple[float, float, float]] | tuple, name: str = "route") -> None:
         if len(points) < 2:
-            raise ConfigError(f"route {name} needs at least two points")
+            raise RouteError(f"route {name} needs at least two points")
         self.name = name
         self.points = [Point(float(p[0]), float(p[1]), float(p[2]) if len(p) > 2 else 0.5) for p in points]
         self.cumulative = [0.0]
         for a, b in zip(self.points, self.points[1:]):
             self.cumulative.append(self.cumulative[-1] + distance_m(a.lat, a.lon, b.lat, b.lon))
         if self.length_m <= 0:
-            raise ConfigError(f"route {name} has zero length")
+            raise RouteError(f"route {name} has zero length")
 
     @property
     def length_m(self) -> float:
@@ -106,7 +106,7 @@ def load(spec: str | Path) -> Route:
         return builtin()
     path = Path(spec)
     if not path.exists():
-        raise ConfigError(f"route file {path} does not exist; use --route builtin or a .geojson, .gpx or .csv file")
+        raise RouteError(f"route file {path} does not exist; use --route builtin or a .geojson, .gpx or .csv file")
     suffix = path.suffix.lower()
     try:
         if suffix in (".geojson", ".json"):
@@ -116,9 +116,9 @@ def load(spec: str | Path) -> Route:
         elif suffix == ".csv":
             points = _csv(path.read_text())
         else:
-            raise ConfigError(f"route file {path}: use a .geojson, .gpx or .csv file")
+            raise RouteError(f"route file {path}: use a .geojson, .gpx or .csv file")
     except (ValueError, KeyError, IndexError, TypeError, ET.ParseError) as exc:
-        raise ConfigError(f"route file {path} could not be read ({exc}); see `airtrail kit simulate --help` for the formats") from exc
+        raise RouteError(f"route file {path} could not be read ({exc}); see `airtrail kit simulate --help` for the formats") from exc
     return Route(points, path.stem)
 
 
