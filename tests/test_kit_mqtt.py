@@ -12,19 +12,16 @@ from __future__ import annotations
 import queue
 import socket
 import subprocess
-import time
 import uuid
 
-import paho.mqtt.client as paho
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
 from airkit import contract
 from airkit.mqtt import MQTTClient, MQTTError, connect_packet, encode_remaining_length, publish_header
 from collector.settings import COLLECTOR_USER
 from collector.stack import free_port
 from tests.support.micropython import requires_micropython, run_micropython
-from tests.support.stack import start_plain_mosquitto
+from tests.support.stack import Watcher, start_plain_mosquitto
 
 
 # -- wire format ---------------------------------------------------------------
@@ -138,30 +135,6 @@ def test_packets_are_byte_identical_under_micropython():
 # -- against the real broker ----------------------------------------------------
 
 
-class Watcher:
-    """A subscriber with the collector's account (the ACL lets only it read kits' topics)."""
-
-    def __init__(self, port: int, topic: str, username: str | None = None, password: str | None = None) -> None:
-        self.messages: queue.Queue[paho.MQTTMessage] = queue.Queue()
-        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id="watch-" + uuid.uuid4().hex[:6], protocol=paho.MQTTv311)
-        if username:
-            self.client.username_pw_set(username, password)
-        subscribed = queue.Queue()
-        self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(topic, qos=1)
-        self.client.on_subscribe = lambda c, u, mid, rcs, p: subscribed.put(rcs)
-        self.client.on_message = lambda c, u, m: self.messages.put(m)
-        self.client.connect("127.0.0.1", port)
-        self.client.loop_start()
-        assert not subscribed.get(timeout=10)[0].is_failure
-
-    def next(self, timeout: float = 10) -> paho.MQTTMessage:
-        return self.messages.get(timeout=timeout)
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
-
-
 def kit_client(port: int, device: str, password: str, **kw) -> MQTTClient:
     client = MQTTClient(device + "-" + uuid.uuid4().hex[:4], "127.0.0.1", port, user=device, password=password, **kw)
     client.set_last_will(contract.status_topic(device), contract.offline_status(device), retain=True, qos=1)
@@ -209,11 +182,14 @@ def test_wrong_password_is_refused_with_advice(stack, device):
 
 def test_last_will_is_published_retained_when_the_kit_vanishes(stack, device, collector_watch):
     device_id, password = device
+    live = collector_watch(contract.status_topic(device_id))
     client = kit_client(stack.mqtt_port, device_id, password)
     client.connect()
     client.close()  # no DISCONNECT: what a power cut or a lost hotspot looks like
-    # A subscriber arriving later gets the will as the retained status.
-    time.sleep(0.3)
+    # The broker publishes the will: a subscriber already there gets it live...
+    message = live.next()
+    assert message.payload.decode() == contract.offline_status(device_id)
+    # ...and, the will being published, a subscriber arriving later gets it as the retained status.
     message = collector_watch(contract.status_topic(device_id)).next()
     assert message.payload.decode() == contract.offline_status(device_id)
     assert message.retain

@@ -15,7 +15,7 @@ import pytest
 from airkit.queue import read_queue
 from airkit_host import route
 from airkit_host.simulate import VirtualKit
-from tests.support.stack import count_points, select_readings, start_plain_mosquitto, wait_for
+from tests.support.stack import Watcher, count_points, select_readings, start_plain_mosquitto, wait_for
 
 
 def new_device(stack, prefix: str = "sim") -> tuple[str, str]:
@@ -159,37 +159,32 @@ def test_broker_down_at_first_the_kit_keeps_every_reading_and_sends_them_when_it
 def test_wifi_lost_the_broker_publishes_the_last_will_then_the_kit_comes_back_online(stack, tmp_path):
     import queue as queuelib
 
-    import paho.mqtt.client as paho
-    from paho.mqtt.enums import CallbackAPIVersion
-
     from airkit import contract
     from collector.settings import COLLECTOR_USER
 
     device, password = new_device(stack, "sim-will")
-    statuses: queuelib.Queue[dict] = queuelib.Queue()
-    watcher = paho.Client(CallbackAPIVersion.VERSION2, client_id="w-" + uuid.uuid4().hex[:6], protocol=paho.MQTTv311)
-    watcher.username_pw_set(COLLECTOR_USER, stack.stack.registry.collector_password)
-    subscribed = queuelib.Queue()
-    watcher.on_connect = lambda c, u, f, rc, p: c.subscribe(contract.status_topic(device), qos=1)
-    watcher.on_subscribe = lambda *a: subscribed.put(True)
-    watcher.on_message = lambda c, u, m: statuses.put(json.loads(m.payload))
-    watcher.connect("127.0.0.1", stack.mqtt_port)
-    watcher.loop_start()
-    subscribed.get(timeout=10)
-    try:
-        kit = VirtualKit(device, password, broker=("127.0.0.1", stack.mqtt_port), interval_s=5, sample_s=1, speedup=50, data_dir=tmp_path)
-        report = kit.run(30, outages=[(40, 40)])
-    finally:
-        watcher.loop_stop()
-        watcher.disconnect()
-    seen = []
-    while not statuses.empty():
-        seen.append(statuses.get()["online"])
-    assert report.sent == 30
     # online (re-sent as sensor health changes), then the will when Wi-Fi
     # went, then online again, then the planned goodbye
-    runs = [v for i, v in enumerate(seen) if i == 0 or v != seen[i - 1]]
-    assert runs == [True, False, True, False], seen
+    expected = [True, False, True, False]
+
+    def runs(values: list[bool]) -> list[bool]:
+        return [v for i, v in enumerate(values) if i == 0 or v != values[i - 1]]
+
+    seen: list[bool] = []
+    with Watcher(stack.mqtt_port, contract.status_topic(device), COLLECTOR_USER, stack.stack.registry.collector_password) as watcher:
+        kit = VirtualKit(device, password, broker=("127.0.0.1", stack.mqtt_port), interval_s=5, sample_s=1, speedup=50, data_dir=tmp_path)
+        report = kit.run(30, outages=[(40, 40)])
+        # The goodbye is still on its way from the broker to the watcher: wait
+        # for it, then for anything else the broker had routed here by then.
+        try:
+            while len(runs(seen)) < len(expected):
+                seen.append(json.loads(watcher.next(timeout=10).payload)["online"])
+        except queuelib.Empty:
+            pass  # the assertion below shows what did arrive
+        watcher.sync()
+        seen += [json.loads(m.payload)["online"] for m in watcher.drain()]
+    assert report.sent == 30
+    assert runs(seen) == expected, seen
 
 
 def test_walk_mode_records_without_network_and_forwards_when_wifi_is_in_reach(stack, collector, collector_settings, tmp_path):

@@ -14,7 +14,7 @@ from collector.settings import CollectorSettings
 from collector.spool import Spool
 from collector.store import StoreWorker, write_isolating
 from collector.telemetry import Telemetry
-from tests.support.stack import message, reading
+from tests.support.stack import message, reading, wait_for
 
 
 def test_batches_survive_a_restart_in_order(tmp_path):
@@ -95,7 +95,7 @@ def test_a_full_spool_holds_acknowledgements_instead_of_dropping(tmp_path):
     done = threading.Event()
     thread = threading.Thread(target=lambda: (worker._handle([_inbound(0)]), done.set()), daemon=True)
     thread.start()
-    time.sleep(1.5)
+    wait_for(lambda: worker.health.spool_full, timeout=10, what="the worker to find the spool full")
     assert not done.is_set() and worker.acker.acked == [] and worker.health.spool_full
     spool.remove(spool.oldest(10))  # InfluxDB came back and the replayer drained it
     thread.join(timeout=5)

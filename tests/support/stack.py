@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import threading
 import time
 import uuid
@@ -169,6 +170,95 @@ class Publisher:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+
+
+class Watcher:
+    """An MQTT subscriber that is ready only once the broker has answered its
+    SUBSCRIBE (SUBACK), so nothing published afterwards can be missed.
+
+    ``granted`` holds the SUBACK's reason codes, one per topic filter; unless
+    ``require_granted`` is false, a refused filter fails the constructor.
+    Received messages wait in ``messages`` (a queue), in arrival order.
+    """
+
+    def __init__(
+        self,
+        port: int,
+        topics: str | Iterable[str],
+        username: str | None = None,
+        password: str | None = None,
+        *,
+        qos: int = 1,
+        protocol: int = mqtt.MQTTv311,
+        require_granted: bool = True,
+        timeout: float = 10.0,
+    ) -> None:
+        filters = [topics] if isinstance(topics, str) else list(topics)
+        self.messages: queue.Queue[mqtt.MQTTMessage] = queue.Queue()
+        self.granted: list[Any] = []
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="watch-" + uuid.uuid4().hex[:8], protocol=protocol)
+        if username:
+            self.client.username_pw_set(username, password)
+        answered = threading.Event()
+        refused: list[Any] = []
+
+        def on_connect(client, userdata, flags, reason_code, properties) -> None:
+            if reason_code.is_failure:
+                refused.append(reason_code)
+                answered.set()
+            else:
+                client.subscribe([(topic, qos) for topic in filters])
+
+        def on_subscribe(client, userdata, mid, reason_codes, properties) -> None:
+            self.granted = list(reason_codes)
+            answered.set()
+
+        self.client.on_connect = on_connect
+        self.client.on_subscribe = on_subscribe
+        self.client.on_message = lambda client, userdata, msg: self.messages.put(msg)
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+        if not answered.wait(timeout) or refused:
+            self.close()
+            raise AssertionError(f"watcher of {filters}: " + (f"connection refused ({refused[0]})" if refused else f"no SUBACK within {timeout:.0f} s"))
+        if require_granted and (len(self.granted) != len(filters) or any(rc.is_failure for rc in self.granted)):
+            self.close()
+            raise AssertionError(f"watcher of {filters}: subscription refused: {[str(rc) for rc in self.granted]}")
+
+    def next(self, timeout: float = 10.0) -> mqtt.MQTTMessage:
+        """The next message; raises queue.Empty if none arrives within ``timeout``."""
+        return self.messages.get(timeout=timeout)
+
+    def drain(self) -> list[mqtt.MQTTMessage]:
+        """Every message received so far and not yet taken."""
+        taken = []
+        while True:
+            try:
+                taken.append(self.messages.get_nowait())
+            except queue.Empty:
+                return taken
+
+    def sync(self, timeout: float = 10.0) -> None:
+        """A round trip to the broker on this connection: returns once the
+        broker has answered a QoS 1 publish of ours. The broker writes to a
+        connection in order, so every message it routed to this watcher before
+        handling that publish is then in ``messages``. The publish goes to a
+        topic no account may write and nobody reads: the broker drops it (with
+        a plain PUBACK, or "Not authorized" under MQTT 5)."""
+        info = self.client.publish("airtrail-test/sync/" + uuid.uuid4().hex[:8], b"", qos=1)
+        info.wait_for_publish(timeout)
+        if not info.is_published():
+            raise AssertionError(f"the broker did not acknowledge a sync publish within {timeout:.0f} s")
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def __enter__(self) -> "Watcher":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
