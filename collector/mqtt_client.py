@@ -22,8 +22,9 @@ It also stops reading while ``paused()`` says the collector holds enough
 (see ``collector.inbox``): TCP flow control keeps the rest on the broker. It
 never pauses before the connection is up (CONNACK and SUBACK must be read),
 and while paused the unread data counts as a sign of life for paho's
-keepalive, so a long catch-up (InfluxDB down, spool full) is not taken for a
-dead broker and does not churn the connection.
+keepalive (and as the answer to its pings), so a long catch-up (InfluxDB down,
+spool full) is not taken for a dead broker and does not churn the connection.
+A broker that dies while we are paused is found once reading resumes.
 
 It leans on paho internals (``_handle_publish``, ``_in_packet``,
 ``_packet_read``, ``_packet_queue``, ``_create_socket``). ``fast_path_supported``
@@ -174,11 +175,16 @@ class CollectorClient(mqtt.Client):
     def _pause(self) -> MQTTErrorCode:
         self.pauses += 1
         # paho calls loop_read only when the socket is readable: the broker is
-        # talking, we are choosing not to listen yet. Say so to the keepalive.
+        # talking, we are choosing not to listen yet. Say so to the keepalive,
+        # and count the unread data as the answer to any PINGREQ outstanding:
+        # its PINGRESP is queued behind the messages we are not reading, and
+        # paho drops a connection whose PINGREQ goes unanswered for a keepalive
+        # period. paho keeps sending PINGREQs, so the broker hears from us.
         mutex = getattr(self, "_msgtime_mutex", None)
         if mutex is not None:
             with mutex:
                 self._last_bytes_received = mqtt.time_func()
+            self._ping_t = 0.0
         # Data left unread: select() wakes again at once, so wait here briefly.
         time.sleep(PAUSE_S)
         return MQTTErrorCode.MQTT_ERR_SUCCESS

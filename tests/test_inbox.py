@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 
 from airkit import contract as wire
 from collector.inbox import Inbox
 from collector.influx.client import make_writer
 from collector.ingest import Inbound
+from collector.mqtt_client import CollectorClient
 from collector.service import Collector
+from collector.settings import COLLECTOR_USER
 from tests.support.stack import Publisher, count_points, message, reading, select_readings, wait_for
 
 
@@ -98,3 +104,47 @@ def test_a_long_pause_keeps_the_broker_connection_and_loses_nothing(stack, tmp_p
         wait_for(lambda: count_points(settings, device) >= n, timeout=120, what=f"{n:,} points")
         assert collector.wait_idle()
     assert count_points(settings, device) == n
+
+
+def test_a_ping_answered_behind_unread_messages_does_not_drop_the_connection(stack):
+    # Paused, the client cannot read the broker's PINGRESP: it sits behind the
+    # messages it is holding back. paho would drop a connection whose PINGREQ
+    # went unanswered for a keepalive period; the unread data is the answer.
+    # Driven from this thread with loop(), so the timing is exact.
+    hold = False
+    received: list[str] = []
+    client = CollectorClient(CallbackAPIVersion.VERSION2, client_id="held-" + uuid.uuid4().hex[:8], protocol=mqtt.MQTTv5,
+                             manual_ack=True, on_publish_fast=lambda topic, *_: received.append(topic), paused=lambda: hold)
+    client.username_pw_set(COLLECTOR_USER, stack.stack.registry.collector_password)
+    client.connect("127.0.0.1", stack.mqtt_port, keepalive=1)
+    granted: list[bool] = []
+    client.on_subscribe = lambda *_: granted.append(True)
+    try:
+        _loop_until(client, lambda: client.is_connected(), "connected")
+        client.subscribe("airtrail/v1/ping-kit/readings", qos=1)
+        _loop_until(client, lambda: granted, "subscribed")
+        hold = True
+        pub = Publisher(stack, "ping-kit")
+        for s in range(3):
+            pub.publish(message("ping-kit", [reading(s)]))
+        pub.wait_all()
+        pub.close()
+        _loop_until(client, lambda: client.pauses > 0, "reading paused")
+        # A PINGREQ went out five keepalive periods ago and we have sent nothing since.
+        client._ping_t = mqtt.time_func() - 5
+        client._last_msg_out = mqtt.time_func()
+        for _ in range(20):
+            client.loop(0.01)
+        assert client.is_connected() and not received
+        hold = False
+        _loop_until(client, lambda: len(received) == 3, "the held messages")
+        assert client.is_connected()
+    finally:
+        client.disconnect()
+
+
+def _loop_until(client: CollectorClient, condition, what: str, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        client.loop(0.05)
