@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from pydantic import SecretStr
 
 from collector.api.app import create_app
+from collector.influx.client import InfluxQL
 from tests.support.stack import Publisher, count_points, message, reading, wait_for
 
 ADMIN = {"Authorization": "Bearer admin-secret"}
@@ -112,6 +113,13 @@ def test_every_error_has_the_same_json_shape(api, path, params, status):
     response = api.get(path, params=params)
     assert response.status_code == status
     assert _error_shape(response.json())
+
+
+def test_a_query_influxdb_refuses_is_a_bad_gateway_not_the_callers_fault(api, collector_settings):
+    InfluxQL(collector_settings.influx).query(f'DROP DATABASE "{collector_settings.influx.database}"', write=True, epoch=None)
+    response = api.get("/devices/api-kit/readings")
+    assert response.status_code == 502 and _error_shape(response.json())
+    assert "database not found" in response.json()["error"]["message"]
 
 
 def test_quarantine_needs_the_admin_token(api):

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from collector.errors import AirtrailError, InfluxUnavailable
+from collector.errors import AirtrailError, InfluxRejected, InfluxUnavailable
 
 
 class ErrorBody(BaseModel):
@@ -37,7 +37,7 @@ def _body(code: str, message: str, detail: Any = None) -> dict[str, Any]:
 _CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed", 406: "not_acceptable"}
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorResponse, "description": code.replace("_", " ")} for status, code in {**_CODES, 422: "invalid_request", 503: "unavailable"}.items()
+    status: {"model": ErrorResponse, "description": code.replace("_", " ")} for status, code in {**_CODES, 422: "invalid_request", 502: "upstream_error", 503: "unavailable"}.items()
 }
 
 
@@ -60,6 +60,12 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(InfluxUnavailable)
     async def _influx_down(request: Request, exc: InfluxUnavailable) -> JSONResponse:
         return JSONResponse(_body("unavailable", f"InfluxDB is unavailable: {exc}"), status_code=503)
+
+    @app.exception_handler(InfluxRejected)
+    async def _influx_refused(request: Request, exc: InfluxRejected) -> JSONResponse:
+        # The request was valid and the query is ours: a refusal is InfluxDB's
+        # or our fault, not the caller's, so it is not a 400.
+        return JSONResponse(_body("upstream_error", f"InfluxDB refused the query: {exc}"), status_code=502)
 
     @app.exception_handler(AirtrailError)
     async def _airtrail(request: Request, exc: AirtrailError) -> JSONResponse:
