@@ -155,7 +155,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml_file = _config_file or Path(os.environ.get("AIRTRAIL_CONFIG", "airtrail.toml"))
+        toml_file = _config_file or Path("airtrail.toml")  # load_settings resolves --config and $AIRTRAIL_CONFIG
         return (
             init_settings,
             env_settings,
@@ -183,11 +183,26 @@ class Settings(BaseSettings):
 _config_file: Path | None = None
 
 
+def config_file_path(explicit: Path | None = None) -> Path | None:
+    """The airtrail.toml to read: --config, else $AIRTRAIL_CONFIG, else ./airtrail.toml if there.
+
+    A file the user named (flag or variable) must exist: a typo there would
+    otherwise run airtrail on defaults without a word.
+    """
+    named, source = (explicit, "--config") if explicit is not None else (os.environ.get("AIRTRAIL_CONFIG") or None, "AIRTRAIL_CONFIG")
+    if named is None:
+        return None
+    path = Path(named).expanduser()
+    if not path.exists() or path.is_dir():  # /dev/null is allowed: "no file"
+        raise ConfigError(f"config file {path} (from {source}) does not exist; create it or fix the path")
+    return path
+
+
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
     """Settings from file and environment, with CLI flags (``overrides``) on top.
 
     ``config_file`` (the CLI's --config) replaces ./airtrail.toml and
-    $AIRTRAIL_CONFIG; it must exist.
+    $AIRTRAIL_CONFIG; see ``config_file_path``.
 
     Overrides use dotted names for nested values: ``{"mqtt.port": 1884}``.
     ``None`` values are ignored so unset CLI options do not mask the file.
@@ -202,9 +217,7 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
             node = node.setdefault(key, {})
         node[leaf] = value
     global _config_file
-    if config_file is not None and not Path(config_file).is_file():
-        raise ConfigError(f"config file {config_file} does not exist")
-    _config_file = Path(config_file) if config_file else None
+    _config_file = config_file_path(config_file)
     try:
         return Settings(**nested)
     except ValidationError as exc:

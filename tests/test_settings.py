@@ -11,6 +11,7 @@ from collector.settings import load_settings
 @pytest.fixture
 def config_file(tmp_path, monkeypatch):
     path = tmp_path / "airtrail.toml"
+    path.write_text("")
     monkeypatch.setenv("AIRTRAIL_CONFIG", str(path))
     for key in ("AIRTRAIL_MQTT__PORT", "AIRTRAIL_INFLUX__URL", "AIRTRAIL_DATA_DIR"):
         monkeypatch.delenv(key, raising=False)
@@ -56,3 +57,21 @@ def test_an_empty_credential_means_unset_not_an_empty_secret(tmp_path, monkeypat
     s = load_settings(config_file=path)
     assert s.influx.token is None and s.influx.retention_policy is None and s.api.admin_token is None
     assert s.influx.username == "writer" and s.mqtt.share_group is None
+
+
+def test_a_config_file_the_user_named_must_exist(tmp_path, monkeypatch):
+    # A typo in the path would otherwise run on defaults without a word.
+    monkeypatch.setenv("AIRTRAIL_CONFIG", str(tmp_path / "airtrial.toml"))
+    with pytest.raises(ConfigError, match="airtrial.toml.*AIRTRAIL_CONFIG"):
+        load_settings()
+    with pytest.raises(ConfigError, match="elsewhere.toml.*--config"):
+        load_settings(config_file=tmp_path / "elsewhere.toml")
+
+
+def test_without_a_named_file_airtrail_toml_is_read_from_here_if_there(tmp_path, monkeypatch):
+    monkeypatch.delenv("AIRTRAIL_CONFIG", raising=False)
+    monkeypatch.delenv("AIRTRAIL_MQTT__PORT", raising=False)
+    monkeypatch.chdir(tmp_path)
+    default = load_settings().mqtt.port
+    (tmp_path / "airtrail.toml").write_text(f"[mqtt]\nport = {default + 1}\n")
+    assert load_settings().mqtt.port == default + 1

@@ -8,7 +8,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from collector.errors import AirtrailError, ConfigError
+from collector.errors import AirtrailError
+from collector.settings import config_file_path
 
 from . import device, kit, service, stack, walk
 from .common import CONFIG_FILE, GLOBAL_OVERRIDES
@@ -38,9 +39,7 @@ def _root(
     GLOBAL_OVERRIDES.clear()
     CONFIG_FILE.clear()
     if config is not None:
-        if not config.is_file():
-            raise ConfigError(f"config file {config} does not exist")
-        CONFIG_FILE.append(config)
+        CONFIG_FILE.append(config_file_path(config))  # checked now, before any command starts work
     if data_dir is not None:
         GLOBAL_OVERRIDES["data_dir"] = str(data_dir)
 

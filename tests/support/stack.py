@@ -266,7 +266,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRTRAIL_")}
     env.update(
         {
-            "AIRTRAIL_CONFIG": "/nonexistent/airtrail.toml",
+            "AIRTRAIL_CONFIG": os.devnull,  # no airtrail.toml, whatever the working directory
             "AIRTRAIL_DATA_DIR": str(settings.data_dir),
             "AIRTRAIL_STACK__MQTT_PORT": str(settings.stack.mqtt_port),
             "AIRTRAIL_STACK__INFLUX_PORT": str(settings.stack.influx_port),
