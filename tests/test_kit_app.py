@@ -302,7 +302,7 @@ def test_every_reading_is_in_the_flash_queue_before_it_is_sent(stack, device, tm
 
         def logged_publish(topic, msg, retain=False, qos=0, timeout_ms=None):
             if topic.endswith("/readings"):
-                events.extend(("sent", r["seq"]) for r in json.loads(msg)["r"])
+                events.extend(("sent", r["seq"]) for r in json.loads(b"".join(msg))["r"])
             return publish(topic, msg, retain, qos, timeout_ms)
 
         client.publish = logged_publish

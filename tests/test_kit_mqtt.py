@@ -16,7 +16,7 @@ import uuid
 
 import pytest
 
-from airkit import contract
+from airkit import contract, encode
 from airkit.mqtt import MQTTClient, MQTTError, connect_packet, encode_remaining_length, publish_header
 from collector.settings import COLLECTOR_USER
 from collector.stack import free_port
@@ -169,6 +169,19 @@ def test_kit_publishes_qos1_readings_with_its_registry_credentials(stack, device
     client.publish(contract.readings_topic(device_id), b'{"v":1}', qos=1)
     message = watch.next()
     assert (message.topic, message.payload, message.qos) == (contract.readings_topic(device_id), b'{"v":1}', 1)
+    client.disconnect()
+
+
+def test_a_batch_sent_in_parts_arrives_as_one_message(stack, device, collector_watch):
+    # The kit sends a batch's envelope and records without joining them into
+    # one buffer; the broker must see the message they make together.
+    device_id, password = device
+    watch = collector_watch(contract.readings_topic(device_id))
+    client = kit_client(stack.mqtt_port, device_id, password)
+    client.connect()
+    records = [encode.reading_json({"ts": 1_795_000_000 + seq, "clk": "ntp", "seq": seq, "pm25": 1.5}) for seq in range(60)]
+    client.publish(contract.readings_topic(device_id), encode.batch_parts(device_id, "0.1.0", records), qos=1)
+    assert watch.next().payload == encode.batch_message(device_id, "0.1.0", records)
     client.disconnect()
 
 

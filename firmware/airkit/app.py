@@ -675,11 +675,13 @@ class Kit:
         records = self.queue.peek(self.cfg["batch_max"], encode.batch_budget(self.dev, version.VERSION))
         if not records:
             return 0
-        payload = encode.batch_message(self.dev, version.VERSION, records)
-        self.mqtt.publish(self.topic, payload, qos=1)  # returns after PUBACK, raises otherwise
-        self.queue.pop(len(records))
-        self.sent += len(records)
-        return len(records)
+        count = len(records)
+        parts = encode.batch_parts(self.dev, version.VERSION, records)
+        del records  # joined into parts[1]: the GC may have them during the send
+        self.mqtt.publish(self.topic, parts, qos=1)  # returns after PUBACK, raises otherwise
+        self.queue.pop(count)
+        self.sent += count
+        return count
 
     async def _join_wifi(self):
         """True once Wi-Fi is up (and NTP tried); False after a failed attempt."""

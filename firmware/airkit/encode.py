@@ -248,8 +248,10 @@ def batch_budget(device_id, fw_version, max_bytes=MAX_MESSAGE_BYTES):
     return max_bytes - envelope_bytes(device_id, fw_version) + 1
 
 
-def batch_message(device_id, fw_version, records):
-    """Readings message bytes: {"v":1,"dev":..,"fw":..,"r":[r1,r2,...]}.
+def batch_parts(device_id, fw_version, records):
+    """A readings message {"v":1,"dev":..,"fw":..,"r":[r1,r2,...]} as three
+    parts (envelope head, records, tail) that MQTTClient.publish sends back to
+    back: the records are joined once and never copied again.
 
     ``records`` are reading_json() outputs (a live sample is a batch of one).
     """
@@ -258,4 +260,9 @@ def batch_message(device_id, fw_version, records):
     _check_text("device id", device_id)
     _check_text("firmware version", fw_version)
     head = b'{"v":%d,"dev":"%s","fw":"%s","r":[' % (contract.SCHEMA_VERSION, device_id.encode(), fw_version.encode())
-    return head + b",".join(records) + b"]}"
+    return (head, b",".join(records), b"]}")
+
+
+def batch_message(device_id, fw_version, records):
+    """The readings message of batch_parts() as one bytes object."""
+    return b"".join(batch_parts(device_id, fw_version, records))

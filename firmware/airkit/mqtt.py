@@ -227,19 +227,26 @@ class MQTTClient:
         return self.pid
 
     def publish(self, topic, msg, retain=False, qos=0, timeout_ms=None):
-        """Publish ``msg`` (bytes or str). With qos=1, return only once the
-        broker's PUBACK for this packet id has arrived (section 4.3.2); raise
-        MQTTError if it does not within ``timeout_ms``, and close the
-        connection, since the stream can no longer be trusted."""
+        """Publish ``msg`` (bytes, str, or a tuple of bytes parts sent back to
+        back). With qos=1, return only once the broker's PUBACK for this packet
+        id has arrived (section 4.3.2); raise MQTTError if it does not within
+        ``timeout_ms``, and close the connection, since the stream can no
+        longer be trusted."""
         if self.sock is None:
             raise MQTTError("not connected")
         if isinstance(msg, str):
             msg = msg.encode()
+        parts = msg if isinstance(msg, tuple) else (msg,)
+        size = 0
+        for part in parts:
+            size += len(part)
         pid = self._next_pid() if qos else 0
         try:
-            # Header and payload are written separately so a large batch is not copied.
-            self._write(publish_header(topic, len(msg), qos, retain, pid))
-            self._write(msg)
+            # Header and parts are written separately: a large batch is never
+            # copied into one buffer on a heap of ~100 KB.
+            self._write(publish_header(topic, size, qos, retain, pid))
+            for part in parts:
+                self._write(part)
             if qos == 1:
                 self._wait_for(PUBACK, pid, timeout_ms or self.TIMEOUT_MS)
         except BaseException:
