@@ -122,6 +122,15 @@ def test_a_query_influxdb_refuses_is_a_bad_gateway_not_the_callers_fault(api, co
     assert "database not found" in response.json()["error"]["message"]
 
 
+def test_a_damaged_registry_is_a_server_error_that_keeps_health_up(collector):
+    collector.settings.registry_path.write_text("{not json")
+    api = TestClient(create_app(collector), raise_server_exceptions=False)
+    response = api.get("/devices")
+    assert response.status_code == 500 and _error_shape(response.json())
+    assert str(collector.settings.registry_path) not in response.text  # details go to the log, not to callers
+    assert api.get("/health").status_code == 200
+
+
 def test_quarantine_needs_the_admin_token(api):
     assert api.get("/quarantine").status_code == 401
     assert api.get("/quarantine", headers={"Authorization": "Bearer wrong"}).status_code == 401

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from collector.errors import AirtrailError, InfluxRejected, InfluxUnavailable
+from collector.errors import InfluxRejected, InfluxUnavailable
 
 
 class ErrorBody(BaseModel):
@@ -67,10 +67,10 @@ def install(app: FastAPI) -> None:
         # or our fault, not the caller's, so it is not a 400.
         return JSONResponse(_body("upstream_error", f"InfluxDB refused the query: {exc}"), status_code=502)
 
-    @app.exception_handler(AirtrailError)
-    async def _airtrail(request: Request, exc: AirtrailError) -> JSONResponse:
-        return JSONResponse(_body("bad_request", str(exc)), status_code=400)
-
+    # Anything else, our own AirtrailErrors included (a damaged device
+    # registry), is the server's problem, never the caller's: a 500 whose
+    # details go to the log (Starlette re-raises it to the server after this
+    # response), not to a possibly public caller.
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse(_body("internal_error", "unexpected server error; see the collector log"), status_code=500)
