@@ -92,6 +92,37 @@ def read_atomic(path):
     return None
 
 
+def _segment_path(directory, seg):
+    return "%s/%s%08d" % (directory, _SEG_PREFIX, seg)
+
+
+def _segment_numbers(directory):
+    """The segment files of a queue folder, oldest first."""
+    segs = []
+    for name in os.listdir(directory):
+        if len(name) == 9 and name[0] == _SEG_PREFIX:
+            try:
+                segs.append(int(name[1:]))
+            except ValueError:
+                pass
+    segs.sort()
+    return segs
+
+
+def _read_head(directory):
+    """(segment, offset, dropped) from the head file; (0, 0, 0) if missing or
+    unreadable, which resends from the oldest segment (the collector
+    deduplicates) rather than lose anything."""
+    head = read_atomic(directory + "/" + _HEAD)
+    if head:
+        try:
+            fields = head.split()
+            return int(fields[0]), int(fields[1]), int(fields[2])
+        except (ValueError, IndexError):
+            pass
+    return 0, 0, 0
+
+
 class _SegmentReader:
     """Walks the records of one segment file from an offset, stopping at the first bad one."""
 
@@ -168,36 +199,19 @@ class FlashQueue:
     # -- paths and state ---------------------------------------------------
 
     def _path(self, seg):
-        return "%s/%s%08d" % (self.dir, _SEG_PREFIX, seg)
+        return _segment_path(self.dir, seg)
 
     def _reader(self, seg, offset):
         return _SegmentReader(self._path(seg), offset, self._sizes[seg])
 
     def _segments(self):
-        segs = []
-        for name in os.listdir(self.dir):
-            if len(name) == 9 and name[0] == _SEG_PREFIX:
-                try:
-                    segs.append(int(name[1:]))
-                except ValueError:
-                    pass
-        segs.sort()
-        return segs
+        return _segment_numbers(self.dir)
 
     def _save_head(self):
         write_atomic(self.dir + "/" + _HEAD, b"%d %d %d\n" % (self.head_seg, self.head_off, self.dropped))
 
     def _recover(self):
-        head = read_atomic(self.dir + "/" + _HEAD)
-        seg, off = 0, 0
-        if head:
-            try:
-                fields = head.split()
-                seg, off, self.dropped = int(fields[0]), int(fields[1]), int(fields[2])
-            except (ValueError, IndexError):
-                # Unreadable head: resend from the oldest segment (the
-                # collector deduplicates) rather than lose anything.
-                seg, off = 0, 0
+        seg, off, self.dropped = _read_head(self.dir)
         for s in self._segments():
             if s < seg:
                 # Passed by the head before a power cut interrupted the delete.
@@ -396,27 +410,12 @@ def read_queue(directory):
     Returns (payloads, dropped).
     """
     directory = directory.rstrip("/") or "/"
-    head = read_atomic(directory + "/" + _HEAD)
-    seg, off, dropped = 0, 0, 0
-    if head:
-        try:
-            fields = head.split()
-            seg, off, dropped = int(fields[0]), int(fields[1]), int(fields[2])
-        except (ValueError, IndexError):
-            seg, off = 0, 0
-    segs = []
-    for name in os.listdir(directory):
-        if len(name) == 9 and name[0] == _SEG_PREFIX:
-            try:
-                segs.append(int(name[1:]))
-            except ValueError:
-                pass
-    segs.sort()
+    seg, off, dropped = _read_head(directory)
     out = []
-    for s in segs:
+    for s in _segment_numbers(directory):
         if s < seg:
             continue
-        path = "%s/%s%08d" % (directory, _SEG_PREFIX, s)
+        path = _segment_path(directory, s)
         r = _SegmentReader(path, off if s == seg else 0, os.stat(path)[6])
         try:
             while True:
