@@ -15,6 +15,8 @@ import time
 
 import asyncio  # MicroPython >= 1.22 names it asyncio (uasyncio before)
 
+from . import ticks
+
 # MicroPython's epoch is 2000-01-01 on some ports (the ESP32: time.gmtime(0)
 # gives 2000 on v1.22) and 1970-01-01 on others; CPython's is 1970. time.gmtime(0)
 # tells which, so the kit sends Unix seconds either way.
@@ -37,16 +39,10 @@ class Timebase:
     """
 
     def __init__(self):
-        # getattr: each branch names functions only one of the two has.
-        if hasattr(time, "ticks_ms"):
-            self.ticks_ms = getattr(time, "ticks_ms")
-            self.ticks_diff = getattr(time, "ticks_diff")
-            self.ticks_add = getattr(time, "ticks_add")
-        else:  # CPython
-            monotonic = getattr(time, "monotonic")
-            self.ticks_ms = lambda: int(monotonic() * 1000)
-            self.ticks_diff = lambda a, b: a - b
-            self.ticks_add = lambda a, b: a + b
+        # Attributes, not module functions: the virtual kits replace them with simulated time.
+        self.ticks_ms = ticks.ticks_ms
+        self.ticks_diff = ticks.ticks_diff
+        self.ticks_add = ticks.ticks_add
 
     async def sleep_ms(self, ms):
         if hasattr(asyncio, "sleep_ms"):

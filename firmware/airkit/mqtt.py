@@ -10,7 +10,7 @@
 #
 # Runs unchanged on MicroPython (ESP32) and CPython (virtual kits, tests).
 
-import time
+from .ticks import ticks_diff, ticks_ms
 
 # Fixed-header packet types, MQTT 3.1.1 section 2.2.1 (upper nibble).
 CONNECT = 0x10
@@ -39,18 +39,6 @@ class MQTTError(OSError):
     A subclass of OSError so the layer above can treat every way a connection
     breaks alike.
     """
-
-
-if hasattr(time, "ticks_ms"):  # MicroPython: wrapping millisecond ticks
-    _ticks_ms = getattr(time, "ticks_ms")
-    _ticks_diff = getattr(time, "ticks_diff")
-else:  # CPython
-
-    def _ticks_ms():
-        return int(getattr(time, "monotonic")() * 1000)
-
-    def _ticks_diff(a, b):
-        return a - b
 
 
 def _utf8(s):
@@ -271,7 +259,7 @@ class MQTTClient:
         Section 3.1.2.10: the broker drops a client silent for 1.5 x keep
         alive; pinging at half leaves room for a slow hotspot.
         """
-        if self.keepalive and _ticks_diff(_ticks_ms(), self.last_tx) >= self.keepalive * 500:
+        if self.keepalive and ticks_diff(ticks_ms(), self.last_tx) >= self.keepalive * 500:
             self.ping()
             return True
         return False
@@ -280,7 +268,7 @@ class MQTTClient:
 
     def _write(self, data):
         self._send(data)
-        self.last_tx = _ticks_ms()
+        self.last_tx = ticks_ms()
 
     def _read_exact(self, n):
         buf = b""
@@ -307,9 +295,9 @@ class MQTTClient:
         return kind, self._read_exact(length) if length else b""
 
     def _wait_for(self, kind, pid, timeout_ms):
-        start = _ticks_ms()
+        start = ticks_ms()
         while True:
-            left = timeout_ms - _ticks_diff(_ticks_ms(), start)
+            left = timeout_ms - ticks_diff(ticks_ms(), start)
             if left <= 0:
                 raise MQTTError("no answer from the broker within %d ms" % timeout_ms)
             try:
