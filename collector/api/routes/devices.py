@@ -12,19 +12,15 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from airkit import contract as wire
-from collector.contract import EXPERIMENTAL_FIELD, MEASUREMENT_NAMES
+from collector.contract import MEASUREMENT_NAMES
 from collector.device_state import DeviceState
 from collector.devices import DeviceRegistry
-from collector.influx.client import quote_ident, quote_str
-from collector.influx.lineproto import READINGS_MEASUREMENT, reading_seconds
+from collector.readings import ALWAYS, fetch_readings, unknown_fields
 
 from ..deps import CollectorDep, Reader
 from ..errors import ERROR_RESPONSES, ApiError
 
 router = APIRouter(tags=["devices"], dependencies=[Reader], responses=ERROR_RESPONSES)
-
-_ALWAYS = ("seq", "clk", "flags")
-
 
 class DevicePublic(BaseModel):
     device_id: str
@@ -100,7 +96,7 @@ def _fields(requested: str | None) -> list[str]:
     if not requested:
         return list(MEASUREMENT_NAMES)
     names = [f.strip() for f in requested.split(",") if f.strip()]
-    unknown = [n for n in names if n not in MEASUREMENT_NAMES and not EXPERIMENTAL_FIELD.match(n)]
+    unknown = unknown_fields(names)
     if unknown:
         raise ApiError(400, f"unknown field(s) {', '.join(unknown)}; known: {', '.join(MEASUREMENT_NAMES)}")
     return names
@@ -123,23 +119,11 @@ def readings(
 ) -> Any:
     start, end = _time_range(start, end)
     names = _fields(fields)
-    columns = ", ".join(quote_ident(n) for n in [*names, *_ALWAYS])
-    q = (
-        f"SELECT {columns} FROM {quote_ident(READINGS_MEASUREMENT)} WHERE \"device\" = {quote_str(device_id)} "
-        f"AND time >= {int(start.timestamp() * 1e6)}u AND time < {int(end.timestamp() * 1e6)}u ORDER BY time LIMIT {limit}"
-    )
-    series = collector.influxql.query(q)
-    rows: list[dict[str, Any]] = []
-    if series:
-        cols = series[0]["columns"]
-        for values in series[0]["values"]:
-            row = dict(zip(cols, values))
-            ts = reading_seconds(int(row.pop("time")))
-            rows.append({"time": datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z"), "ts": ts, **row})
+    rows = fetch_readings(collector.influxql, device_id, start, end, names, limit)
     wants_csv = format == "csv" or (format is None and "text/csv" in request.headers.get("accept", ""))
     if wants_csv:
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=["time", "ts", *names, *_ALWAYS], lineterminator="\n")
+        writer = csv.DictWriter(buffer, fieldnames=["time", "ts", *names, *ALWAYS], lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
         return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8", headers={"Content-Disposition": f'attachment; filename="{device_id}.csv"'})
