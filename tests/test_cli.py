@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -33,3 +34,37 @@ def test_a_user_mistake_exits_1_with_what_to_do(tmp_path):
     result = subprocess.run([str(airtrail), "--data-dir", str(tmp_path), "device", "add", "Not Valid"], capture_output=True, text=True)
     assert result.returncode == 1
     assert "not a valid device id" in result.stderr.replace("\n", " ") and "Traceback" not in result.stderr
+
+
+def _stack_up(tmp_path: Path, monkeypatch, **env: str) -> str:
+    from collector.stack import free_port
+
+    monkeypatch.setenv("AIRTRAIL_CONFIG", os.devnull)
+    for key, value in {"STACK__MQTT_PORT": str(free_port()), "STACK__INFLUX_PORT": str(free_port()),
+                       "STACK__INFLUX_RPC_PORT": str(free_port()), **env}.items():
+        monkeypatch.setenv("AIRTRAIL_" + key, value)
+    try:
+        result = runner.invoke(app, ["--data-dir", str(tmp_path), "stack", "up"])
+        assert result.exit_code == 0, result.output
+        return result.output
+    finally:
+        runner.invoke(app, ["--data-dir", str(tmp_path), "stack", "down"])
+
+
+def test_stack_up_primes_the_collectors_session_on_its_own_broker_only(tmp_path, monkeypatch):
+    # The broker keeps readings only for sessions that exist, so a fresh local
+    # stack gets the collector's. Pointed at another broker, the collector's
+    # client id must not be used there: it would take over a running collector.
+    from collector.stack import free_port
+    from tests.support.stack import start_plain_mosquitto
+
+    assert "collector session" in _stack_up(tmp_path / "local", monkeypatch)
+    external_port = free_port()
+    (tmp_path / "external").mkdir()
+    external = start_plain_mosquitto(tmp_path / "external", external_port)  # would accept the collector's login
+    try:
+        output = _stack_up(tmp_path / "external", monkeypatch, MQTT__HOST="localhost", MQTT__PORT=str(external_port))
+        assert "collector session" not in output
+    finally:
+        external.terminate()
+        external.wait(10)

@@ -25,9 +25,11 @@ def up() -> None:
     broker_was_running = stack.mosquitto.running()
     with console.status("Starting the local stack..."):
         stack.up()
-        # Only on a fresh broker: with the same client id, priming would take
-        # the session over from a collector that is already running.
-        primed = not broker_was_running and prime_session(s.mqtt, *mqtt_credentials(s))
+        # Only on a fresh local broker the collector is configured to use: with
+        # the same client id, priming would take the session over from a
+        # collector already running, here or on an external broker.
+        collector_uses_it = s.mqtt.host in ("127.0.0.1", "localhost") and s.mqtt.port == stack.mosquitto.port
+        primed = collector_uses_it and not broker_was_running and prime_session(s.mqtt, *mqtt_credentials(s))
     console.print(f"[green]✓[/] InfluxDB  {stack.influxdb.url}  (database [bold]{s.influx.database}[/])")
     console.print(f"[green]✓[/] Mosquitto mqtt://127.0.0.1:{stack.mosquitto.port}  (anonymous access off)")
     if primed:
