@@ -27,17 +27,20 @@ class ApiError(Exception):
     """An error answer; its code follows from the status (see _CODES)."""
 
     def __init__(self, status: int, message: str, detail: Any = None) -> None:
-        self.status, self.code, self.message, self.detail = status, _CODES[status], message, detail
+        self.status, self.code, self.message, self.detail = status, _CODES.get(status, "error"), message, detail
 
 
 def _body(code: str, message: str, detail: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "detail": detail}}
 
 
-_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed", 406: "not_acceptable"}
+_CODES = {
+    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+    406: "not_acceptable", 422: "invalid_request", 500: "internal_error", 502: "upstream_error", 503: "unavailable",
+}
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorResponse, "description": code.replace("_", " ")} for status, code in {**_CODES, 422: "invalid_request", 502: "upstream_error", 503: "unavailable"}.items()
+    status: {"model": ErrorResponse, "description": code.replace("_", " ")} for status, code in _CODES.items() if status != 500
 }
 
 
