@@ -28,7 +28,7 @@ class Inbox:
 
     def put(self, message: Inbound) -> None:
         self._put_bytes += len(message.payload)
-        held = self._put_bytes - self._done_bytes
+        held = self.held_bytes
         if held > self.peak_bytes:
             self.peak_bytes = held
         self._queue.put(message)
@@ -48,7 +48,7 @@ class Inbox:
         return self._put_bytes - self._done_bytes
 
     def full(self) -> bool:
-        return self._put_bytes - self._done_bytes >= self.max_bytes
+        return self.held_bytes >= self.max_bytes
 
     def empty(self) -> bool:
         return self._queue.empty()
