@@ -20,9 +20,14 @@ from .influx.lineproto import READINGS_MEASUREMENT, reading_seconds
 ALWAYS = ("seq", "clk", "flags")
 
 
-def unknown_fields(names: Sequence[str]) -> list[str]:
-    """The names that are neither contract measurements nor experimental fields."""
-    return [n for n in names if n not in MEASUREMENT_NAMES and not EXPERIMENTAL_FIELD.match(n)]
+class UnknownFields(ValueError):
+    """Field names that are neither contract measurements nor experimental fields."""
+
+
+def check_fields(names: Sequence[str]) -> None:
+    unknown = [n for n in names if n not in MEASUREMENT_NAMES and not EXPERIMENTAL_FIELD.match(n)]
+    if unknown:
+        raise UnknownFields(f"unknown field(s) {', '.join(unknown)}; known: {', '.join(MEASUREMENT_NAMES)}")
 
 
 def readings_query(device_id: str, start: datetime, end: datetime, fields: Sequence[str], limit: int) -> str:
@@ -57,11 +62,10 @@ def fetch_readings(
     """One kit's stored readings with start <= time < end, oldest first.
 
     ``start`` and ``end`` must be timezone-aware. Raises ValueError for an
-    unknown field, InfluxUnavailable / InfluxRejected as InfluxQL.query does.
+    unknown field (UnknownFields), InfluxUnavailable / InfluxRejected as
+    InfluxQL.query does.
     """
-    bad = unknown_fields(fields)
-    if bad:
-        raise ValueError(f"unknown field(s) {', '.join(bad)}; known: {', '.join(MEASUREMENT_NAMES)}")
+    check_fields(fields)
     return rows(influxql.query(readings_query(device_id, start, end, fields, limit)))
 
 

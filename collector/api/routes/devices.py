@@ -15,7 +15,7 @@ from airkit import contract as wire
 from collector.contract import MEASUREMENT_NAMES
 from collector.device_state import DeviceState
 from collector.devices import DeviceRegistry
-from collector.readings import ALWAYS, fetch_readings, unknown_fields
+from collector.readings import ALWAYS, UnknownFields, fetch_readings
 
 from ..deps import CollectorDep, Reader
 from ..errors import ERROR_RESPONSES, ApiError
@@ -95,11 +95,7 @@ def _time_range(start: datetime | None, end: datetime | None) -> tuple[datetime,
 def _fields(requested: str | None) -> list[str]:
     if not requested:
         return list(MEASUREMENT_NAMES)
-    names = [f.strip() for f in requested.split(",") if f.strip()]
-    unknown = unknown_fields(names)
-    if unknown:
-        raise ApiError(400, f"unknown field(s) {', '.join(unknown)}; known: {', '.join(MEASUREMENT_NAMES)}")
-    return names
+    return [f.strip() for f in requested.split(",") if f.strip()]
 
 
 @router.get(
@@ -119,7 +115,10 @@ def readings(
 ) -> Any:
     start, end = _time_range(start, end)
     names = _fields(fields)
-    rows = fetch_readings(collector.influxql, device_id, start, end, names, limit)
+    try:
+        rows = fetch_readings(collector.influxql, device_id, start, end, names, limit)
+    except UnknownFields as exc:
+        raise ApiError(400, str(exc)) from None
     wants_csv = format == "csv" or (format is None and "text/csv" in request.headers.get("accept", ""))
     if wants_csv:
         buffer = io.StringIO()
