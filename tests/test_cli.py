@@ -12,6 +12,13 @@ from typer.testing import CliRunner
 from collector.cli import app
 
 runner = CliRunner()
+AIRTRAIL = Path(sys.executable).with_name("airtrail")
+
+
+def _airtrail(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    """The installed command, away from the caller's AIRTRAIL_* variables and airtrail.toml."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRTRAIL_")}
+    return subprocess.run([str(AIRTRAIL), *args], capture_output=True, text=True, cwd=tmp_path, env=env)
 
 
 def test_global_flags_apply_to_one_invocation_only(tmp_path, monkeypatch):
@@ -23,15 +30,13 @@ def test_global_flags_apply_to_one_invocation_only(tmp_path, monkeypatch):
 
 
 def test_a_missing_config_file_is_a_problem_not_a_traceback(tmp_path):
-    airtrail = Path(sys.executable).with_name("airtrail")
-    result = subprocess.run([str(airtrail), "--config", str(tmp_path / "nope.toml"), "device", "list"], capture_output=True, text=True)
+    result = _airtrail(tmp_path, "--config", str(tmp_path / "nope.toml"), "device", "list")
     assert result.returncode == 1
     assert "Problem:" in result.stderr and "nope.toml" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_a_user_mistake_exits_1_with_what_to_do(tmp_path):
-    airtrail = Path(sys.executable).with_name("airtrail")
-    result = subprocess.run([str(airtrail), "--data-dir", str(tmp_path), "device", "add", "Not Valid"], capture_output=True, text=True)
+    result = _airtrail(tmp_path, "--data-dir", str(tmp_path), "device", "add", "Not Valid")
     assert result.returncode == 1
     assert "not a valid device id" in result.stderr.replace("\n", " ") and "Traceback" not in result.stderr
 

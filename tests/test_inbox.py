@@ -90,16 +90,18 @@ def test_a_long_pause_keeps_the_broker_connection_and_loses_nothing(stack, tmp_p
     writer = _HeldWriter(make_writer(settings.influx))
     device, batches = "held-kit", 8
     with Collector(settings, writer=writer) as collector:
-        assert collector.wait_subscribed()
-        pub = Publisher(stack, device)
-        for b in range(batches):
-            pub.publish(message(device, [reading(s) for s in range(b * wire.MAX_BATCH, (b + 1) * wire.MAX_BATCH)]))
-        pub.wait_all()
-        pub.close()
-        wait_for(lambda: collector.source.client.pauses > 0, what="reading paused")
-        time.sleep(4)  # four keepalive periods
-        assert collector.source.connected and collector.source.generation == 0
-        writer.release.set()
+        try:
+            assert collector.wait_subscribed()
+            pub = Publisher(stack, device)
+            for b in range(batches):
+                pub.publish(message(device, [reading(s) for s in range(b * wire.MAX_BATCH, (b + 1) * wire.MAX_BATCH)]))
+            pub.wait_all()
+            pub.close()
+            wait_for(lambda: collector.source.client.pauses > 0, what="reading paused")
+            time.sleep(4)  # four keepalive periods
+            assert collector.source.connected and collector.source.generation == 0
+        finally:
+            writer.release.set()  # else stopping the collector waits on a worker held forever
         n = batches * wire.MAX_BATCH
         wait_for(lambda: count_points(settings, device) >= n, timeout=120, what=f"{n:,} points")
         assert collector.wait_idle()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from collector.errors import ConfigError
@@ -9,12 +11,18 @@ from collector.settings import load_settings
 
 
 @pytest.fixture
-def config_file(tmp_path, monkeypatch):
-    path = tmp_path / "airtrail.toml"
+def clean_env(tmp_path, monkeypatch):
+    """No AIRTRAIL_* variables and no airtrail.toml from whoever runs the tests."""
+    for key in [k for k in os.environ if k.startswith("AIRTRAIL_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def config_file(clean_env, tmp_path, monkeypatch):
+    path = tmp_path / "named.toml"
     path.write_text("")
     monkeypatch.setenv("AIRTRAIL_CONFIG", str(path))
-    for key in ("AIRTRAIL_MQTT__PORT", "AIRTRAIL_INFLUX__URL", "AIRTRAIL_DATA_DIR"):
-        monkeypatch.delenv(key, raising=False)
     return path
 
 
@@ -48,18 +56,17 @@ def test_a_too_small_window_is_refused(config_file):
         load_settings(**{"mqtt.receive_maximum": 5})
 
 
-def test_an_empty_credential_means_unset_not_an_empty_secret(tmp_path, monkeypatch):
+def test_an_empty_credential_means_unset_not_an_empty_secret(config_file, monkeypatch):
     # The README's example file lists `token = ""`; copied as is, it must not
     # turn basic auth into "Authorization: Token " with nothing after it.
-    path = tmp_path / "airtrail.toml"
-    path.write_text('[influx]\ntoken = ""\nusername = "writer"\nretention_policy = ""\n[api]\nadmin_token = ""\n')
+    config_file.write_text('[influx]\ntoken = ""\nusername = "writer"\nretention_policy = ""\n[api]\nadmin_token = ""\n')
     monkeypatch.setenv("AIRTRAIL_MQTT__SHARE_GROUP", "")
-    s = load_settings(config_file=path)
+    s = load_settings()
     assert s.influx.token is None and s.influx.retention_policy is None and s.api.admin_token is None
     assert s.influx.username == "writer" and s.mqtt.share_group is None
 
 
-def test_a_config_file_the_user_named_must_exist(tmp_path, monkeypatch):
+def test_a_config_file_the_user_named_must_exist(clean_env, tmp_path, monkeypatch):
     # A typo in the path would otherwise run on defaults without a word.
     monkeypatch.setenv("AIRTRAIL_CONFIG", str(tmp_path / "airtrial.toml"))
     with pytest.raises(ConfigError, match="airtrial.toml.*AIRTRAIL_CONFIG"):
@@ -68,10 +75,7 @@ def test_a_config_file_the_user_named_must_exist(tmp_path, monkeypatch):
         load_settings(config_file=tmp_path / "elsewhere.toml")
 
 
-def test_without_a_named_file_airtrail_toml_is_read_from_here_if_there(tmp_path, monkeypatch):
-    monkeypatch.delenv("AIRTRAIL_CONFIG", raising=False)
-    monkeypatch.delenv("AIRTRAIL_MQTT__PORT", raising=False)
-    monkeypatch.chdir(tmp_path)
+def test_without_a_named_file_airtrail_toml_is_read_from_here_if_there(clean_env, tmp_path):
     default = load_settings().mqtt.port
     (tmp_path / "airtrail.toml").write_text(f"[mqtt]\nport = {default + 1}\n")
     assert load_settings().mqtt.port == default + 1

@@ -334,12 +334,15 @@ def start_plain_mosquitto(directory: Path, port: int, extra_conf: str = "", time
 
     conf = directory / "mosquitto.conf"
     # As root, Mosquitto would switch to the 'mosquitto' user, which cannot read tmp files.
-    conf.write_text(f"user {getpass.getuser()}\nlistener {port} 127.0.0.1\nallow_anonymous true\n{extra_conf}")
-    proc = subprocess.Popen([find_binary("mosquitto", "mosquitto"), "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log = directory / "mosquitto.log"  # a file, not a pipe nobody reads: a busy broker would block on it
+    conf.write_text(f"user {getpass.getuser()}\nlistener {port} 127.0.0.1\nallow_anonymous true\nlog_dest file {log}\n{extra_conf}")
+    startup = directory / "mosquitto.stderr"  # config errors come before the log file opens
+    with startup.open("wb") as err:
+        proc = subprocess.Popen([find_binary("mosquitto", "mosquitto"), "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=err)
     deadline = time.monotonic() + timeout
     while not port_in_use(port):
         if proc.poll() is not None:
-            raise AssertionError(f"mosquitto exited: {proc.stderr.read().decode() if proc.stderr else ''}")
+            raise AssertionError(f"mosquitto exited: {startup.read_text()} {log.read_text() if log.exists() else ''}")
         if time.monotonic() > deadline:
             proc.terminate()
             raise AssertionError("mosquitto did not start listening")
