@@ -108,17 +108,23 @@ class Subscriber:
     def __init__(self, port: int, password: str, client_id: str, handler, lean: bool = False) -> None:
         if lean:
             mids: list[int] = []
+            acking = threading.Lock()  # the network thread acks, the main thread flushes the rest
 
-            def on_publish_fast(topic: str, payload: bytes, mid: int, qos: int) -> None:
-                handler(self.client, None, None)
-                mids.append(mid)
-                if len(mids) >= 256:
+            def ack_pending() -> None:
+                with acking:
                     self.client.ack_many(mids)
                     mids.clear()
 
+            def on_publish_fast(topic: str, payload: bytes, mid: int, qos: int) -> None:
+                with acking:
+                    mids.append(mid)  # before it is counted: a flush after the count must see it
+                handler(self.client, None, None)
+                if len(mids) >= 256:
+                    ack_pending()
+
             self.client = CollectorClient(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5,
                                           manual_ack=True, on_publish_fast=on_publish_fast)
-            self.flush = lambda: (self.client.ack_many(mids), mids.clear())
+            self.flush = ack_pending
         else:
             self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
             self.flush = lambda: None
@@ -181,16 +187,24 @@ def measure_broker_drain(stack: Stack, port: int, devices, per_device: int, proc
 
 def measure_naive(stack: Stack, settings: Settings, port: int, devices, per_device: int, processes: int) -> float:
     http = httpx.Client(base_url=settings.influx.url)
+    failed: list[int] = []
 
     def write_one(msg) -> None:
         # As tutorials write it: parse, one synchronous write per message.
         doc = json.loads(msg.payload)
         r = doc["r"][0]
         values = {k: v for k, v in r.items() if k not in ("ts", "clk", "seq")}
-        http.post("/write", params={"db": settings.influx.database, "precision": "u"},
-                  content=reading_line(doc["dev"], r["ts"], r["seq"], r["clk"], values, []).encode())
+        response = http.post("/write", params={"db": settings.influx.database, "precision": "u"},
+                             content=reading_line(doc["dev"], r["ts"], r["seq"], r["clk"], values, []).encode())
+        if response.status_code >= 300:
+            failed.append(response.status_code)
 
-    return drain_rate(stack, port, devices, per_device, processes, "naive", write_one)
+    rate = drain_rate(stack, port, devices, per_device, processes, "naive", write_one)
+    # A failing write is quicker than a stored one: it would flatter the baseline
+    # and so inflate collector/naive.
+    if len(failed) > len(devices) * per_device // 100:
+        raise SystemExit(f"the naive baseline's writes failed {len(failed):,} times (HTTP {sorted(set(failed))}); its rate means nothing")
+    return rate
 
 
 def measure_influx_bulk(settings: Settings, devices, per_device: int) -> float:
