@@ -9,6 +9,7 @@ another), then the defaults below.
 from __future__ import annotations
 
 import os
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
@@ -155,7 +156,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml_file = _config_file or Path("airtrail.toml")  # load_settings resolves --config and $AIRTRAIL_CONFIG
+        toml_file = config_file_path(_explicit_config.get())
         return (
             init_settings,
             env_settings,
@@ -180,18 +181,21 @@ class Settings(BaseSettings):
         return self.data_dir / "stack"
 
 
-_config_file: Path | None = None
+# The --config of the Settings being built: pydantic-settings asks for its
+# sources in a classmethod, so it cannot come as an argument. A ContextVar keeps
+# loads in different threads apart.
+_explicit_config: ContextVar[Path | None] = ContextVar("airtrail_config_file", default=None)
 
 
-def config_file_path(explicit: Path | None = None) -> Path | None:
-    """The airtrail.toml to read: --config, else $AIRTRAIL_CONFIG, else ./airtrail.toml if there.
+def config_file_path(explicit: Path | None = None) -> Path:
+    """The airtrail.toml to read: --config, else $AIRTRAIL_CONFIG, else ./airtrail.toml (if it is there).
 
     A file the user named (flag or variable) must exist: a typo there would
     otherwise run airtrail on defaults without a word.
     """
     named, source = (explicit, "--config") if explicit is not None else (os.environ.get("AIRTRAIL_CONFIG") or None, "AIRTRAIL_CONFIG")
     if named is None:
-        return None
+        return Path("airtrail.toml")
     path = Path(named).expanduser()
     if not path.exists() or path.is_dir():  # /dev/null is allowed: "no file"
         raise ConfigError(f"config file {path} (from {source}) does not exist; create it or fix the path")
@@ -216,11 +220,10 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         for key in parents:
             node = node.setdefault(key, {})
         node[leaf] = value
-    global _config_file
-    _config_file = config_file_path(config_file)
+    token = _explicit_config.set(config_file)
     try:
         return Settings(**nested)
     except ValidationError as exc:
         raise ConfigError(f"invalid configuration: {exc}") from None
     finally:
-        _config_file = None
+        _explicit_config.reset(token)

@@ -7,7 +7,7 @@ import os
 import pytest
 
 from collector.errors import ConfigError
-from collector.settings import load_settings
+from collector.settings import Settings, load_settings
 
 
 @pytest.fixture
@@ -79,3 +79,8 @@ def test_without_a_named_file_airtrail_toml_is_read_from_here_if_there(clean_env
     default = load_settings().mqtt.port
     (tmp_path / "airtrail.toml").write_text(f"[mqtt]\nport = {default + 1}\n")
     assert load_settings().mqtt.port == default + 1
+
+
+def test_settings_built_directly_read_the_same_file_as_load_settings(config_file):
+    config_file.write_text("[mqtt]\nhost = 'named-host'\n")
+    assert Settings().mqtt.host == load_settings().mqtt.host == "named-host"

@@ -12,7 +12,7 @@ from collector.errors import AirtrailError
 from collector.settings import config_file_path
 
 from . import device, kit, service, stack, walk
-from .common import CONFIG_FILE, GLOBAL_OVERRIDES
+from .common import GLOBAL_OVERRIDES
 
 app = typer.Typer(
     name="airtrail",
@@ -37,9 +37,8 @@ def _root(
     """airtrail: citizen air-quality kits, a zero-loss collector, and data-walk maps."""
     # Module state, so reset at every invocation (tests run many in one process).
     GLOBAL_OVERRIDES.clear()
-    CONFIG_FILE.clear()
     if config is not None:
-        CONFIG_FILE.append(config_file_path(config))  # checked now, before any command starts work
+        GLOBAL_OVERRIDES["config_file"] = config_file_path(config)  # checked now, before any command starts work
     if data_dir is not None:
         GLOBAL_OVERRIDES["data_dir"] = str(data_dir)
 

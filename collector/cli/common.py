@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -11,11 +10,11 @@ from collector.settings import Settings, load_settings
 
 console = Console()
 
-# Set afresh by the root callback at every invocation from --config and
-# --data-dir; every command's own flags are layered on top.
+# Set afresh by the root callback at every invocation from --config
+# ("config_file") and --data-dir ("data_dir"); every command's own flags are
+# layered on top.
 GLOBAL_OVERRIDES: dict[str, Any] = {}
-CONFIG_FILE: list[Path] = []
 
 
 def settings(**overrides: Any) -> Settings:
-    return load_settings(config_file=CONFIG_FILE[0] if CONFIG_FILE else None, **{**GLOBAL_OVERRIDES, **overrides})
+    return load_settings(**{**GLOBAL_OVERRIDES, **overrides})

@@ -25,7 +25,7 @@ from collector.errors import AirtrailError
 from collector.service import Collector
 from collector.stack import Stack
 
-from .common import CONFIG_FILE, GLOBAL_OVERRIDES, console, settings
+from .common import GLOBAL_OVERRIDES, console, settings
 
 KIT_PREFIX = "demo-walk"
 KITS = tuple(sim.device_ids(3, KIT_PREFIX))  # the ids `kit simulate` gives them
@@ -98,7 +98,8 @@ def run_demo() -> None:
 
 def _global_flags() -> list[str]:
     """The --config / --data-dir this demo was started with, for the kits' process."""
-    flags = ["--config", str(CONFIG_FILE[0])] if CONFIG_FILE else []
+    config_file = GLOBAL_OVERRIDES.get("config_file")
+    flags = ["--config", str(config_file)] if config_file else []
     data_dir = GLOBAL_OVERRIDES.get("data_dir")
     return flags + (["--data-dir", str(data_dir)] if data_dir else [])
 
