@@ -727,7 +727,7 @@ class Kit:
                     self._connect_broker()
                 while self.queue.depth and self.wifi.isconnected() and not self.stopping:
                     if not self.send_batch():
-                        break  # depth and the readable records disagree: never spin on nothing
+                        break  # a guard only: depth counts exactly the records peek() can return
                     await self.tb.sleep_ms(0)  # let the sampler run between batches
                 # Reset only once the broker has acknowledged what we had: one
                 # that accepts connections but never a PUBACK keeps backing off.

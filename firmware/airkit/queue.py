@@ -132,6 +132,7 @@ class _SegmentReader:
         self.size = size
         self.f.seek(offset)
         self.hdr = bytearray(HEADER)
+        self._scratch = bytearray(0)  # for skip(): grown to the largest record met
 
     def _header(self):
         # (length, crc) of the record at self.offset, or None at the end of
@@ -151,14 +152,32 @@ class _SegmentReader:
         damage inside the payload) is skipped on its own; the framing of the
         records after it still holds.
         """
+        return self._next_good(True)
+
+    def skip(self):
+        """Pass the next good record without keeping it; False at the end of good data.
+
+        Checked as next_payload() checks it, but read into a reused buffer:
+        counting a whole queue at boot allocates nothing per record.
+        """
+        return self._next_good(False) is not None
+
+    def _next_good(self, keep):
         while True:
             hc = self._header()
             if hc is None:
                 return None
-            payload = self.f.read(hc[0])
-            self.offset += HEADER + hc[0]
-            if binascii.crc32(payload) == hc[1]:
-                return payload
+            length, crc = hc
+            if keep:
+                data = self.f.read(length)
+            else:
+                if len(self._scratch) < length:
+                    self._scratch = bytearray(length)
+                data = memoryview(self._scratch)[:length]
+                self.f.readinto(data)
+            self.offset += HEADER + length
+            if binascii.crc32(data) == crc:
+                return data
 
     def close(self):
         self.f.close()
@@ -227,42 +246,31 @@ class FlashQueue:
         else:
             self.head_seg, self.head_off = seg, min(off, self._sizes[seg])
 
-        # Only the last segment can end in a torn append: check every record.
-        last = max(self._sizes)
-        good_end = self._good_end(last, self.head_off if last == self.head_seg else 0)
-        if good_end != self._sizes[last]:
-            self._sealed = True
-            self.torn += 1
-
+        # Counted as they will be read: a record whose CRC fails is never sent,
+        # so it must not count as waiting (depth drives the uplink). Only the
+        # last segment can end in a torn append; its scan finds where.
         self.depth = 0
+        last = max(self._sizes)
         for s in sorted(self._sizes):
-            self.depth += self._count(s, self.head_off if s == self.head_seg else 0)
+            end, count = self._scan(s, self.head_off if s == self.head_seg else 0)
+            self.depth += count
+            if s == last and end != self._sizes[last]:
+                self._sealed = True
+                self.torn += 1
         self._drop_passed_segments()
 
-    def _good_end(self, seg, offset):
-        if self._sizes[seg] == 0 and not _exists(self._path(seg)):
-            return 0
-        r = self._reader(seg, offset)
-        try:
-            while r.next_payload() is not None:
-                pass
-            return r.offset
-        finally:
-            r.close()
-
-    def _count(self, seg, offset):
-        if not self._sizes.get(seg):
-            return 0
+    def _scan(self, seg, offset):
+        """(end of good data, good records) of a segment from ``offset``."""
+        if not self._sizes.get(seg) and not _exists(self._path(seg)):
+            return 0, 0
         r = self._reader(seg, offset)
         n = 0
         try:
-            # Counted as they will be read: a record whose CRC fails is never
-            # sent, so it must not count as waiting (depth drives the uplink).
-            while r.next_payload() is not None:
+            while r.skip():
                 n += 1
+            return r.offset, n
         finally:
             r.close()
-        return n
 
     @property
     def used_bytes(self):
@@ -308,7 +316,7 @@ class FlashQueue:
 
     def _drop_head_segment(self):
         seg = self.head_seg
-        lost = self._count(seg, self.head_off)
+        lost = self._scan(seg, self.head_off)[1]
         self.dropped += lost
         self.depth -= lost
         self.head_seg, self.head_off = self._next_seg(seg), 0
@@ -330,7 +338,7 @@ class FlashQueue:
         # A head at the end of good data in a segment that is no longer the
         # one being appended to moves on to the next segment.
         moved = []
-        while self.head_seg != self.tail_seg and self._good_end(self.head_seg, self.head_off) == self.head_off:
+        while self.head_seg != self.tail_seg and self._scan(self.head_seg, self.head_off)[0] == self.head_off:
             moved.append(self.head_seg)
             self.head_seg, self.head_off = self._next_seg(self.head_seg), 0
         if moved:
