@@ -56,7 +56,7 @@ def days_from_civil(y, m, d):
 _MAX_FIELDS = 24  # GGA has 15 fields, RMC 13 or 14
 _AT = [0] * (_MAX_FIELDS + 1)
 _POW10 = (1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000)
-_OPTIONAL_KEYS = ("time", "ts", "lat", "lon", "alt", "hdop", "sats")
+_OPTIONAL_KEYS = ("time", "ts") + POSITION_KEYS
 
 
 def _bytes_of(sentence):
@@ -311,9 +311,9 @@ def parse(sentence, out=None):
     if _AT[1] - 1 - i != 5:  # proprietary ($PUBX, $PMTK...) or malformed
         return None
     kind = None
-    if b[i + 2] == 71 and b[i + 3] == 71 and b[i + 4] == 65:  # GGA
+    if _is_kind(b, i - 1, b"GGA"):
         kind = "GGA"
-    elif b[i + 2] == 82 and b[i + 3] == 77 and b[i + 4] == 67:  # RMC
+    elif _is_kind(b, i - 1, b"RMC"):
         kind = "RMC"
     else:
         return None

@@ -18,7 +18,7 @@
 # decode() is pure and runs unchanged on MicroPython and CPython; PMS5003 is
 # the thin I/O class around a UART the caller has built.
 
-from .sensorbase import FramedSensor, SensorTimeout, sleep_ms, ticks_ms  # noqa: F401  (read() raises SensorTimeout)
+from .sensorbase import FramedSensor, SensorTimeout, sleep_ms, ticks_ms  # noqa: F401  (re-exported: callers catch SensorTimeout from here)
 
 FRAME_SIZE = 32
 DATA_LENGTH = 28  # the length field of a data frame

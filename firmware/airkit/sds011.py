@@ -12,7 +12,7 @@
 #   0xAA 0xB4 | command | 12 data bytes | device id (0xFFFF = any) | checksum | 0xAB
 # with the checksum the low byte of the sum of bytes 2..16.
 
-from .sensorbase import FramedSensor, SensorTimeout, sleep_ms, ticks_ms  # noqa: F401  (read() raises SensorTimeout)
+from .sensorbase import FramedSensor, SensorTimeout, sleep_ms, ticks_ms  # noqa: F401  (re-exported: callers catch SensorTimeout from here)
 
 FRAME_SIZE = 10
 COMMAND_SIZE = 19

@@ -24,17 +24,18 @@ class FramedSensor:
     buffer that frames are cut from, non-blocking poll(), blocking read(),
     and the fan warm-up clock.
 
-    A subclass sets NAME and FRAME_SIZE and implements _consume(), which
-    decodes the whole frames in self._buf[:self._n] into self.values and
-    returns how many data frames it decoded; _request() may ask the sensor
-    for a frame before read() waits (passive/query mode).
+    A subclass sets NAME, FRAME_SIZE, TIMEOUT_MS and WARMUP_MS (from its
+    datasheet) and implements _consume(), which decodes the whole frames in
+    self._buf[:self._n] into self.values and returns how many data frames it
+    decoded; _request() may ask the sensor for a frame before read() waits
+    (passive/query mode).
     """
 
-    NAME = "sensor"
-    FRAME_SIZE = 32
-    TIMEOUT_MS = 3000
+    NAME: str  # declared for type checkers; each subclass sets them
+    FRAME_SIZE: int
+    TIMEOUT_MS: int
+    WARMUP_MS: int
     POLL_MS = 20
-    WARMUP_MS = 30000
 
     def __init__(self, uart):
         self._uart = uart
