@@ -14,7 +14,7 @@ from pydantic import SecretStr
 
 from collector.api.app import create_app
 from collector.influx.client import InfluxQL
-from tests.support.stack import Publisher, count_points, message, reading, wait_for
+from tests.support.stack import publish_all, count_points, message, reading, wait_for
 
 ADMIN = {"Authorization": "Bearer admin-secret"}
 
@@ -27,11 +27,8 @@ def api(collector):
 
 @pytest.fixture
 def stored_kit(stack, collector, collector_settings):
-    pub = Publisher(stack, "api-kit")
     start = 1_795_000_000
-    pub.publish(message("api-kit", [reading(s, ts=start + 10 * s, pm25=float(s), temp=20.0 + s / 10) for s in range(50)]))
-    pub.wait_all()
-    pub.close()
+    publish_all(stack, "api-kit", [message("api-kit", [reading(s, ts=start + 10 * s, pm25=float(s), temp=20.0 + s / 10) for s in range(50)])])
     wait_for(lambda: count_points(collector_settings, "api-kit") == 50, what="50 readings")
     return start
 
@@ -57,10 +54,8 @@ def test_metrics_are_prometheus_text_with_the_ingest_counters(api, stored_kit):
 
 
 def test_devices_lists_a_kit_with_its_last_status(api, stack, stored_kit, collector):
-    pub = Publisher(stack, "api-kit")
-    pub.publish(b'{"v":1,"dev":"api-kit","online":true,"fw":"0.2.0","batt_v":3.91,"queue":3,"dropped":1,"rssi":-70,"sensors":{"pms5003":"ok","gps":"nofix"}}', topic="airtrail/v1/api-kit/status")
-    pub.wait_all()
-    pub.close()
+    publish_all(stack, "api-kit", [b'{"v":1,"dev":"api-kit","online":true,"fw":"0.2.0","batt_v":3.91,"queue":3,"dropped":1,"rssi":-70,"sensors":{"pms5003":"ok","gps":"nofix"}}'],
+                topic="airtrail/v1/api-kit/status")
     wait_for(lambda: (collector.states.get("api-kit") or None) is not None and collector.states.get("api-kit").status, what="status")
     kit = next(d for d in api.get("/devices").json() if d["device_id"] == "api-kit")
     assert kit["online"] is True and kit["firmware"] == "0.2.0" and kit["battery_v"] == 3.91
@@ -69,11 +64,8 @@ def test_devices_lists_a_kit_with_its_last_status(api, stack, stored_kit, collec
 
 
 def test_a_kit_going_offline_keeps_its_last_known_battery_and_sensors(api, stack, collector):
-    pub = Publisher(stack, "api-kit2")
-    pub.publish(b'{"v":1,"dev":"api-kit2","online":true,"batt_v":3.8,"sensors":{"pms5003":"ok"}}', topic="airtrail/v1/api-kit2/status")
-    pub.publish(b'{"v":1,"dev":"api-kit2","online":false}', topic="airtrail/v1/api-kit2/status")
-    pub.wait_all()
-    pub.close()
+    publish_all(stack, "api-kit2", [b'{"v":1,"dev":"api-kit2","online":true,"batt_v":3.8,"sensors":{"pms5003":"ok"}}',
+                                    b'{"v":1,"dev":"api-kit2","online":false}'], topic="airtrail/v1/api-kit2/status")
     wait_for(lambda: (collector.states.get("api-kit2") or None) is not None and collector.states.get("api-kit2").status.get("online") is False, what="offline status")
     kit = next(d for d in api.get("/devices").json() if d["device_id"] == "api-kit2")
     assert kit["online"] is False and kit["battery_v"] == 3.8 and kit["sensors"] == {"pms5003": "ok"}

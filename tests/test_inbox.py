@@ -16,7 +16,7 @@ from collector.ingest import Inbound
 from collector.mqtt_client import CollectorClient
 from collector.service import Collector
 from collector.settings import COLLECTOR_USER
-from tests.support.stack import Publisher, count_points, message, reading, select_readings, wait_for
+from tests.support.stack import publish_all, count_points, message, reading, select_readings, wait_for
 
 
 def _inbound(size: int) -> Inbound:
@@ -43,15 +43,11 @@ def test_a_backlog_far_larger_than_the_inbox_is_stored_whole_while_reading_pause
         assert first.wait_subscribed()  # the session the backlog queues in
 
     device, batches = "flood-kit", 30
-    pub = Publisher(stack, device)
-    largest = 0
-    for b in range(batches):  # a kit flushing 30,000 readings in full batches, ~4 MB
-        payload = message(device, [reading(s, pm1=1.5, pm25=2.5, pm10=3.5, temp=18.25, rh=55.5, pressure=1001.25)
-                                   for s in range(b * wire.MAX_BATCH, (b + 1) * wire.MAX_BATCH)])
-        largest = max(largest, len(payload))
-        pub.publish(payload)
-    pub.wait_all()
-    pub.close()
+    payloads = [message(device, [reading(s, pm1=1.5, pm25=2.5, pm10=3.5, temp=18.25, rh=55.5, pressure=1001.25)
+                                 for s in range(b * wire.MAX_BATCH, (b + 1) * wire.MAX_BATCH)])
+                for b in range(batches)]  # a kit flushing 30,000 readings in full batches, ~4 MB
+    largest = max(len(p) for p in payloads)
+    publish_all(stack, device, payloads)
     assert batches * largest > 40 * limit
 
     with Collector(settings) as collector:
@@ -92,11 +88,8 @@ def test_a_long_pause_keeps_the_broker_connection_and_loses_nothing(stack, tmp_p
     with Collector(settings, writer=writer) as collector:
         try:
             assert collector.wait_subscribed()
-            pub = Publisher(stack, device)
-            for b in range(batches):
-                pub.publish(message(device, [reading(s) for s in range(b * wire.MAX_BATCH, (b + 1) * wire.MAX_BATCH)]))
-            pub.wait_all()
-            pub.close()
+            publish_all(stack, device, [message(device, [reading(s) for s in range(b * wire.MAX_BATCH, (b + 1) * wire.MAX_BATCH)])
+                                        for b in range(batches)])
             wait_for(lambda: collector.source.client.pauses > 0, what="reading paused")
             time.sleep(4)  # four keepalive periods
             assert collector.source.connected and collector.source.generation == 0
@@ -126,11 +119,7 @@ def test_a_ping_answered_behind_unread_messages_does_not_drop_the_connection(sta
         client.subscribe("airtrail/v1/ping-kit/readings", qos=1)
         _loop_until(client, lambda: granted, "subscribed")
         hold = True
-        pub = Publisher(stack, "ping-kit")
-        for s in range(3):
-            pub.publish(message("ping-kit", [reading(s)]))
-        pub.wait_all()
-        pub.close()
+        publish_all(stack, "ping-kit", [message("ping-kit", [reading(s)]) for s in range(3)])
         _loop_until(client, lambda: client.pauses > 0, "reading paused")
         # A PINGREQ went out five keepalive periods ago and we have sent nothing since.
         client._ping_t = mqtt.time_func() - 5

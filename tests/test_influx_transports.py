@@ -17,7 +17,7 @@ from collector.settings import InfluxSettings
 from collector.stack import free_port
 from collector.stack.process import find_binary
 from tests.support.faults import FlakyInflux
-from tests.support.stack import Publisher, count_points, message, reading, select_readings, wait_for
+from tests.support.stack import publish_all, count_points, message, reading, select_readings, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -66,10 +66,7 @@ def test_v2_transport_writes_through_influxdb_client(victoria_metrics):
 def test_collector_stores_through_the_v2_transport_end_to_end(stack, tmp_path, victoria_metrics):
     settings = stack.collector_settings(tmp_path, **{"influx.transport": "v2", "influx.url": victoria_metrics, "influx.bucket": "airtrail"})
     with Collector(settings) as collector:
-        pub = Publisher(stack, "kit-v2e")
-        pub.publish(message("kit-v2e", [reading(s, ts=int(time.time()) - 600 + s) for s in range(200)]))
-        pub.wait_all()
-        pub.close()
+        publish_all(stack, "kit-v2e", [message("kit-v2e", [reading(s, ts=int(time.time()) - 600 + s) for s in range(200)])])
         wait_for(lambda: collector.counts()["stored"] == 200, what="200 stored")
     wait_for(lambda: sum(len(s["values"]) for s in _vm_series(victoria_metrics, 'readings_seq{device="kit-v2e"}')) == 200, timeout=30, what="200 points")
 
@@ -86,11 +83,7 @@ def test_a_5xx_from_influxdb_never_costs_a_reading(stack, tmp_path):
     settings = stack.collector_settings(tmp_path, **{"influx.url": proxy.url, "collector.batch_max_readings": 50})
     try:
         with Collector(settings) as collector:
-            pub = Publisher(stack, "kit-5xx")
-            for seq in range(1500):
-                pub.publish(message("kit-5xx", [reading(seq)]))
-            pub.wait_all()
-            pub.close()
+            publish_all(stack, "kit-5xx", [message("kit-5xx", [reading(seq)]) for seq in range(1500)])
             wait_for(lambda: count_points(settings, "kit-5xx") == 1500 and len(collector.spool) == 0, timeout=120, what="all readings")
             assert collector.wait_idle()
         assert proxy.failed > 0
@@ -103,11 +96,8 @@ def test_a_field_type_conflict_quarantines_only_the_offending_points(stack, coll
     # Someone else wrote co2 as a string in the same shard (field types are per
     # shard in InfluxDB 1.x): InfluxDB now refuses float co2 values there.
     V1Writer(collector_settings.influx).write(f'readings,device=other co2="oops" {(int(time.time()) - 7200) * 1_000_000}'.encode())
-    pub = Publisher(stack, "kit-4xx")
     rows = [reading(s, co2=420.0 + s) if s % 10 == 0 else reading(s) for s in range(100)]
-    pub.publish(message("kit-4xx", rows))
-    pub.wait_all()
-    pub.close()
+    publish_all(stack, "kit-4xx", [message("kit-4xx", rows)])
     wait_for(lambda: collector.quarantine.count() == 10, what="10 quarantined points")
     assert collector.wait_idle()
     stored = [row[1] for row in select_readings(collector_settings, "kit-4xx") if row[1] is not None]

@@ -29,7 +29,7 @@ from collector.mqtt_client import BufferedSocket, CollectorClient, decode_plain_
 from collector.mqtt_source import MqttSource
 from collector.service import Collector
 from collector.settings import MqttSettings
-from tests.support.stack import Publisher, count_points, message, reading, select_readings, wait_for
+from tests.support.stack import Publisher, publish_all, count_points, message, reading, select_readings, wait_for
 
 
 def _publish_packet(topic: bytes, qos: int, mid: int, properties: bytes, payload: bytes) -> bytes:
@@ -214,11 +214,7 @@ def test_a_full_batch_larger_than_one_socket_read_arrives_whole(stack, collector
     payload = message(device, [reading(s, pm1=1.5, pm25=2.5, pm10=3.5, temp=18.25, rh=55.5, pressure=1001.25,
                                        lat=53.4808, lon=-2.2426, hdop=0.9) for s in range(wire.MAX_BATCH)])
     assert len(payload) > mqtt_client.READ_CHUNK
-    pub = Publisher(stack, device)
-    for _ in range(3):  # and again: redeliveries of a whole batch are duplicates, not new points
-        pub.publish(payload)
-    pub.wait_all()
-    pub.close()
+    publish_all(stack, device, [payload] * 3)  # and again: redeliveries of a whole batch are duplicates, not new points
     wait_for(lambda: collector.counts()["duplicates"] == 2 * wire.MAX_BATCH, what="two duplicate batches")
     assert collector.wait_idle()  # duplicates are counted before the batch they came with is written
     assert count_points(collector_settings, device) == wire.MAX_BATCH

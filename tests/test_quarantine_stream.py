@@ -12,7 +12,7 @@ from pydantic import SecretStr
 
 from collector.api.app import create_app
 from tests.support.malformed import broken_messages, known_cases
-from tests.support.stack import Publisher, count_points, message, reading, select_readings, wait_for
+from tests.support.stack import publish_all, count_points, message, reading, select_readings, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -37,11 +37,7 @@ def test_malformed_messages_mixed_into_a_valid_stream_are_each_quarantined(stack
     stream = [(True, p) for p in valid] + [(False, p) for p in bad]
     random.Random(7).shuffle(stream)
 
-    pub = Publisher(stack, device)
-    for _, payload in stream:
-        pub.publish(payload)
-    pub.wait_all()
-    pub.close()
+    publish_all(stack, device, [payload for _, payload in stream])
 
     def quarantined() -> int:
         return sum(1 for item in collector.quarantine.list(limit=10_000) if item["topic"] == pub_topic)

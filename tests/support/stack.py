@@ -172,6 +172,17 @@ class Publisher:
         self.client.loop_stop()
 
 
+def publish_all(stack: TestStack, device_id: str, payloads: Iterable[bytes], topic: str | None = None) -> None:
+    """Publish ``payloads`` as kit ``device_id`` at QoS 1; return once the broker acknowledged every one."""
+    pub = Publisher(stack, device_id)
+    try:
+        for payload in payloads:
+            pub.publish(payload, topic)
+        pub.wait_all()
+    finally:
+        pub.close()
+
+
 class Watcher:
     """An MQTT subscriber that is ready only once the broker has answered its
     SUBSCRIBE (SUBACK), so nothing published afterwards can be missed.
