@@ -2,46 +2,25 @@
 
 from __future__ import annotations
 
-import threading
-import uuid
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from airkit import contract as wire
 from collector.devices import DeviceRegistry, mosquitto_hash
 from collector.settings import COLLECTOR_USER
-from tests.support.stack import Watcher
-
-
-def _client(stack, username=None, password=None):
-    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="auth-" + uuid.uuid4().hex[:8], protocol=mqtt.MQTTv5)
-    if username:
-        c.username_pw_set(username, password)
-    result: dict = {}
-    done = threading.Event()
-
-    def on_connect(client, userdata, flags, rc, props):
-        result["rc"] = rc
-        done.set()
-
-    c.on_connect = on_connect
-    c.connect("127.0.0.1", stack.mqtt_port)
-    c.loop_start()
-    done.wait(5)
-    return c, result.get("rc")
+from tests.support.stack import Watcher, mqtt5_client
 
 
 def test_anonymous_connections_are_refused(stack):
-    c, rc = _client(stack)
+    c, rc = mqtt5_client(stack)
     c.loop_stop()
     assert rc is not None and rc.is_failure and rc == ReasonCode(mqtt.CONNACK >> 4, "Not authorized")
 
 
 def test_a_wrong_password_is_refused(stack):
     stack.add_device("auth-a")
-    c, rc = _client(stack, "auth-a", "not-the-password")
+    c, rc = mqtt5_client(stack, "auth-a", "not-the-password")
     c.loop_stop()
     assert rc is not None and rc.is_failure
 
@@ -50,7 +29,7 @@ def test_a_kit_cannot_publish_under_another_kits_topic(stack):
     password_a = stack.add_device("auth-a")
     stack.add_device("auth-b")
     with Watcher(stack.mqtt_port, f"{wire.TOPIC_ROOT}/+/readings", COLLECTOR_USER, stack.stack.registry.collector_password) as watcher:
-        kit_a, rc = _client(stack, "auth-a", password_a)
+        kit_a, rc = mqtt5_client(stack, "auth-a", password_a)
         assert not rc.is_failure
         acks: dict[int, ReasonCode] = {}
         kit_a.on_publish = lambda c, u, mid, rc, props: acks.__setitem__(mid, rc)
@@ -83,7 +62,7 @@ def test_a_kit_cannot_read_other_topics(stack):
         # Mosquitto grants the subscriptions and enforces the read ACL on each
         # message, so the spy really is subscribed and the check below is not vacuous.
         assert [rc.value for rc in spy.granted] == [1, 1], [str(rc) for rc in spy.granted]
-        kit_b, _ = _client(stack, "auth-b", password_b)
+        kit_b, _ = mqtt5_client(stack, "auth-b", password_b)
         kit_b.publish(wire.readings_topic("auth-b"), b"private", qos=1).wait_for_publish(5)
         kit_b.publish(wire.status_topic("auth-b"), b"private", qos=1, retain=True).wait_for_publish(5)
         kit_b.publish(wire.status_topic("auth-b"), b"", qos=1, retain=True).wait_for_publish(5)  # clear the retained message

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import socket
 import struct
-import threading
-import time
-import uuid
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -29,7 +26,7 @@ from collector.mqtt_client import BufferedSocket, CollectorClient, decode_plain_
 from collector.mqtt_source import MqttSource
 from collector.service import Collector
 from collector.settings import MqttSettings
-from tests.support.stack import Publisher, publish_all, count_points, message, reading, select_readings, wait_for
+from tests.support.stack import Publisher, mqtt5_client, publish_all, count_points, message, reading, select_readings, wait_for
 
 
 def _publish_packet(topic: bytes, qos: int, mid: int, properties: bytes, payload: bytes) -> bytes:
@@ -139,8 +136,7 @@ def test_the_buffered_socket_returns_the_stream_unchanged_however_it_is_read(chu
 def test_pending_counts_what_is_buffered_so_paho_does_not_wait_in_select():
     left, right = socket.socketpair()
     with left, right:
-        left.sendall(b"abcdefgh")
-        time.sleep(0.05)
+        left.sendall(b"abcdefgh")  # on a socketpair, readable as soon as sendall returns
         buffered = BufferedSocket(right)
         assert buffered.recv(3) == b"abc"
         assert buffered.pending() == 5
@@ -185,14 +181,9 @@ def test_both_receive_paths_store_a_stream_exactly_once(stack, collector_setting
 
 def test_messages_with_mqtt5_properties_and_retained_status_take_pahos_path_and_are_stored(stack, collector, collector_settings):
     device = "props-kit"
-    kit = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{device}-{uuid.uuid4().hex[:6]}", protocol=mqtt.MQTTv5)
-    kit.username_pw_set(device, stack.add_device(device))
-    connected = threading.Event()
-    kit.on_connect = lambda *a: connected.set()
-    kit.connect("127.0.0.1", stack.mqtt_port)
-    kit.loop_start()
+    kit, connack = mqtt5_client(stack, device, stack.add_device(device))
     try:
-        assert connected.wait(10)
+        assert connack is not None and not connack.is_failure
         props = Properties(PacketTypes.PUBLISH)
         props.ContentType = "application/json"
         props.UserProperty = [("fw-build", "abc123")]

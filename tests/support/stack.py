@@ -172,6 +172,26 @@ class Publisher:
         self.client.loop_stop()
 
 
+def mqtt5_client(stack: TestStack, username: str | None = None, password: str | None = None) -> tuple[mqtt.Client, Any]:
+    """A plain paho MQTT 5 client with its network loop running, and the
+    reason code of the broker's CONNACK (None if none came in 5 s)."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="t-" + uuid.uuid4().hex[:8], protocol=mqtt.MQTTv5)
+    if username:
+        client.username_pw_set(username, password)
+    result: dict[str, Any] = {}
+    done = threading.Event()
+
+    def on_connect(c, userdata, flags, rc, props) -> None:
+        result["rc"] = rc
+        done.set()
+
+    client.on_connect = on_connect
+    client.connect("127.0.0.1", stack.mqtt_port)
+    client.loop_start()
+    done.wait(5)
+    return client, result.get("rc")
+
+
 def publish_all(stack: TestStack, device_id: str, payloads: Iterable[bytes], topic: str | None = None) -> None:
     """Publish ``payloads`` as kit ``device_id`` at QoS 1; return once the broker acknowledged every one."""
     pub = Publisher(stack, device_id)
