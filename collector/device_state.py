@@ -41,9 +41,10 @@ class DeviceStates:
         with self._lock:
             s = self._get(device_id)
             s.last_seen = max(s.last_seen or 0, received_at)
-            # An offline message (the last will) says only that the kit went
-            # away; the battery, queue and sensor health it last reported stay.
-            s.status = {**s.status, **status}
+            # A kit's own status is a whole snapshot: what it leaves out (no
+            # battery reading any more) is gone. An offline message (the last
+            # will) says only that the kit went away; what it last reported stays.
+            s.status = {**s.status, **status} if status.get("online") is False else status
             if status.get("fw"):
                 s.firmware = status["fw"]
 

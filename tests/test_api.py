@@ -71,6 +71,16 @@ def test_a_kit_going_offline_keeps_its_last_known_battery_and_sensors(api, stack
     assert kit["online"] is False and kit["battery_v"] == 3.8 and kit["sensors"] == {"pms5003": "ok"}
 
 
+def test_a_new_status_replaces_the_last_one_whole(api, stack, collector):
+    # Its battery sensor gone, the kit stops sending batt_v: the old value must not linger.
+    publish_all(stack, "api-kit3", [b'{"v":1,"dev":"api-kit3","online":true,"batt_v":3.8,"sensors":{"battery":"ok"}}',
+                                    b'{"v":1,"dev":"api-kit3","online":true,"sensors":{"battery":"missing"}}'],
+                topic="airtrail/v1/api-kit3/status")
+    wait_for(lambda: getattr(collector.states.get("api-kit3"), "status", {}).get("sensors") == {"battery": "missing"}, what="second status")
+    kit = next(d for d in api.get("/devices").json() if d["device_id"] == "api-kit3")
+    assert kit["battery_v"] is None and kit["online"] is True
+
+
 def test_readings_come_back_as_json_in_time_order(api, stored_kit):
     params = {"start": datetime.fromtimestamp(stored_kit, UTC).isoformat(), "end": datetime.fromtimestamp(stored_kit + 1000, UTC).isoformat(), "fields": "pm25,temp"}
     body = api.get("/devices/api-kit/readings", params=params).json()
