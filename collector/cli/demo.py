@@ -106,14 +106,17 @@ def _global_flags() -> list[str]:
 
 def _summary(base: str) -> None:
     devices = {d["device_id"]: d for d in httpx.get(f"{base}/devices", timeout=10).json()}
-    table = Table("kit", "readings stored", "last reading (UTC)", "online", "supply", "firmware", "sensors", title="What the collector stored")
+    # The stack keeps earlier demos' readings: show this run's next to the total.
+    table = Table("kit", "received this run", "stored in all", "last reading (UTC)", "online", "supply", "firmware", "sensors",
+                  title="What the collector stored")
     for kit in KITS:
         d = devices.get(kit, {})
-        readings = httpx.get(f"{base}/devices/{kit}/readings", params={"fields": "pm25", "start": "2020-01-01T00:00:00Z"}, timeout=30).json()
+        readings = httpx.get(f"{base}/devices/{kit}/readings", params={"fields": "pm25", "start": "2020-01-01T00:00:00Z", "limit": 100_000},
+                             timeout=30).json()
         battery = f"{d['battery_v']:.2f} V" if d.get("battery_v") else "-"
         sensors = ", ".join(f"{k}:{v}" for k, v in (d.get("sensors") or {}).items()) or "-"
         online = {True: "yes", False: "no"}.get(d.get("online"), "-")
-        table.add_row(kit, str(readings.get("count", 0)), str(d.get("last_reading_at") or "-"), online, battery, str(d.get("firmware") or "-"), sensors)
+        table.add_row(kit, str(d.get("readings_since_start", 0)), str(readings.get("count", 0)), str(d.get("last_reading_at") or "-"), online, battery, str(d.get("firmware") or "-"), sensors)
     console.print(table)
     health = httpx.get(f"{base}/health", timeout=10).json()
     console.print(f"Collector health: [bold]{health['status']}[/], spool {health['spool']['points']} points, broker connected: {health['broker']['connected']}")
