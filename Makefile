@@ -13,7 +13,7 @@ APT_PACKAGES := mosquitto mosquitto-clients influxdb victoria-metrics openssl
 APT_STAMP := .stamp-apt
 PYTEST_ARGS ?=
 
-.PHONY: help setup demo test test-full bench lint clean
+.PHONY: help setup demo test test-full bench lint-imports clean
 
 help:
 	@echo "make demo       set up, start the local stack and show the whole path from kit to database"
@@ -50,10 +50,15 @@ node_modules/.stamp: package.json package-lock.json
 demo: setup
 	$(AIRTRAIL) demo
 
-test: setup
+# The import layers (pyproject.toml [tool.importlinter]) are checked first:
+# an import against them fails the build before any test runs.
+lint-imports: setup
+	$(VENV)/bin/lint-imports --no-cache
+
+test: lint-imports
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test-full: setup
+test-full: lint-imports
 	AIRTRAIL_TEST_SCALE=full $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: setup

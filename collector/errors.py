@@ -1,11 +1,8 @@
-"""airtrail's own exceptions.
+"""The collector's errors; the whole tree is drawn in ``airkit.errors``.
 
-    AirtrailError                 anything a user can act on; the CLI prints
-    │                             "Problem: <message>" and exits 1, no traceback
-    ├── ConfigError               bad or missing configuration
+    AirtrailError, ConfigError    (airkit.errors, re-exported here)
     ├── StackError                a local service cannot start, stop or be found
     ├── DeviceError               device registry problems (unknown id, duplicate)
-    ├── KitError                  talking to a kit over USB failed
     └── InfluxError               InfluxDB answered in a way we cannot use
         ├── InfluxUnavailable     connection refused, timeout, 5xx, or a 4xx
         │                         that is a setup problem (401/403/404):
@@ -16,13 +13,9 @@
 
 from __future__ import annotations
 
+from airkit.errors import AirtrailError, ConfigError
 
-class AirtrailError(Exception):
-    """An error with a message written for the person running airtrail."""
-
-
-class ConfigError(AirtrailError):
-    pass
+__all__ = ["AirtrailError", "ConfigError", "StackError", "DeviceError", "InfluxError", "InfluxUnavailable", "InfluxRejected"]
 
 
 class StackError(AirtrailError):
@@ -30,10 +23,6 @@ class StackError(AirtrailError):
 
 
 class DeviceError(AirtrailError):
-    pass
-
-
-class KitError(AirtrailError):
     pass
 
 

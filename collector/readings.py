@@ -14,13 +14,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .contract import EXPERIMENTAL_FIELD, MEASUREMENT_NAMES
+from .errors import AirtrailError
 from .influx.client import InfluxQL, quote_ident, quote_str
 from .influx.lineproto import READINGS_MEASUREMENT, reading_seconds
 
 ALWAYS = ("seq", "clk", "flags")
 
 
-class UnknownFields(ValueError):
+class UnknownFields(AirtrailError):
     """Field names that are neither contract measurements nor experimental fields."""
 
 

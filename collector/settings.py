@@ -227,3 +227,32 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         raise ConfigError(f"invalid configuration: {exc}") from None
     finally:
         _explicit_config.reset(token)
+
+
+# The front door's global flags (--config, --data-dir) for the command being
+# run. Set afresh by airtrail.cli at every invocation (tests run many in one
+# process); every package's commands read settings through cli_settings, which
+# layers their own flags on top.
+_global_flags: ContextVar[dict[str, Any]] = ContextVar("airtrail_global_flags", default={})
+
+
+def use_global_flags(config_file: Path | None = None, data_dir: Path | None = None) -> None:
+    """Record this invocation's --config and --data-dir; a named config file is checked now."""
+    flags: dict[str, Any] = {}
+    if config_file is not None:
+        flags["config_file"] = config_file_path(config_file)
+    if data_dir is not None:
+        flags["data_dir"] = str(data_dir)
+    _global_flags.set(flags)
+
+
+def global_flags_argv() -> list[str]:
+    """This invocation's global flags as arguments, for a child `airtrail` process."""
+    flags = _global_flags.get()
+    argv = ["--config", str(flags["config_file"])] if "config_file" in flags else []
+    return argv + (["--data-dir", flags["data_dir"]] if "data_dir" in flags else [])
+
+
+def cli_settings(**overrides: Any) -> Settings:
+    """Settings for a command: its own flags (dotted ``overrides``) over the global flags."""
+    return load_settings(**{**_global_flags.get(), **overrides})

@@ -11,5 +11,5 @@
     generate     every generated file in one place, for the CLI and the tests
 
 Pure Python and the standard library only; the `airtrail kit power | pins |
-wiring | docs` commands (collector/cli/kit_hw.py) are the front door.
+wiring | docs` commands (hardware/cli.py, mounted under `airtrail kit`) are its front door.
 """

@@ -19,6 +19,8 @@ US EPA's nationwide PurpleAir correction has the same form).
 
 from __future__ import annotations
 
+from airkit.errors import ConfigError
+
 import math
 import tomllib
 from dataclasses import dataclass, field
@@ -33,7 +35,7 @@ MIN_PAIRS = 168
 MIN_R2 = 0.7
 
 
-class CalibrationError(ValueError):
+class CalibrationError(ConfigError):
     """Data that cannot give a calibration; the message says what to fix."""
 
 

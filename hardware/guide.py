@@ -14,6 +14,8 @@ The worked power example is deliberately prose, checked by its own test.
 
 from __future__ import annotations
 
+from airkit.errors import ConfigError
+
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -24,7 +26,7 @@ GUIDE = Path(__file__).with_name("README.md")
 SYMBOL = {"GBP": "£", "EUR": "€", "USD": "$"}
 
 
-class GuideError(ValueError):
+class GuideError(ConfigError):
     pass
 
 

@@ -13,6 +13,9 @@ finds). Those files are the one source of truth for which GPIO does what;
 
 from __future__ import annotations
 
+from airkit.errors import ConfigError
+
+import importlib.util
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +24,9 @@ from typing import Any
 from . import esp32
 
 PINS_DIR = Path(__file__).with_name("pins")
-FIRMWARE_PINS = Path(__file__).resolve().parents[1] / "firmware" / "airkit" / "pins.py"
+# The firmware's generated pin module, found through the airkit package so it
+# resolves in a checkout (firmware/airkit/) and in an installed wheel alike.
+FIRMWARE_PINS = Path(importlib.util.find_spec("airkit").origin).with_name("pins.py")  # type: ignore[union-attr,arg-type]
 
 # What each role does electrically. The checker needs the direction (an output
 # on an input-only pin is a fault) and whether it is analog. Roles name the
@@ -50,7 +55,7 @@ RAILS = ("5V", "3V3", "GND")
 BUS_PART = "bus"
 
 
-class PinMapError(ValueError):
+class PinMapError(ConfigError):
     """A pin-map file that cannot be read at all (syntax, missing keys, wrong types)."""
 
 

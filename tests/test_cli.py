@@ -9,7 +9,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from collector.cli import app
+from airtrail.cli import app
 
 runner = CliRunner()
 AIRTRAIL = Path(sys.executable).with_name("airtrail")

@@ -7,7 +7,7 @@ import tomllib
 from pathlib import Path
 
 from airkit import contract as wire
-from collector.cli import app
+from airtrail.cli import app
 from collector.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]

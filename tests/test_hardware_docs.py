@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from collector.cli import app
+from airtrail.cli import app
 from hardware import generate, guide
 
 TEXT = guide.GUIDE.read_text(encoding="utf-8")

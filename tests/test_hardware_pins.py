@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from collector.cli import app
+from airtrail.cli import app
 from hardware import esp32, generate, pins
 from tests.support.micropython import requires_micropython, run_micropython
 

@@ -7,7 +7,7 @@ import re
 import pytest
 from typer.testing import CliRunner
 
-from collector.cli import app
+from airtrail.cli import app
 from hardware import guide, power
 
 DATA = power.load_data()

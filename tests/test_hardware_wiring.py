@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from typer.testing import CliRunner
 
-from collector.cli import app
+from airtrail.cli import app
 from hardware import generate, pins, wiring
 
 SVG_NS = "{http://www.w3.org/2000/svg}"

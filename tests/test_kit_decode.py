@@ -8,8 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from airkit_host import frames
-from collector.cli import app
-from collector.errors import KitError
+from airtrail.cli import app
+from airkit_host.errors import KitError
 from tests.vectors import HERE, hex_stream
 
 runner = CliRunner()

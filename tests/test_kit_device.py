@@ -22,9 +22,10 @@ from airkit.queue import read_queue
 from airkit_host import bundle as kit_bundle
 from airkit_host.link import KitLink
 from airkit_host.virtual_board import VirtualBoard, available
-from collector.cli import app
+from airtrail.cli import app
 from collector.devices import DeviceRegistry
-from collector.errors import DeviceError, KitError
+from airkit_host.errors import KitError
+from collector.errors import DeviceError
 
 needs_board = pytest.mark.skipif(available() is not None, reason=str(available()))
 runner = CliRunner()

@@ -77,7 +77,7 @@ def test_pm_is_higher_beside_the_busy_road_than_on_the_pedestrian_street(tmp_pat
 def test_kit_simulate_command_runs_kits_that_deliver_every_reading(stack, collector, collector_settings):
     from typer.testing import CliRunner
 
-    from collector.cli import app as cli
+    from airtrail.cli import app as cli
     from tests.support.stack import settings_env
 
     prefix = "cli-" + uuid.uuid4().hex[:6]
@@ -102,7 +102,7 @@ def test_kit_simulate_command_runs_kits_that_deliver_every_reading(stack, collec
 def test_kit_simulate_without_a_broker_says_how_to_start_one(tmp_path):
     from typer.testing import CliRunner
 
-    from collector.cli import app as cli
+    from airtrail.cli import app as cli
     from collector.stack import free_port
 
     result = CliRunner().invoke(cli, ["--data-dir", str(tmp_path), "kit", "simulate", "--broker", f"127.0.0.1:{free_port()}"])
@@ -115,14 +115,14 @@ def test_kit_simulate_without_a_broker_says_how_to_start_one(tmp_path):
     (["2@10m:5m", "1@0:1.5h"], {2: [(600.0, 300.0)], 1: [(0.0, 5400.0)]}),
 ])
 def test_outage_options_name_an_optional_kit_a_start_and_a_duration(spec, expected):
-    from collector.cli.kit_sim import parse_outages
+    from airkit_host.outages import parse_outages
 
     assert parse_outages(spec, 3) == expected
 
 
 @pytest.mark.parametrize("spec", ["600", "4@0:10", "a:b", "0@1:2"])
 def test_a_malformed_outage_is_refused_with_the_expected_form(spec):
-    from collector.cli.kit_sim import parse_outages
+    from airkit_host.outages import parse_outages
     from collector.errors import ConfigError
 
     with pytest.raises(ConfigError, match="--outage|duration"):

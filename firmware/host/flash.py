@@ -19,14 +19,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .errors import KitToolError
+from .errors import KitError, require
 
 DOWNLOAD_URL = "https://micropython.org/download/ESP32_GENERIC/"
 IMAGE_OFFSET = {"esp32": 0x1000, "esp32s2": 0x1000, "esp32s3": 0x0, "esp32c3": 0x0, "esp32c6": 0x0}
 ESP_IMAGE_MAGIC = 0xE9  # first byte of an ESP-IDF image header (esptool bin_image.py ESP_IMAGE_MAGIC)
 
 
-class FlashError(KitToolError):
+class FlashError(KitError):
     pass
 
 
@@ -90,11 +90,9 @@ def flash(
     ``progress(stage, done, total)`` is called with stage "connect", "erase",
     "write" and "reset".
     """
-    offset = check_image(firmware, chip)
-    if not os.path.exists(port):
-        from .link import _port_hint
-
-        raise FlashError(f"there is no serial port {port}: plug the kit in with a USB data cable and pass --port ({_port_hint()})")
+    # The extra first: on a server install without it, say so before anything
+    # about ports or images.
+    require("esptool", "esptool", "flash")
     try:
         from esp_pylib.logger import EspLog
         from esptool.cmds import attach_flash, detect_chip, erase_flash, reset_chip, run_stub, write_flash
@@ -102,6 +100,12 @@ def flash(
         from esptool.util import FatalError
     except ImportError:
         raise FlashError("esptool 5 or newer is needed: pip install -U esptool (or `make setup`)") from None
+
+    offset = check_image(firmware, chip)
+    if not os.path.exists(port):
+        from .link import _port_hint
+
+        raise FlashError(f"there is no serial port {port}: plug the kit in with a USB data cable and pass --port ({_port_hint()})")
 
     def step(stage: str) -> None:
         if progress:

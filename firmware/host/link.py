@@ -30,7 +30,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from .errors import KitToolError
+from .errors import KitError, require
 
 # Bytes per exec round trip. mpremote's default is 256; a bigger chunk means
 # fewer round trips, and 1 KB (about 4 KB of repr on the wire) is still small
@@ -40,7 +40,7 @@ CHUNK = 1024
 Progress = Callable[[int, int], None]  # (done bytes, total bytes)
 
 
-class LinkError(KitToolError):
+class LinkError(KitError):
     pass
 
 
@@ -80,11 +80,10 @@ class KitLink:
     # -- connection --------------------------------------------------------
 
     def __enter__(self) -> KitLink:
-        try:
-            from mpremote.transport import TransportError
-            from mpremote.transport_serial import SerialTransport
-        except ImportError:
-            raise LinkError("mpremote is not installed: pip install mpremote (or `make setup`)") from None
+        require("mpremote", "mpremote", "provision` or `airtrail kit pull")
+        from mpremote.transport import TransportError
+        from mpremote.transport_serial import SerialTransport
+
         if not self.port.startswith(("socket://", "rfc2217://")) and not os.path.exists(self.port):
             raise LinkError(
                 f"there is no serial port {self.port}: plug the kit in with a USB cable that carries data "

@@ -26,14 +26,14 @@ from typing import Any
 from airkit import config as kit_config
 
 from .bundle import KIT_MANIFEST, MANIFEST, PACKAGE, Manifest, sha256
-from .errors import KitToolError
+from .errors import KitError
 from .link import KitLink, LinkError, for_file
 
 CONFIG_PATH = "/config.json"
 PACKAGE_DIR = f"/lib/{PACKAGE}"
 
 
-class ProvisionError(KitToolError):
+class ProvisionError(KitError):
     pass
 
 

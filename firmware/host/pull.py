@@ -30,7 +30,7 @@ from typing import Any
 from airkit import contract
 from airkit.queue import DEFAULT_DIR, read_queue
 
-from .errors import KitToolError
+from .errors import KitError
 from .link import KitLink, for_file
 from .provision import read_kit_config
 
@@ -41,7 +41,7 @@ CSV_FIELDS = tuple(contract.FIELDS) + tuple(contract.POSITION)
 FLAG_SEPARATOR = "|"
 
 
-class PullError(KitToolError):
+class PullError(KitError):
     pass
 
 

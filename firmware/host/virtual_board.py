@@ -26,14 +26,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from .errors import KitToolError
+from .errors import KitError
 
 SCRIPT = Path(__file__).with_name("virtual_board.mjs")
 ROOT = Path(__file__).resolve().parents[2]
 NPM_PACKAGE = ROOT / "node_modules" / "@micropython" / "micropython-webassembly-pyscript"
 
 
-class VirtualBoardError(KitToolError):
+class VirtualBoardError(KitError):
     pass
 
 

@@ -1,4 +1,4 @@
-"""`airtrail kit power | pins | wiring | docs`: the hardware folder's calculators and generators.
+"""The hardware package's commands, mounted by the front door under `airtrail kit`:
 
     airtrail kit power --variant walk --interval 10 --battery-mah 5000
     airtrail kit pins [--check] [--write]     check the pin maps, regenerate firmware/airkit/pins.py
@@ -18,13 +18,16 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from collector.errors import ConfigError
-from hardware import generate, pins, power
+from rich.console import Console
 
-from .common import console
-from .kit import app
+from airkit.errors import ConfigError
 
-ROOT = Path(__file__).resolve().parents[2]
+from . import generate, pins, power
+
+__all__ = ["app"]
+
+console = Console()
+app = typer.Typer(help="Hardware calculators and generators: power, pins, wiring, docs.", no_args_is_help=True)
 
 
 class Variant(str, Enum):
@@ -38,8 +41,9 @@ class PmSensor(str, Enum):
 
 
 def _rel(path: Path) -> str:
+    """A path as the person typing sees it: relative to where they are, when it is below."""
     try:
-        return str(path.resolve().relative_to(ROOT))
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)
 
@@ -61,8 +65,8 @@ def power_(
     """Expected battery runtime, from the datasheet current of every part and state."""
     try:
         r = power.runtime(variant.value, interval, battery_mah, wifi=wifi, pm=pm.value, co2=co2, efficiency=efficiency)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from exc
+    except ValueError as exc:  # a question the power model cannot answer: the person's to fix
+        raise ConfigError(str(exc)) from exc
     title = (f"{variant.value} kit, {pm.value}, a reading every {interval:g} s, "
              f"Wi-Fi {'on' if wifi else 'off'}{', SCD40' if co2 else ''}")
     # Sources as numbered notes under the table: they are long, and a
@@ -88,10 +92,7 @@ def power_(
 
 
 def _load_maps(variant: Variant | None) -> dict[str, pins.PinMap]:
-    try:
-        maps = pins.load_all()
-    except pins.PinMapError as exc:
-        raise ConfigError(str(exc)) from exc
+    maps = pins.load_all()
     return {variant.value: maps[variant.value]} if variant else maps
 
 
@@ -150,10 +151,7 @@ def _regenerate(expected: dict[Path, str], check: bool, what: str, remove: list[
 
 
 def _checked_outputs(build) -> dict[Path, str]:
-    try:
-        maps = pins.load_all()
-    except pins.PinMapError as exc:
-        raise ConfigError(str(exc)) from exc
+    maps = pins.load_all()
     errors = [f"{v}: {p}" for v, m in maps.items() for p in pins.errors(pins.check(m))]
     if errors:
         raise ConfigError("the pin maps have problems; fix them before generating anything:\n" + "\n".join(errors))

@@ -17,15 +17,20 @@ import time
 from pathlib import Path
 
 import httpx
-from airkit_host import simulate as sim
+import typer
+from rich.console import Console
 from rich.table import Table
 
-from collector.api.app import create_app
-from collector.errors import AirtrailError
+from airkit.errors import AirtrailError
+from airkit_host import simulate as sim
 from collector.service import Collector
+from collector.settings import cli_settings, global_flags_argv
 from collector.stack import Stack
 
-from .common import GLOBAL_OVERRIDES, console, settings
+from .web import build_app
+
+console = Console()
+commands = typer.Typer()
 
 KIT_PREFIX = "demo-walk"
 KITS = tuple(sim.device_ids(3, KIT_PREFIX))  # the ids `kit simulate` gives them
@@ -35,7 +40,7 @@ READINGS_PER_KIT = 120
 def _serve_api(collector: Collector, host: str, port: int):
     import uvicorn
 
-    server = uvicorn.Server(uvicorn.Config(create_app(collector), host=host, port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(build_app(collector), host=host, port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, name="airtrail-api", daemon=True)
     thread.start()
     deadline = time.monotonic() + 15
@@ -46,8 +51,10 @@ def _serve_api(collector: Collector, host: str, port: int):
     return server, thread
 
 
-def run_demo() -> None:
-    s = settings()
+@commands.command()
+def demo() -> None:
+    """The whole story on the local stack: kits → broker → collector → InfluxDB → API."""
+    s = cli_settings()
     stack = Stack.from_settings(s)
     console.rule("[bold]airtrail demo")
     with console.status("Starting Mosquitto and InfluxDB..."):
@@ -69,7 +76,7 @@ def run_demo() -> None:
     try:
         console.print(f"Walking {len(KITS)} virtual kits around the loop ({READINGS_PER_KIT} readings each; kit 2 loses Wi-Fi for a while)...")
         command = [
-            sys.executable, "-m", "collector.cli", *_global_flags(), "kit", "simulate",
+            sys.executable, "-m", "airtrail", *global_flags_argv(), "kit", "simulate",
             "--count", str(len(KITS)), "--device-prefix", KIT_PREFIX, "--readings", str(READINGS_PER_KIT),
             "--broker", f"127.0.0.1:{s.stack.mqtt_port}",
             "--outage", "2@300:400",  # kit 2 walks through a Wi-Fi dead zone; its flash queue catches up after
@@ -94,14 +101,6 @@ def run_demo() -> None:
         server.should_exit = True
         thread.join(timeout=10)
         collector.stop()
-
-
-def _global_flags() -> list[str]:
-    """The --config / --data-dir this demo was started with, for the kits' process."""
-    config_file = GLOBAL_OVERRIDES.get("config_file")
-    flags = ["--config", str(config_file)] if config_file else []
-    data_dir = GLOBAL_OVERRIDES.get("data_dir")
-    return flags + (["--data-dir", str(data_dir)] if data_dir else [])
 
 
 def _summary(base: str) -> None:

@@ -1,35 +1,23 @@
-"""`airtrail kit decode`: decode sensor frames and NMEA from a kit's serial log.
+"""Decode sensor frames and NMEA from a kit's serial log (`airtrail kit decode`).
 
 For debugging a kit at a workshop table: paste the bytes a sensor sent (hex,
 with or without spaces) or the GPS sentences, and see what the firmware makes
 of them. The decoding is done by the firmware's own modules (airkit.pms5003,
 .sds011, .nmea, .scd4x), so a frame that decodes here decodes on the kit.
-
-Output: one JSON object per frame or sentence, one per line.
+Each function returns one dict per frame or sentence.
 """
 
 from __future__ import annotations
 
-import json
 import re
-import sys
-from enum import Enum
-
-import typer
 
 from airkit import nmea, pms5003, scd4x, sds011
-from collector.errors import KitError
 
-from .kit import app
+from .errors import KitError
 
+__all__ = ["SENSORS", "decode", "parse_hex"]
 
-class Sensor(str, Enum):
-    pms5003 = "pms5003"
-    pms7003 = "pms7003"
-    sds011 = "sds011"
-    nmea = "nmea"
-    scd4x = "scd4x"
-
+SENSORS = ("pms5003", "pms7003", "sds011", "nmea", "scd4x")
 
 _SEPARATORS = re.compile(r"[\s:,;\-]+")
 _HEX_PREFIX = re.compile(r"0[xX]")
@@ -133,17 +121,4 @@ def decode(sensor: str, text: str) -> list[dict]:
         return decode_sds011(data)
     if sensor == "scd4x":
         return decode_scd4x(data)
-    raise KitError(f"unknown sensor {sensor!r}: use one of {', '.join(s.value for s in Sensor)}")
-
-
-@app.command("decode")
-def decode_command(
-    sensor: Sensor = typer.Argument(..., help="Which sensor sent the data."),
-    data: list[str] = typer.Argument(
-        ..., help="Hex bytes ('42 4d 00 1c ...' or '424d001c...'; several frames allowed) or NMEA sentences; "
-                  "'-' reads them from standard input (a serial log)."),
-) -> None:
-    """Decode sensor frames or GPS sentences with the kit's own decoders; prints one JSON object per frame."""
-    text = sys.stdin.read() if data == ["-"] else " ".join(data)
-    for item in decode(sensor.value, text):
-        typer.echo(json.dumps(item, ensure_ascii=False))
+    raise KitError(f"unknown sensor {sensor!r}: use one of {', '.join(SENSORS)}")

@@ -1,0 +1,3 @@
+from airtrail.cli import main
+
+main()

@@ -1,0 +1,239 @@
+"""The collector's commands, mounted by the front door (airtrail.cli):
+
+    airtrail stack up | down | status       the local Mosquitto + InfluxDB
+    airtrail device add | list | remove | rotate   kits and their broker accounts
+    airtrail collect                        the collector alone (scale-out replicas)
+    airtrail schema [--write]               the JSON Schema of the message contract
+
+`airtrail serve` (collector + HTTP API) is assembled by the front door, which
+mounts the collector's API and the routers of the packages above it; it
+takes its collector options from here (``collector_options``).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from .settings import COLLECTOR_USER, cli_settings
+
+__all__ = ["stack", "device", "commands", "console", "setup_logging", "collector_overrides"]
+
+console = Console()
+
+# --------------------------------------------------------------- stack
+
+stack = typer.Typer(help="Run the local Mosquitto + InfluxDB stack (loopback only).", no_args_is_help=True)
+
+
+@stack.command()
+def up() -> None:
+    """Start Mosquitto and InfluxDB in the background and create the database."""
+    from .mqtt_source import prime_session
+    from .service import mqtt_credentials
+    from .stack import Stack
+
+    s = cli_settings()
+    local = Stack.from_settings(s)
+    broker_was_running = local.mosquitto.running()
+    with console.status("Starting the local stack..."):
+        local.up()
+        # Only on a fresh local broker the collector is configured to use: with
+        # the same client id, priming would take the session over from a
+        # collector already running, here or on an external broker.
+        collector_uses_it = s.mqtt.host in ("127.0.0.1", "localhost") and s.mqtt.port == local.mosquitto.port
+        primed = collector_uses_it and not broker_was_running and prime_session(s.mqtt, *mqtt_credentials(s))
+    console.print(f"[green]✓[/] InfluxDB  {local.influxdb.url}  (database [bold]{s.influx.database}[/])")
+    console.print(f"[green]✓[/] Mosquitto mqtt://127.0.0.1:{local.mosquitto.port}  (anonymous access off)")
+    if primed:
+        console.print(f"[green]✓[/] collector session '{s.mqtt.client_id}' created: the broker keeps readings until `airtrail serve` runs")
+    console.print(f"Data and logs in {s.stack_dir}. Next: [bold]airtrail device add <id>[/], then [bold]airtrail serve[/].")
+
+
+@stack.command()
+def down() -> None:
+    """Stop the local stack cleanly (Mosquitto saves its queue to disk)."""
+    from .stack import Stack
+
+    Stack.from_settings(cli_settings()).down()
+    console.print("Stopped.")
+
+
+def _mqtt_login(port: int, password: str) -> str:
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="airtrail-status-probe", protocol=mqtt.MQTTv5)
+    client.username_pw_set(COLLECTOR_USER, password)
+    try:
+        client.connect("127.0.0.1", port, keepalive=5)
+        result: list[str] = []
+        client.on_connect = lambda c, u, f, rc, p: result.append(str(rc))
+        for _ in range(20):
+            client.loop(timeout=0.1)
+            if result:
+                break
+        client.disconnect()
+        return result[0] if result else "no answer"
+    except OSError as exc:
+        return str(exc)
+
+
+@stack.command()
+def status() -> None:
+    """Report each service's health. Exits 1 if any is down."""
+    from .stack import Stack
+
+    s = cli_settings()
+    local = Stack.from_settings(s)
+    table = Table("service", "pid", "address", "health")
+    m, i = local.mosquitto, local.influxdb
+    login = _mqtt_login(m.port, local.registry.collector_password) if m.running() else "not running"
+    m_ok = login == "Success"
+    i_ok = i.running() and i.healthy()
+    table.add_row("mosquitto", str(m.pid() or "-"), f"127.0.0.1:{m.port}", "[green]ok[/] (collector login works)" if m_ok else f"[red]{login}[/]")
+    table.add_row("influxdb", str(i.pid() or "-"), i.url, "[green]ok[/]" if i_ok else "[red]down[/]")
+    console.print(table)
+    if not (m_ok and i_ok):
+        console.print(f"Logs: {m.log_file}, {i.log_file}. Start with [bold]airtrail stack up[/].")
+        raise typer.Exit(1)
+
+
+# --------------------------------------------------------------- device
+
+device = typer.Typer(help="Register kits and manage their broker credentials.", no_args_is_help=True)
+
+
+def _local_stack():
+    from .stack import Stack
+
+    return Stack.from_settings(cli_settings())
+
+
+def _applied(local) -> str:
+    return "broker reloaded" if local.sync_broker_auth() else "takes effect at the next `airtrail stack up`"
+
+
+@device.command()
+def add(device_id: str, note: str = typer.Option("", help="Free text, e.g. who carries the kit.")) -> None:
+    """Register a kit; prints its MQTT password (also used by `airtrail kit provision`)."""
+    local = _local_stack()
+    added = local.registry.add(device_id, note=note)
+    console.print(f"Added [bold]{added.device_id}[/] ({_applied(local)}). MQTT user {added.device_id}, password {added.password}")
+
+
+@device.command("list")
+def list_() -> None:
+    """List registered kits."""
+    local = _local_stack()
+    table = Table("device", "registered", "password rotated", "note")
+    for d in local.registry:
+        rotated = datetime.fromtimestamp(d.rotated, UTC).strftime("%Y-%m-%d %H:%M") if d.rotated else "-"
+        table.add_row(d.device_id, datetime.fromtimestamp(d.created, UTC).strftime("%Y-%m-%d %H:%M"), rotated, d.note)
+    console.print(table)
+    console.print(f"{len(local.registry)} kit(s); registry {local.registry.path}")
+
+
+@device.command()
+def remove(device_id: str) -> None:
+    """Remove a kit; the broker refuses it from now on (its stored readings stay)."""
+    local = _local_stack()
+    local.registry.remove(device_id)
+    console.print(f"Removed {device_id} ({_applied(local)}).")
+
+
+@device.command()
+def rotate(device_id: str) -> None:
+    """Give a kit a new password (re-provision the kit afterwards)."""
+    local = _local_stack()
+    rotated = local.registry.rotate(device_id)
+    console.print(f"New password for {device_id}: {rotated.password} ({_applied(local)}). Re-provision the kit: airtrail kit provision --device {device_id}")
+
+
+# --------------------------------------------------------------- collect, schema
+
+commands = typer.Typer()
+
+
+def setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(message)s",
+        handlers=[RichHandler(console=console, show_path=False, rich_tracebacks=False)],
+        force=True,
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def collector_overrides(client_id, share_group, mqtt_host, mqtt_port, influx_url, transport) -> dict:
+    """The collector's command-line flags as dotted settings overrides (shared with `serve`)."""
+    return {
+        "mqtt.client_id": client_id,
+        "mqtt.share_group": share_group,
+        "mqtt.host": mqtt_host,
+        "mqtt.port": mqtt_port,
+        "influx.url": influx_url,
+        "influx.transport": transport,
+    }
+
+
+ClientId = typer.Option(None, help="Fixed MQTT client id; each replica needs its own.")
+ShareGroup = typer.Option(None, help="Share the readings subscription ($share/<group>/...) with other replicas.")
+MqttHost = typer.Option(None, help="Broker host (default: the local stack).")
+MqttPort = typer.Option(None, help="Broker port.")
+InfluxUrl = typer.Option(None, help="InfluxDB URL.")
+Transport = typer.Option(None, help="v1 (/write) or v2 (/api/v2/write via influxdb-client).")
+Verbose = typer.Option(False, "--verbose", "-v")
+
+
+@commands.command()
+def collect(
+    client_id: str = ClientId,
+    share_group: str = ShareGroup,
+    mqtt_host: str = MqttHost,
+    mqtt_port: int = MqttPort,
+    influx_url: str = InfluxUrl,
+    transport: str = Transport,
+    verbose: bool = Verbose,
+) -> None:
+    """Run the collector alone (for scale-out replicas): MQTT → validate → InfluxDB."""
+    from .service import Collector
+
+    setup_logging(verbose)
+    s = cli_settings(**collector_overrides(client_id, share_group, mqtt_host, mqtt_port, influx_url, transport))
+    collector = Collector(s).start()
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    console.print(f"Collecting from mqtt://{s.mqtt.host}:{s.mqtt.port} into {s.influx.url} (db {s.influx.database}). Ctrl-C stops.")
+    stop.wait()
+    collector.stop()
+
+
+def schema_file() -> Path:
+    """The published JSON Schema, package data of the collector (also in an installed wheel)."""
+    return Path(str(resources.files("collector") / "schema" / "airtrail-v1.schema.json"))
+
+
+@commands.command()
+def schema(write: bool = typer.Option(False, "--write", help="Write collector/schema/airtrail-v1.schema.json instead of printing.")) -> None:
+    """The JSON Schema of the MQTT message contract (generated from the one definition)."""
+    import json
+
+    from .contract import json_schema
+
+    text = json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"
+    if write:
+        schema_file().write_text(text)
+        console.print(f"Wrote {schema_file()}")
+    else:
+        print(text, end="")

@@ -1,3 +1,0 @@
-from collector.cli import main
-
-main()
