@@ -112,5 +112,6 @@ def main() -> None:
 
         from rich.markup import escape
 
-        Console(stderr=True).print(f"[bold red]Problem:[/] {escape(str(exc))}", highlight=False)
+        # soft_wrap: one line however long, so the message survives a log or a grep
+        Console(stderr=True, soft_wrap=True).print(f"[bold red]Problem:[/] {escape(str(exc))}", highlight=False)
         sys.exit(1)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import socket
+
 import typer
 
-from collector.cli import ClientId, InfluxUrl, MqttHost, MqttPort, ShareGroup, Transport, Verbose, collector_overrides, console, setup_logging
+from collector.cli import (ClientId, InfluxUrl, MqttHost, MqttPort, ShareGroup, Transport, Verbose, check_hosts, collector_overrides,
+                           console, setup_logging)
+from collector.errors import ConfigError
 from collector.settings import cli_settings
 
 commands = typer.Typer()
@@ -31,9 +35,29 @@ def serve(
 
     setup_logging(verbose)
     s = cli_settings(**{"api.host": host, "api.port": port, **collector_overrides(client_id, share_group, mqtt_host, mqtt_port, influx_url, transport)})
+    check_hosts(s)
+    # Bind the API's socket before the collector touches the broker: a second
+    # `serve` on a busy port must not first take the running collector's session.
+    listener = _bind(s.api.host, s.api.port)
     collector = Collector(s).start()
     console.print(f"API on http://{s.api.host}:{s.api.port}  (docs: /docs, health: /health, metrics: /metrics)")
     try:
-        uvicorn.run(build_app(collector), host=s.api.host, port=s.api.port, log_level="warning")
+        server = uvicorn.Server(uvicorn.Config(build_app(collector), log_level="warning"))
+        server.run(sockets=[listener])
     finally:
         collector.stop()
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as exc:
+        listener.close()
+        raise ConfigError(f"the API cannot listen on {host}:{port} ({exc.strerror}): another `airtrail serve` may be running; "
+                          "stop it, or choose another port with --port or api.port") from None
+    listener.listen(2048)
+    listener.set_inheritable(True)
+    return listener

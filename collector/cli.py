@@ -24,9 +24,10 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
+from .errors import ConfigError
 from .settings import COLLECTOR_USER, cli_settings
 
-__all__ = ["stack", "device", "commands", "console", "setup_logging", "collector_overrides"]
+__all__ = ["stack", "device", "commands", "console", "setup_logging", "collector_overrides", "check_hosts"]
 
 console = Console()
 
@@ -64,8 +65,12 @@ def down() -> None:
     """Stop the local stack cleanly (Mosquitto saves its queue to disk)."""
     from .stack import Stack
 
-    Stack.from_settings(cli_settings()).down()
-    console.print("Stopped.")
+    s = cli_settings()
+    stopped = Stack.from_settings(s).down()
+    if stopped:
+        console.print(f"Stopped {' and '.join(stopped)}.")
+    else:
+        console.print(f"Nothing was running (no stack in {s.stack_dir}; `airtrail stack status` shows what is there).")
 
 
 def _mqtt_login(port: int, password: str) -> str:
@@ -195,6 +200,22 @@ Transport = typer.Option(None, help="v1 (/write) or v2 (/api/v2/write via influx
 Verbose = typer.Option(False, "--verbose", "-v")
 
 
+def check_hosts(s) -> None:
+    """Refuse to start on a broker or InfluxDB host name that does not resolve.
+
+    A host that resolves but is down is not refused: the collector waits for
+    the broker and spools for InfluxDB. A name that does not resolve is a typo.
+    """
+    import socket
+    from urllib.parse import urlsplit
+
+    for key, host in (("mqtt.host", s.mqtt.host), ("influx.url", urlsplit(s.influx.url).hostname or "")):
+        try:
+            socket.getaddrinfo(host, None)
+        except (socket.gaierror, UnicodeError) as exc:
+            raise ConfigError(f"{key}: the host {host!r} does not resolve ({exc}); check the name") from None
+
+
 @commands.command()
 def collect(
     client_id: str = ClientId,
@@ -210,6 +231,7 @@ def collect(
 
     setup_logging(verbose)
     s = cli_settings(**collector_overrides(client_id, share_group, mqtt_host, mqtt_port, influx_url, transport))
+    check_hosts(s)
     collector = Collector(s).start()
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -46,7 +46,9 @@ def mosquitto_hash(password: str, salt: bytes | None = None) -> str:
 
 
 def check_device_id(device_id: str) -> str:
-    if not DEVICE_ID.match(device_id) or device_id == COLLECTOR_USER:
+    if device_id == COLLECTOR_USER:
+        raise DeviceError(f"{device_id!r} is reserved for the collector's own broker account: give the kit another id, e.g. kit-01")
+    if not DEVICE_ID.match(device_id):
         raise DeviceError(
             f"{device_id!r} is not a valid device id: use 1-32 lower-case letters, digits, '-' or '_', "
             "starting with a letter or digit (it becomes an MQTT topic level and user name)"
@@ -96,6 +98,7 @@ class DeviceRegistry:
         return device
 
     def get(self, device_id: str) -> Device:
+        check_device_id(device_id)  # a malformed id is its own problem: no command could register it
         try:
             return self._devices[device_id]
         except KeyError:

@@ -9,12 +9,13 @@ another), then the defaults below.
 from __future__ import annotations
 
 import os
+import tomllib
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
 from platformdirs import user_data_dir
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -82,6 +83,15 @@ class InfluxSettings(_Section):
     org: str | None = None
     bucket: str | None = None
     timeout_s: float = 10.0
+
+    @field_validator("url")
+    @classmethod
+    def _url_has_a_scheme(cls, url: str) -> str:
+        # "127.0.0.1:18086" would be read as scheme "127.0.0.1" and fail at the
+        # first write, long after start; say it now.
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"an InfluxDB URL starts with http:// or https://, e.g. http://{url.split('://')[-1]}")
+        return url.rstrip("/")
 
     @model_validator(mode="after")
     def _v2_needs_bucket(self) -> "InfluxSettings":
@@ -160,7 +170,7 @@ class Settings(BaseSettings):
         return (
             init_settings,
             env_settings,
-            TomlConfigSettingsSource(settings_cls, toml_file=toml_file),
+            _TomlFile(settings_cls, toml_file=toml_file),
         )
 
     # Files the collector, the stack and the device registry share.
@@ -181,6 +191,63 @@ class Settings(BaseSettings):
         return self.data_dir / "stack"
 
 
+class _TomlFile(TomlConfigSettingsSource):
+    """airtrail.toml, with a syntax error reported as the file and line to fix."""
+
+    def _read_file(self, file_path: Path) -> dict[str, Any]:  # type: ignore[override]
+        try:
+            with open(file_path, "rb") as handle:
+                return tomllib.load(handle)
+        except tomllib.TOMLDecodeError as exc:
+            # tomllib's message ends "(at line 3, column 7)": keep it, name the file.
+            raise ConfigError(f"{file_path} is not valid TOML: {exc}; fix that line") from None
+        except OSError as exc:
+            raise ConfigError(f"cannot read the config file {file_path}: {exc.strerror}") from None
+
+
+def _where(loc: tuple[Any, ...], toml_file: Path) -> str:
+    """Which source gave the setting at ``loc``: an environment variable, the file, or a flag."""
+    variable = "AIRTRAIL_" + "__".join(str(part) for part in loc).upper()
+    if any(name.upper() == variable for name in os.environ):
+        return f"environment variable {variable}"
+    try:
+        with open(toml_file, "rb") as handle:
+            node: Any = tomllib.load(handle)
+        for part in loc:
+            node = node[part]
+        return str(toml_file)
+    except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError):
+        return "a command-line flag"
+
+
+def _valid_keys(loc: tuple[Any, ...]) -> list[str]:
+    model: Any = Settings
+    for part in loc[:-1]:
+        field = model.model_fields.get(part)
+        model = field.annotation if field is not None else None
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return []
+    return sorted(model.model_fields)
+
+
+def describe_invalid(exc: ValidationError, toml_file: Path) -> str:
+    """One sentence per problem: the dotted key, where it came from, and what to change."""
+    problems = []
+    for err in exc.errors(include_url=False):
+        loc = tuple(err["loc"])
+        key = ".".join(str(part) for part in loc) or "settings"
+        where = _where(loc, toml_file) if loc else "the settings"
+        if err["type"] == "extra_forbidden":
+            valid = _valid_keys(loc)
+            section = ".".join(str(part) for part in loc[:-1])
+            known = f"; the keys{' of [' + section + ']' if section else ''} are {', '.join(valid)}" if valid else ""
+            problems.append(f"unknown setting {key} (from {where}){known}")
+        else:
+            given = f" (got {err['input']!r})" if not isinstance(err.get("input"), dict) and "input" in err else ""
+            problems.append(f"{key} from {where}: {err['msg'][0].lower() + err['msg'][1:]}{given}")
+    return "; ".join(problems)
+
+
 # The --config of the Settings being built: pydantic-settings asks for its
 # sources in a classmethod, so it cannot come as an argument. A ContextVar keeps
 # loads in different threads apart.
@@ -197,7 +264,9 @@ def config_file_path(explicit: Path | None = None) -> Path:
     if named is None:
         return Path("airtrail.toml")
     path = Path(named).expanduser()
-    if not path.exists() or path.is_dir():  # /dev/null is allowed: "no file"
+    if path.is_dir():
+        raise ConfigError(f"config file {path} (from {source}) is a folder: name the airtrail.toml file inside it")
+    if not path.exists():  # /dev/null exists: it means "no file"
         raise ConfigError(f"config file {path} (from {source}) does not exist; create it or fix the path")
     return path
 
@@ -224,7 +293,7 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     try:
         return Settings(**nested)
     except ValidationError as exc:
-        raise ConfigError(f"invalid configuration: {exc}") from None
+        raise ConfigError("invalid configuration: " + describe_invalid(exc, config_file_path(config_file))) from None
     finally:
         _explicit_config.reset(token)
 

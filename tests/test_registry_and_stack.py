@@ -29,10 +29,21 @@ def test_rotate_changes_the_password_and_remove_forgets_the_kit(tmp_path):
         registry.get("kit-01")
 
 
-@pytest.mark.parametrize("bad", ["Kit-01", "kit/01", "kit+", "#", "", "a" * 33, "airtrail-collector"])
+@pytest.mark.parametrize("bad", ["Kit-01", "kit/01", "kit+", "#", "", "a" * 33])
 def test_ids_that_cannot_be_topic_levels_or_user_names_are_refused(tmp_path, bad):
     with pytest.raises(DeviceError, match="not a valid device id"):
         DeviceRegistry(tmp_path / "devices.json").add(bad)
+
+
+def test_the_collectors_account_name_is_refused_as_reserved_not_as_malformed(tmp_path):
+    with pytest.raises(DeviceError, match="reserved for the collector"):
+        DeviceRegistry(tmp_path / "devices.json").add("airtrail-collector")
+
+
+def test_looking_up_a_malformed_id_says_it_is_malformed_not_how_to_register_it(tmp_path):
+    with pytest.raises(DeviceError, match="not a valid device id") as caught:
+        DeviceRegistry(tmp_path / "devices.json").get("BAD ID")
+    assert "device add" not in str(caught.value)
 
 
 def test_a_duplicate_is_refused_with_the_way_out(tmp_path):

@@ -38,9 +38,14 @@ class Stack:
         self.influxdb.start()
         self.mosquitto.start()
 
-    def down(self) -> None:
+    def down(self) -> list[str]:
+        """Stop every service; the names of those that were running."""
+        stopped = []
         for service in reversed(self.services):
+            if service.running():
+                stopped.append(service.name)
             service.stop()
+        return stopped
 
     def sync_broker_auth(self) -> bool:
         """Regenerate Mosquitto's password file and ACL; reload it if running (True then)."""
