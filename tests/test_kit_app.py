@@ -259,7 +259,7 @@ def test_a_reconnected_sensor_comes_back_without_a_reset(tmp_path, monkeypatch):
 def test_the_status_message_meets_the_contract_and_names_each_sensors_health(tmp_path):
     kit = offline_kit(tmp_path, missing=("bme280",))
     run_offline(kit, 2)
-    doc = json.loads(kit.kit._status_payload())
+    doc = json.loads(kit.kit.status_message())
     msg = StatusMessage.model_validate(doc, context={"device": "kit-test"})
     assert msg.online and msg.fw and msg.mode == "online"
     assert msg.queue == 2 and msg.dropped == 0
@@ -284,20 +284,10 @@ def device(stack):
 
 def test_every_reading_is_in_the_flash_queue_before_it_is_sent(stack, device, tmp_path):
     device_id, password = device
-    kit = VirtualKit(device_id, password, broker=("127.0.0.1", stack.mqtt_port), interval_s=5, sample_s=1, speedup=200, data_dir=tmp_path)
-    k = kit.prepare()
     events: list[tuple[str, int]] = []
-    append = k.queue.append
 
-    def logged_append(record):
-        append(record)
-        events.append(("stored", json.loads(record)["seq"]))
-
-    k.queue.append = logged_append
-    new_client = k._new_client
-
-    def logged_client():
-        client = new_client()
+    def logged_client(cfg):
+        client = app.mqtt_client(cfg)
         publish = client.publish
 
         def logged_publish(topic, msg, retain=False, qos=0, timeout_ms=None):
@@ -308,7 +298,16 @@ def test_every_reading_is_in_the_flash_queue_before_it_is_sent(stack, device, tm
         client.publish = logged_publish
         return client
 
-    k._new_client = logged_client
+    kit = VirtualKit(device_id, password, broker=("127.0.0.1", stack.mqtt_port), interval_s=5, sample_s=1, speedup=200,
+                     data_dir=tmp_path, new_client=logged_client)
+    k = kit.prepare()
+    append = k.queue.append
+
+    def logged_append(record):
+        append(record)
+        events.append(("stored", json.loads(record)["seq"]))
+
+    k.queue.append = logged_append
     report = kit.run(10, outages=[(12, 20)])
     assert report.sent == 10
     for seq in range(10):

@@ -375,11 +375,22 @@ def add_position(values, flags, fix, fix_age_ms, interval_ms):
         flags.append("gps_stale")
 
 
+def mqtt_client(cfg):
+    """The kit's MQTT client for config.json, not yet connected. Its last will
+    marks the kit offline when the connection breaks without a goodbye."""
+    m = cfg["mqtt"]
+    dev = cfg["device_id"]
+    client = MQTTClient(dev, m["host"], m["port"], user=m["username"], password=m["password"],
+                        keepalive=m["keepalive"], tls=m["tls"], ca_file=m["ca_file"] or None)
+    client.set_last_will(contract.status_topic(dev), contract.offline_status(dev), retain=True, qos=1)
+    return client
+
+
 # -- the kit -------------------------------------------------------------------
 
 
 class Kit:
-    def __init__(self, cfg, hw, queue, seq, timebase, data_dir="/", log=print):
+    def __init__(self, cfg, hw, queue, seq, timebase, data_dir="/", log=print, new_client=None):
         self.cfg = cfg
         self.hw = hw
         self.queue = queue  # airkit.queue.FlashQueue
@@ -393,6 +404,9 @@ class Kit:
         self.gps = None
         self.wifi = WiFi(hw.wlan, cfg["wifi"], timebase) if hw.wlan is not None and cfg["wifi"] else None
         self.mqtt = None
+        # cfg -> an unconnected MQTTClient with the kit's last will; tests
+        # hand in one that wraps it to watch what goes on the wire.
+        self.new_client = new_client or mqtt_client
         self.topic = contract.readings_topic(self.dev)
         self.wake = asyncio.Event()  # a new reading is in the queue
         self.booted = timebase.ticks_ms()
@@ -639,7 +653,8 @@ class Kit:
 
     # -- forwarding ------------------------------------------------------------
 
-    def _status_payload(self):
+    def status_message(self):
+        """The retained status message this kit would publish now (bytes)."""
         batt = self.sensors.get("battery")
         return status.status_message(
             self.dev, version.VERSION, self.cfg["mode"], self.clock.now(), self.queue.depth, self.queue.dropped,
@@ -649,7 +664,7 @@ class Kit:
             sensors=self.health())
 
     def _publish_status(self):
-        self.mqtt.publish(contract.status_topic(self.dev), self._status_payload(), retain=True, qos=1)
+        self.mqtt.publish(contract.status_topic(self.dev), self.status_message(), retain=True, qos=1)
         self._status_at = self.tb.ticks_ms()
         self._health = self.health()
 
@@ -657,13 +672,6 @@ class Kit:
         if self._status_at is None or self.health() != self._health:
             return True
         return self.tb.ticks_diff(self.tb.ticks_ms(), self._status_at) >= STATUS_EVERY_MS
-
-    def _new_client(self):
-        m = self.cfg["mqtt"]
-        client = MQTTClient(self.dev, m["host"], m["port"], user=m["username"], password=m["password"],
-                            keepalive=m["keepalive"], tls=m["tls"], ca_file=m["ca_file"] or None)
-        client.set_last_will(contract.status_topic(self.dev), contract.offline_status(self.dev), retain=True, qos=1)
-        return client
 
     def _drop_mqtt(self):
         if self.mqtt is not None:
@@ -703,7 +711,7 @@ class Kit:
 
     def _connect_broker(self):
         m = self.cfg["mqtt"]
-        self.mqtt = self._new_client()
+        self.mqtt = self.new_client(self.cfg)
         self.mqtt.connect()
         self._say("connected to broker %s:%d" % (m["host"], m["port"]))
         self._publish_status()

@@ -215,7 +215,8 @@ class VirtualKit:
                  gps: bool = True, seed: int | None = None, data_dir: Path | None = None,
                  rtc_error_s: float = -7.0, batch_max: int = 50, queue_budget_kb: int = 512,
                  keepalive: int = 60, start_unix: float | None = None, air: Air | None = None,
-                 missing: tuple[str, ...] = (), pm_duty: str = "cycle", pm_warmup_s: int = 30) -> None:
+                 missing: tuple[str, ...] = (), pm_duty: str = "cycle", pm_warmup_s: int = 30,
+                 new_client: Callable[[dict], object] | None = None) -> None:
         self.device_id = device_id
         self.password = password
         self.broker = broker
@@ -236,6 +237,7 @@ class VirtualKit:
         self.missing = set(missing)  # parts enabled in config.json but not fitted: "pm", "bme280", "gps"
         self.pm_duty = pm_duty
         self.pm_warmup_s = pm_warmup_s
+        self.new_client = new_client  # cfg -> MQTT client (tests watch the wire with it); None: the kit's own
         self._own_dir = data_dir is None
         self.data_dir = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix=f"airtrail-{device_id}-"))
         self.kit: kit_app.Kit | None = None
@@ -319,7 +321,8 @@ class VirtualKit:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         queue = FlashQueue(str(self.data_dir / "queue"), cfg["queue_budget_kb"] * 1024)
         seq = SeqCounter(str(self.data_dir / "seq"))
-        return kit_app.Kit(cfg, hw, queue, seq, tb, data_dir=str(self.data_dir), log=self.report.log.append)
+        return kit_app.Kit(cfg, hw, queue, seq, tb, data_dir=str(self.data_dir), log=self.report.log.append,
+                            new_client=self.new_client)
 
     def prepare(self, outages=()) -> kit_app.Kit:
         """Build the kit (and its simulated parts) without running it, so a
