@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from airkit.app import PM_MIN_SLEEP_MS
+from airkit.intervals import PM_MIN_SLEEP_MS
 
 POWER_FILE = Path(__file__).with_name("power.toml")
 PM_SENSORS = ("pms5003", "sds011")
@@ -94,7 +94,7 @@ def usable_mah(battery_mah: float, cell_v: float, output_v: float, efficiency: f
 
 def pm_duty(interval_s: float, warmup_s: float, sample_s: float) -> float:
     """Fraction of the time the PM fan runs, by the firmware's rule
-    (airkit.app.pm_wake_offset_ms): the fan is put to sleep between readings
+    (airkit.intervals.pm_wake_offset_ms): the fan is put to sleep between readings
     only when it can then sleep at least PM_MIN_SLEEP_MS and still warm up and
     sample before the interval ends; otherwise it runs all the time."""
     on_s = warmup_s + sample_s

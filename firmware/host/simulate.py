@@ -373,9 +373,9 @@ class VirtualKit:
             return "crashed"
         if self.done:
             return "done"
-        if k.wifi is None or not k.wifi.isconnected():
+        if k.uplink is None or not k.uplink.wifi.isconnected():
             return "no Wi-Fi"
-        if k.mqtt is None or not k.mqtt.connected:
+        if k.uplink.mqtt is None or not k.uplink.mqtt.connected:
             return "no broker"
         return "online"
 
