@@ -18,7 +18,8 @@
 # decode() is pure and runs unchanged on MicroPython and CPython; PMS5003 is
 # the thin I/O class around a UART the caller has built.
 
-from .sensorbase import FramedSensor, SensorTimeout, sleep_ms, ticks_ms  # noqa: F401  (re-exported: callers catch SensorTimeout from here)
+from . import ticks as kit_ticks
+from .sensorbase import FramedSensor, SensorTimeout  # noqa: F401  (re-exported: callers catch SensorTimeout from here)
 
 FRAME_SIZE = 32
 DATA_LENGTH = 28  # the length field of a data frame
@@ -182,8 +183,8 @@ class PMS5003(FramedSensor):
     # sensor then needs ~1 s before it answers commands again.
     WAKE_MS = 1000
 
-    def __init__(self, uart, set_pin=None):
-        FramedSensor.__init__(self, uart)
+    def __init__(self, uart, set_pin=None, ticks=kit_ticks):
+        FramedSensor.__init__(self, uart, ticks)
         self._set = set_pin
         self.passive_mode = False
         if set_pin is not None:
@@ -211,12 +212,12 @@ class PMS5003(FramedSensor):
             self._set.value(1)
         else:
             self._uart.write(WAKE)
-        self.woke_ms = ticks_ms()
+        self.woke_ms = self._ticks.ticks_ms()
         self.values = None
         if self.passive_mode:
             # Units differ in whether they keep passive mode across a sleep;
             # saying it again is harmless and removes the doubt.
-            sleep_ms(self.WAKE_MS)
+            self._ticks.sleep_ms(self.WAKE_MS)
             self.passive()
 
     # -- reading --------------------------------------------------------

@@ -1,12 +1,19 @@
 # What every sensor driver shares: the two errors the main loop catches to
-# report a sensor as missing (and leave its fields out of the reading), and the
-# millisecond clock of ticks.py.
+# report a sensor as missing (and leave its fields out of the reading), and
+# the timebase convention.
+#
+# Every driver takes the timebase it is given as ``ticks``: any object with
+# ticks_ms(), ticks_diff(a, b), ticks_add(a, b) and a blocking sleep_ms(ms),
+# by default the airkit.ticks module (the chip's own millisecond clock). The
+# virtual kits hand in their virtual clock, so a BME280 conversion or a
+# PMS5003 timeout takes virtual time like everything else and nothing needs
+# patching.
 #
 # Corrupt data (bad checksum or CRC, impossible frame length) is a ValueError
 # raised by the pure decoders; a sensor that is not there or stopped talking
 # is one of the OSError subclasses below. Both mean "no value this time".
 
-from .ticks import sleep_ms, ticks_diff, ticks_ms  # noqa: F401  (the drivers' clock, re-exported)
+from . import ticks as kit_ticks
 
 
 class SensorMissing(OSError):
@@ -37,8 +44,9 @@ class FramedSensor:
     WARMUP_MS: int
     POLL_MS = 20
 
-    def __init__(self, uart):
+    def __init__(self, uart, ticks=kit_ticks):
         self._uart = uart
+        self._ticks = ticks
         self._buf = bytearray(2 * self.FRAME_SIZE)
         self._mv = memoryview(self._buf)
         self._n = 0
@@ -47,10 +55,10 @@ class FramedSensor:
         self.frames = 0  # good data frames seen
         self.errors = 0  # corrupt frames skipped
         self.last_error = None
-        self.woke_ms = ticks_ms()
+        self.woke_ms = ticks.ticks_ms()
 
     def warming_up(self):
-        return ticks_diff(ticks_ms(), self.woke_ms) < self.WARMUP_MS
+        return self._ticks.ticks_diff(self._ticks.ticks_ms(), self.woke_ms) < self.WARMUP_MS
 
     def poll(self):
         """Consume the bytes the UART holds; return how many data frames
@@ -95,13 +103,14 @@ class FramedSensor:
             timeout_ms = self.TIMEOUT_MS
         self._request()
         errors = self.errors
-        t0 = ticks_ms()
+        tk = self._ticks
+        t0 = tk.ticks_ms()
         while not self.poll():
-            if ticks_diff(ticks_ms(), t0) >= timeout_ms:
+            if tk.ticks_diff(tk.ticks_ms(), t0) >= timeout_ms:
                 if self.errors > errors:
                     raise SensorTimeout("%s: %d corrupt frames and no good one in %d ms (%s)"
                                         % (self.NAME, self.errors - errors, timeout_ms, self.last_error))
                 raise SensorTimeout("%s: no frame in %d ms: check 5 V power, the fan, and that the "
                                     "sensor's TX goes to the kit's RX pin" % (self.NAME, timeout_ms))
-            sleep_ms(self.POLL_MS)
+            tk.sleep_ms(self.POLL_MS)
         return self.values

@@ -3,7 +3,8 @@
 #   name, health (status.OK / MISSING / ERROR / ...), problem (text or None),
 #   sample() -> dict of contract fields, or None for "nothing this time".
 # Adapters copy the drivers' reused dicts, and keep time with the app's
-# timebase (virtual kits run faster than the wall clock). build_sensors()
+# timebase, which the drivers are given too (virtual kits run faster than the
+# wall clock). build_sensors()
 # makes the ones config.json enables from what Hardware provides; a sensor
 # that is enabled but unreachable is an _Absent, reported "missing".
 
@@ -169,7 +170,9 @@ class GPSSensor:
 
 
 def build_sensors(cfg, hw, tb):
-    """The sensor adapters for the sensors enabled in config.json."""
+    """The sensor adapters for the sensors enabled in config.json. The
+    drivers get the timebase's blocking ticks (tb.ticks, sensorbase.py)."""
+    ticks = tb.ticks
     sensors = {}
     which = cfg["sensors"]
     pm = which["pm"]
@@ -179,22 +182,22 @@ def build_sensors(cfg, hw, tb):
         else:
             if pm == "sds011":
                 from .sds011 import SDS011
-                drv = SDS011(hw.pm_uart)
+                drv = SDS011(hw.pm_uart, ticks)
             else:
                 from .pms5003 import PMS5003
-                drv = PMS5003(hw.pm_uart, hw.pm_set)
+                drv = PMS5003(hw.pm_uart, hw.pm_set, ticks)
             sensors["pm"] = PMSensor(drv, tb, cfg["pm_warmup_s"] * 1000)
     if which["bme280"]:
         from .bme280 import BME280
         addr = hw.i2c_addr.get("bme280", 0x76)
-        sensors["bme280"] = _on_i2c(hw, "bme280", lambda: BME280(hw.i2c, addr), lambda d: d.read(), tb)
+        sensors["bme280"] = _on_i2c(hw, "bme280", lambda: BME280(hw.i2c, addr, ticks), lambda d: d.read(), tb)
     if which["scd4x"]:
         from .scd4x import SCD4x
         addr = hw.i2c_addr.get("scd4x", 0x62)
         own_climate = not which["bme280"]  # the SCD4x's T/RH read high from its own heat
 
         def build():
-            d = SCD4x(hw.i2c, addr)
+            d = SCD4x(hw.i2c, addr, ticks)
             d.start()
             return d
 
@@ -216,7 +219,7 @@ def build_sensors(cfg, hw, tb):
             sensors["gps"] = _Absent("gps", "no UART for the GPS")
         else:
             from .nmea import GPS
-            sensors["gps"] = GPSSensor(GPS(hw.gps_uart), tb)
+            sensors["gps"] = GPSSensor(GPS(hw.gps_uart, ticks), tb)
     return sensors
 
 

@@ -267,29 +267,12 @@ class VirtualKit:
             raise ValueError(f"virtual kit {self.device_id}: " + "; ".join(problems))
         return cfg
 
-    def _scale_driver_waits(self) -> None:
-        # The drivers wait for their chips with blocking sleeps (a BME280
-        # conversion: 10 ms). On a kit those are hardware time, so in a
-        # virtual kit they shrink with the speedup like every other wait;
-        # unscaled, 10 ms at 400x would be 4 virtual seconds per sample.
-        # Module-wide: the kits of one process share one speedup.
-        from airkit import bme280, scd4x, sds011, sensorbase
-
-        speedup = self.speedup
-
-        def scaled_sleep_ms(ms: int) -> None:
-            time.sleep(ms / 1000 / speedup)
-
-        for module in (bme280, scd4x, sds011, pms5003, sensorbase):
-            setattr(module, "sleep_ms", scaled_sleep_ms)
-
     def _build(self, outages) -> kit_app.Kit:
         from airkit import pins
         from airkit.queue import FlashQueue
         from airkit.seqno import SeqCounter
 
         cfg = self.config()
-        self._scale_driver_waits()
         tb = SimTime(self.speedup, self.start_unix)
         self.simtime = tb
         air = self.air or Air(self.seed)
