@@ -243,13 +243,5 @@ def test_wake_in_passive_mode_restates_passive_mode():
     assert uart.writes == [pms5003.MODE_PASSIVE, pms5003.WAKE, pms5003.MODE_PASSIVE]
 
 
-def test_warming_up_after_wake_until_warmup_time_passes():
-    pm = PMS5003(FakeUART())
-    pm.wake()
-    assert pm.warming_up()
-    pm.WARMUP_MS = 0
-    assert not pm.warming_up()
-
-
 def test_pms7003_is_the_same_driver():
     assert pms5003.PMS7003 is PMS5003

@@ -86,6 +86,21 @@ def test_the_pm_fan_is_cycled_only_when_the_interval_leaves_it_time_to_sleep():
     assert intervals.pm_wake_offset_ms(300_000, 30_000, 5_000, "continuous") is None
 
 
+def test_the_pm_sensor_is_warming_up_after_wake_until_its_warmup_time_passes():
+    # The one warm-up rule (config pm_warmup_s); the drivers have none of their own.
+    from airkit.pms5003 import PMS5003
+    from airkit_host.fakebus import FakeUART, ManualTicks
+
+    tb = ManualTicks()
+    pm = sensors.PMSensor(PMS5003(FakeUART(), ticks=tb), tb, warmup_ms=30_000)
+    pm.sleep()
+    tb.advance(60_000)
+    pm.wake()
+    assert pm.warming()
+    tb.advance(30_000)
+    assert not pm.warming()
+
+
 @requires_micropython
 def test_one_interval_aggregates_and_encodes_to_the_same_reading_under_micropython():
     from airkit import encode

@@ -165,7 +165,7 @@ class PMS5003(FramedSensor):
     """A PMS5003/PMS7003 on a ready UART (9600 baud, 8N1).
 
         pm = PMS5003(UART(1, 9600, tx=17, rx=16), set_pin=Pin(5, Pin.OUT))
-        pm.wake()           # fan on; readings settle after WARMUP_MS
+        pm.wake()           # fan on; readings settle ~30 s later (config pm_warmup_s)
         values = pm.read()  # dict of FIELDS, or None while warming up
 
     In active mode (the power-on default) the sensor sends a frame every
@@ -177,8 +177,6 @@ class PMS5003(FramedSensor):
     NAME = "PMS5003"
     FRAME_SIZE = FRAME_SIZE
     TIMEOUT_MS = 3000  # longest gap between active-mode frames is 2.3 s
-    # Manual, section "Note": stable data 30 s after waking, the fan needs it.
-    WARMUP_MS = 30000
     # Appendix II: the SET pin or the wake command restarts the fan; the
     # sensor then needs ~1 s before it answers commands again.
     WAKE_MS = 1000
@@ -212,7 +210,6 @@ class PMS5003(FramedSensor):
             self._set.value(1)
         else:
             self._uart.write(WAKE)
-        self.woke_ms = self._ticks.ticks_ms()
         self.values = None
         if self.passive_mode:
             # Units differ in whether they keep passive mode across a sleep;

@@ -135,9 +135,6 @@ class SDS011(FramedSensor):
     NAME = "SDS011"
     FRAME_SIZE = FRAME_SIZE
     TIMEOUT_MS = 3000
-    # Datasheet: "the stable data should be got at least 30 seconds after the
-    # sensor wakeup from the sleep mode because of the fan's performance".
-    WARMUP_MS = 30000
 
     def __init__(self, uart, ticks=kit_ticks):
         FramedSensor.__init__(self, uart, ticks)
@@ -152,7 +149,6 @@ class SDS011(FramedSensor):
         self._uart.write(WORK)
         self._ticks.sleep_ms(self.POLL_MS)
         self._uart.write(WORK)
-        self.woke_ms = self._ticks.ticks_ms()
 
     def active(self):
         self._uart.write(MODE_ACTIVE)

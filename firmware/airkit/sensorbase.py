@@ -28,11 +28,12 @@ class SensorTimeout(OSError):
 
 class FramedSensor:
     """What the UART particle sensors share (PMS5003, SDS011): a receive
-    buffer that frames are cut from, non-blocking poll(), blocking read(),
-    and the fan warm-up clock.
+    buffer that frames are cut from, non-blocking poll() and blocking read().
+    When readings count after the fan wakes is the kit's rule, not the
+    driver's (sensors.PMSensor.warming, config pm_warmup_s).
 
-    A subclass sets NAME, FRAME_SIZE, TIMEOUT_MS and WARMUP_MS (from its
-    datasheet) and implements _consume(), which decodes the whole frames in
+    A subclass sets NAME, FRAME_SIZE and TIMEOUT_MS (from its datasheet) and
+    implements _consume(), which decodes the whole frames in
     self._buf[:self._n] into self.values and returns how many data frames it
     decoded; _request() may ask the sensor for a frame before read() waits
     (passive/query mode).
@@ -41,7 +42,6 @@ class FramedSensor:
     NAME: str  # declared for type checkers; each subclass sets them
     FRAME_SIZE: int
     TIMEOUT_MS: int
-    WARMUP_MS: int
     POLL_MS = 20
 
     def __init__(self, uart, ticks=kit_ticks):
@@ -55,10 +55,6 @@ class FramedSensor:
         self.frames = 0  # good data frames seen
         self.errors = 0  # corrupt frames skipped
         self.last_error = None
-        self.woke_ms = ticks.ticks_ms()
-
-    def warming_up(self):
-        return self._ticks.ticks_diff(self._ticks.ticks_ms(), self.woke_ms) < self.WARMUP_MS
 
     def poll(self):
         """Consume the bytes the UART holds; return how many data frames
