@@ -413,7 +413,8 @@ class GPS:
 
         gps = GPS(UART(2, 9600, rx=34, tx=12))
         gps.update()                  # call often; never blocks
-        gps.position(max_age_ms=5000)  # {"lat":..,"lon":..,"alt":..,"hdop":..,"sats":..} or None
+        gps.position()                # {"lat":..,"lon":..,"alt":..,"hdop":..,"sats":..} or None
+        gps.fix_age_ms()              # how old that fix is
         gps.unix_time()               # Unix seconds now, or None without a fix
 
     Only GGA (position, altitude, quality) and RMC (date) are parsed; once
@@ -482,10 +483,10 @@ class GPS:
             return None
         return self._ticks.ticks_diff(self._ticks.ticks_ms(), self.fix_ms)
 
-    def position(self, max_age_ms=None):
-        """The latest fix, or None if there is none (or it is older than max_age_ms)."""
-        age = self.fix_age_ms()
-        if age is None or (max_age_ms is not None and age > max_age_ms):
+    def position(self):
+        """The latest fix, however old, or None before the first. When a fix
+        is too old to use is the kit's rule (intervals.add_position)."""
+        if self.fix_ms is None:
             return None
         return self._pos
 
