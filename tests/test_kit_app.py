@@ -101,6 +101,16 @@ def test_the_pm_sensor_is_warming_up_after_wake_until_its_warmup_time_passes():
     assert not pm.warming()
 
 
+def test_a_battery_adc_without_a_divider_ratio_is_reported_missing_not_guessed():
+    from airkit import app, config
+    from airkit.clock import Timebase
+
+    cfg, problems = config.validate({"device_id": "kit-test", "mode": "walk", "sensors": {"pm": "none", "bme280": False, "gps": False}})
+    assert not problems
+    battery = sensors.build_sensors(cfg, app.Hardware(rtc=None, batt_adc=object()), Timebase())["battery"]
+    assert battery.health == status.MISSING and "divider" in battery.problem
+
+
 @requires_micropython
 def test_one_interval_aggregates_and_encodes_to_the_same_reading_under_micropython():
     from airkit import encode

@@ -40,14 +40,14 @@ class Hardware:
       pm_uart, pm_set   UART to the PM sensor; the PMS5003 SET pin (optional)
       gps_uart          UART from the GPS
       i2c, i2c_addr     I2C bus; {"bme280": 0x76, "scd4x": 0x62}
-      batt_adc, batt_divider   ADC on the supply divider, its ratio
+      batt_adc, batt_divider   ADC on the supply divider, its ratio (pins.BATT_DIVIDER)
       wlan, ntp         network.WLAN(STA_IF); the ntptime module
       rtc               airkit.clock.MachineRTC (or the virtual kit's)
       wdt, led          machine.WDT (already started) and the status LED Pin
     """
 
     def __init__(self, rtc, pm_uart=None, pm_set=None, gps_uart=None, i2c=None, i2c_addr=None,
-                 batt_adc=None, batt_divider=2.0, wlan=None, ntp=None, wdt=None, led=None):
+                 batt_adc=None, batt_divider=None, wlan=None, ntp=None, wdt=None, led=None):
         self.rtc = rtc
         self.pm_uart = pm_uart
         self.pm_set = pm_set

@@ -211,6 +211,8 @@ def build_sensors(cfg, hw, tb):
     if which["battery"]:
         if hw.batt_adc is None:
             sensors["battery"] = _Absent("battery", "no ADC for the battery divider")
+        elif hw.batt_divider is None:
+            sensors["battery"] = _Absent("battery", "no divider ratio for the battery ADC (pins.BATT_DIVIDER)")
         else:
             from .battery import Battery
             sensors["battery"] = BatterySensor(Battery(hw.batt_adc, hw.batt_divider))

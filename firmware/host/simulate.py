@@ -282,7 +282,7 @@ class VirtualKit:
         pm_set = SimPin(1)
         devices = {} if "bme280" in self.missing else {pins.I2C_ADDR["walk"]["bme280"]: bme280_device(air, tb)}
         i2c = FakeI2C(devices)
-        divider = pins.BATT_DIVIDER.get("walk", 2.0)
+        divider = pins.BATT_DIVIDER["walk"]
         start = time.monotonic()
         pm_uart = FakeUART() if "pm" in self.missing else SimPMSUART(tb, lambda: air.pm(walker.where(), tb.elapsed_s()), pm_set)
         gps_uart = (FakeUART() if "gps" in self.missing else SimGPSUART(tb, walker)) if self.gps else None
