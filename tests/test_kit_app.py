@@ -339,6 +339,35 @@ def test_every_reading_is_in_the_flash_queue_before_it_is_sent(stack, device, tm
         assert events.index(("stored", seq)) < events.index(("sent", seq))
 
 
+def test_the_uplink_reports_the_broker_connection_going_down_and_up_across_an_outage(stack, device, tmp_path):
+    import asyncio
+
+    device_id, password = device
+    kit = VirtualKit(device_id, password, broker=("127.0.0.1", stack.mqtt_port), interval_s=5, sample_s=1, speedup=200, data_dir=tmp_path)
+    uplink = kit.prepare(outages=[(12, 20)]).uplink
+    seen: list[str] = []
+
+    async def watch():
+        while True:  # mqtt_as style: whoever waits on the events clears them
+            await uplink.up.wait()
+            uplink.up.clear()
+            seen.append("up")
+            await uplink.down.wait()
+            uplink.down.clear()
+            seen.append("down")
+
+    async def main():
+        watcher = asyncio.create_task(watch())
+        try:
+            return await kit.run_async(10)
+        finally:
+            watcher.cancel()
+
+    report = asyncio.run(main())
+    assert report.sent == 10
+    assert seen[:3] == ["up", "down", "up"]
+
+
 class ReadingsBlackHole:
     """An MQTT broker that acknowledges everything except readings.
 
