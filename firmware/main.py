@@ -75,7 +75,7 @@ def build_hardware(cfg, wdt, led):
         rtc=MachineRTC(machine.RTC()),
         pm_uart=pm_uart, pm_set=pm_set, gps_uart=gps_uart,
         i2c=i2c, i2c_addr=pinmap.I2C_ADDR.get(variant, {}),
-        batt_adc=batt_adc, batt_divider=pinmap.BATT_DIVIDER.get(variant, 2.0),
+        batt_adc=batt_adc, batt_divider=pinmap.BATT_DIVIDER.get(variant),
         wlan=wlan, ntp=ntptime, wdt=wdt, led=led)
 
 

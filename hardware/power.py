@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from airkit.app import PM_MIN_SLEEP_MS
+from airkit.config import DEFAULTS as KIT_DEFAULTS
+from airkit.intervals import pm_wake_offset_ms
 
 POWER_FILE = Path(__file__).with_name("power.toml")
 PM_SENSORS = ("pms5003", "sds011")
@@ -93,14 +94,17 @@ def usable_mah(battery_mah: float, cell_v: float, output_v: float, efficiency: f
 
 
 def pm_duty(interval_s: float, warmup_s: float, sample_s: float) -> float:
-    """Fraction of the time the PM fan runs, by the firmware's rule
-    (airkit.app.pm_wake_offset_ms): the fan is put to sleep between readings
-    only when it can then sleep at least PM_MIN_SLEEP_MS and still warm up and
-    sample before the interval ends; otherwise it runs all the time."""
-    on_s = warmup_s + sample_s
-    if interval_s < on_s + PM_MIN_SLEEP_MS / 1000:
+    """Fraction of the time the PM fan runs with pm_duty "cycle", by the
+    firmware's own rule (airkit.intervals.pm_wake_offset_ms, called, not
+    re-derived): the fan sleeps between readings only when it can then sleep
+    at least PM_MIN_SLEEP_MS and still warm up and sample its window (10 s,
+    or two of config.json's ``sample_s``) before the interval ends; otherwise
+    it runs all the time."""
+    interval_ms = interval_s * 1000
+    wake_ms = pm_wake_offset_ms(interval_ms, warmup_s * 1000, sample_s * 1000, "cycle")
+    if wake_ms is None:
         return 1.0
-    return on_s / interval_s
+    return (interval_ms - wake_ms) / interval_ms
 
 
 def runtime(
@@ -112,6 +116,7 @@ def runtime(
     pm: str = "pms5003",
     co2: bool = False,
     efficiency: float | None = None,
+    sample_s: float = KIT_DEFAULTS["sample_s"],
     data: dict[str, Any] | None = None,
 ) -> Runtime:
     """Expected runtime of a kit on a power bank, with the budget behind it.
@@ -119,6 +124,8 @@ def runtime(
     ``wifi=True`` counts the radio as listening all the time (MicroPython's
     default power-save mode listens less, so the hours are a floor);
     ``wifi=False`` is walk mode with no network: the CPU runs, the radio is off.
+    ``sample_s`` is config.json's (the firmware's default unless given): it
+    sets how long the PM fan samples after warm-up (pm_duty).
     """
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant '{variant}'; choose one of {', '.join(VARIANTS)}")
@@ -145,7 +152,7 @@ def runtime(
         uses.append(StateUse(s["esp32_modem_sleep"], 1.0))
     uses.append(StateUse(s["board_overhead"], 1.0))
 
-    on = pm_duty(interval_s, timing["pm_warmup_s"], timing["pm_sample_s"])
+    on = pm_duty(interval_s, timing["pm_warmup_s"], sample_s)
     idle = "pms5003_standby" if pm == "pms5003" else "sds011_sleep"
     uses += [StateUse(s[f"{pm}_active"], on), StateUse(s[idle], 1.0 - on)]
     uses.append(StateUse(s["bme280"], 1.0))

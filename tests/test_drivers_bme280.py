@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from airkit import bme280, contract
 from airkit.bme280 import BME280, SensorMissing, SensorTimeout
 from airkit_host import frames
-from airkit_host.fakebus import FakeI2C, RegisterDevice
+from airkit_host.fakebus import FakeI2C, ManualTicks, RegisterDevice
 from tests.vectors import registers
 
 CAL = frames.CALIBRATION
@@ -189,6 +189,13 @@ def _sensor(regs):
     s = BME280(FakeI2C({0x76: dev}))
     s.MEASURE_MS = 0
     return s, dev
+
+
+def test_the_conversion_wait_is_slept_on_the_timebase_the_sensor_is_given():
+    regs, _ = registers("bme280_registers.hex")
+    clock = ManualTicks()
+    BME280(FakeI2C({0x76: RegisterDevice(regs)}), ticks=clock).read()
+    assert clock.slept == BME280.MEASURE_MS  # section 9.1's wait, and no wall-clock time
 
 
 def test_reads_the_recorded_register_image():

@@ -12,7 +12,7 @@ import pytest
 from airkit import contract, nmea
 from airkit.nmea import GPS, NMEAReader
 from airkit_host import frames
-from airkit_host.fakebus import FakeUART
+from airkit_host.fakebus import FakeUART, ManualTicks
 from tests.vectors import HERE, nmea_bytes
 
 TEXTBOOK_GGA = "$GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,*47"
@@ -265,9 +265,11 @@ def test_reader_with_kinds_drops_other_sentences():
     assert list(reader.lines()) == [TEXTBOOK_GGA.encode()]
 
 
-def test_position_older_than_max_age_is_withheld():
-    gps = GPS(FakeUART(frames.gga(52.52, 13.405, 1763900000).encode()))
+def test_the_gps_says_how_old_its_fix_is_and_leaves_staleness_to_the_kit():
+    # The one staleness rule is intervals.add_position (tests/test_kit_app.py).
+    clock = ManualTicks()
+    gps = GPS(FakeUART(frames.gga(52.52, 13.405, 1763900000).encode()), ticks=clock)
     gps.update()
-    gps.fix_ms -= 10_000  # as if the fix were ten seconds old
-    assert gps.position(max_age_ms=5000) is None
+    clock.advance(10_000)  # the fix is now ten seconds old
+    assert gps.fix_age_ms() == 10_000
     assert gps.position() is not None

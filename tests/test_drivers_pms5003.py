@@ -10,7 +10,7 @@ import pytest
 from airkit import contract, pms5003
 from airkit.pms5003 import PMS5003, SensorTimeout
 from airkit_host import frames
-from airkit_host.fakebus import FakeUART
+from airkit_host.fakebus import FakeUART, ManualTicks
 from tests.vectors import hex_lines, hex_stream
 
 ISSUE_VECTOR = bytes.fromhex("424d001c0005000d00160005000d001602fd00fc001d000f00060006970003c5")
@@ -163,6 +163,14 @@ def test_read_returns_none_while_warming_up_then_values():
     assert pm.read()["pm25"] == 12
 
 
+def test_read_times_out_on_the_timebase_the_sensor_is_given():
+    clock = ManualTicks()
+    pm = PMS5003(FakeUART(), ticks=clock)
+    with pytest.raises(SensorTimeout, match="no frame in 3000 ms"):
+        pm.read()
+    assert clock.now >= PMS5003.TIMEOUT_MS  # virtual time: the test did not wait 3 s
+
+
 def test_read_returns_the_newest_of_several_waiting_frames():
     uart = FakeUART(frames.pms5003_frame({"pm25": 12}) + frames.pms5003_frame({"pm25": 14}))
     assert PMS5003(uart).read()["pm25"] == 14
@@ -233,14 +241,6 @@ def test_wake_in_passive_mode_restates_passive_mode():
     pm.passive()
     pm.wake()
     assert uart.writes == [pms5003.MODE_PASSIVE, pms5003.WAKE, pms5003.MODE_PASSIVE]
-
-
-def test_warming_up_after_wake_until_warmup_time_passes():
-    pm = PMS5003(FakeUART())
-    pm.wake()
-    assert pm.warming_up()
-    pm.WARMUP_MS = 0
-    assert not pm.warming_up()
 
 
 def test_pms7003_is_the_same_driver():

@@ -155,8 +155,25 @@ def test_the_fan_runs_continuously_when_the_interval_is_shorter_than_warmup_plus
 
 
 def test_the_fan_sleeps_between_readings_at_long_intervals():
-    assert power.pm_duty(120, 30, 10) == pytest.approx(1 / 3)
+    # 30 s warm-up + a 10 s window (two samples at sample_s = 5) out of 120 s.
+    assert power.pm_duty(120, 30, 5) == pytest.approx(1 / 3)
+    # At sample_s = 10 the firmware samples for 20 s (two samples), so the fan
+    # runs 50 of 120 s; the model's old re-derivation said 40.
+    assert power.pm_duty(120, 30, 10) == pytest.approx(5 / 12)
     assert power.runtime("walk", interval_s=120).hours > power.runtime("walk", interval_s=10).hours
+
+
+def test_the_fan_duty_is_the_firmwares_wake_rule():
+    from airkit import config, intervals
+
+    for interval_s, sample_s in ((60, 5), (120, 10), (300, 30), (600, 60)):
+        wake = intervals.pm_wake_offset_ms(interval_s * 1000, 30_000, sample_s * 1000, "cycle")
+        assert power.pm_duty(interval_s, 30, sample_s) == pytest.approx(1 - wake / (interval_s * 1000))
+    # power.toml's sampling figure is the firmware's window at the default sample_s.
+    t = DATA["timing"]
+    window_ms = 300_000 - t["pm_warmup_s"] * 1000 - intervals.pm_wake_offset_ms(
+        300_000, t["pm_warmup_s"] * 1000, config.DEFAULTS["sample_s"] * 1000, "cycle")
+    assert window_ms == t["pm_sample_s"] * 1000
 
 
 def test_walk_mode_without_wifi_counts_the_cpu_not_the_radio():

@@ -16,7 +16,7 @@ import uuid
 
 import pytest
 
-from airkit import aggregate, app, contract, status
+from airkit import aggregate, contract, intervals, sensors, status, uplink
 from airkit_host.simulate import Air, VirtualKit
 from collector.contract import StatusMessage
 from tests.support.micropython import requires_micropython, run_micropython
@@ -24,42 +24,42 @@ from tests.support.micropython import requires_micropython, run_micropython
 # -- the pure steps --------------------------------------------------------------
 
 
-def interval(pm=(), pm_warm=(), env=(), faults=0) -> app.Interval:
-    iv = app.Interval()
+def interval(pm=(), pm_warm=(), env=(), faults=0) -> intervals.Interval:
+    iv = intervals.Interval()
     iv.pm, iv.pm_warm, iv.env, iv.faults = list(pm), list(pm_warm), list(env), faults
     return iv
 
 
 def test_a_reading_is_the_median_of_its_interval_so_one_spike_does_not_move_it():
-    values, flags = app.interval_values(interval(pm=[{"pm25": v} for v in (12, 11, 240, 13, 12)], env=[{"temp": 20.0}, {"temp": 21.0}, {"temp": 22.0}]))
+    values, flags = intervals.interval_values(interval(pm=[{"pm25": v} for v in (12, 11, 240, 13, 12)], env=[{"temp": 20.0}, {"temp": 21.0}, {"temp": 22.0}]))
     assert values == {"pm25": 12, "temp": 21.0}
     assert flags == []
 
 
 def test_the_trimmed_mean_is_the_other_aggregate_on_offer():
-    values, _ = app.interval_values(interval(pm=[{"pm25": v} for v in (10, 12, 14, 16, 400)]), "trimmed")
+    values, _ = intervals.interval_values(interval(pm=[{"pm25": v} for v in (10, 12, 14, 16, 400)]), "trimmed")
     assert values["pm25"] == aggregate.trimmed_mean([10, 12, 14, 16, 400])
 
 
 def test_pm_at_85_percent_humidity_or_more_is_flagged_rh_high_and_left_as_measured():
-    values, flags = app.interval_values(interval(pm=[{"pm25": 40}], env=[{"rh": 85.0}]))
+    values, flags = intervals.interval_values(interval(pm=[{"pm25": 40}], env=[{"rh": 85.0}]))
     assert values["pm25"] == 40 and "rh_high" in flags
 
 
 def test_no_rh_high_flag_below_85_percent_or_without_pm():
-    assert "rh_high" not in app.interval_values(interval(pm=[{"pm25": 40}], env=[{"rh": 84.9}]))[1]
-    assert "rh_high" not in app.interval_values(interval(env=[{"rh": 95.0}]))[1]
+    assert "rh_high" not in intervals.interval_values(interval(pm=[{"pm25": 40}], env=[{"rh": 84.9}]))[1]
+    assert "rh_high" not in intervals.interval_values(interval(env=[{"rh": 95.0}]))[1]
 
 
 def test_warm_up_samples_are_used_only_when_there_are_no_others_and_then_flagged():
-    values, flags = app.interval_values(interval(pm=[{"pm25": 20}], pm_warm=[{"pm25": 3}]))
+    values, flags = intervals.interval_values(interval(pm=[{"pm25": 20}], pm_warm=[{"pm25": 3}]))
     assert values["pm25"] == 20 and "pm_warmup" not in flags
-    values, flags = app.interval_values(interval(pm_warm=[{"pm25": 3}, {"pm25": 5}]))
+    values, flags = intervals.interval_values(interval(pm_warm=[{"pm25": 3}, {"pm25": 5}]))
     assert values["pm25"] == 4 and "pm_warmup" in flags
 
 
 def test_a_sensor_that_failed_during_the_interval_sets_sensor_fault():
-    assert "sensor_fault" in app.interval_values(interval(env=[{"temp": 20.0}], faults=2))[1]
+    assert "sensor_fault" in intervals.interval_values(interval(env=[{"temp": 20.0}], faults=2))[1]
 
 
 FIX = {"lat": 53.48, "lon": -2.24, "alt": 40.0, "hdop": 0.9, "sats": 9}
@@ -67,23 +67,48 @@ FIX = {"lat": 53.48, "lon": -2.24, "alt": 40.0, "hdop": 0.9, "sats": 9}
 
 def test_a_fix_from_this_interval_is_the_readings_position():
     values, flags = {}, []
-    app.add_position(values, flags, FIX, 800, 10000)
+    intervals.add_position(values, flags, FIX, 800, 10000)
     assert values == FIX and flags == []
 
 
 def test_an_older_fix_is_flagged_gps_stale_and_a_much_older_one_left_out():
     values, flags = {}, []
-    app.add_position(values, flags, FIX, 30000, 10000)
+    intervals.add_position(values, flags, FIX, 30000, 10000)
     assert values == FIX and flags == ["gps_stale"]
     values, flags = {}, []
-    app.add_position(values, flags, FIX, app.GPS_STALE_MAX_MS + 1, 10000)
+    intervals.add_position(values, flags, FIX, intervals.GPS_STALE_MAX_MS + 1, 10000)
     assert values == {} and flags == []
 
 
 def test_the_pm_fan_is_cycled_only_when_the_interval_leaves_it_time_to_sleep():
-    assert app.pm_wake_offset_ms(300_000, 30_000, 5_000, "cycle") == 300_000 - 30_000 - 10_000
-    assert app.pm_wake_offset_ms(30_000, 30_000, 5_000, "cycle") is None
-    assert app.pm_wake_offset_ms(300_000, 30_000, 5_000, "continuous") is None
+    assert intervals.pm_wake_offset_ms(300_000, 30_000, 5_000, "cycle") == 300_000 - 30_000 - 10_000
+    assert intervals.pm_wake_offset_ms(30_000, 30_000, 5_000, "cycle") is None
+    assert intervals.pm_wake_offset_ms(300_000, 30_000, 5_000, "continuous") is None
+
+
+def test_the_pm_sensor_is_warming_up_after_wake_until_its_warmup_time_passes():
+    # The one warm-up rule (config pm_warmup_s); the drivers have none of their own.
+    from airkit.pms5003 import PMS5003
+    from airkit_host.fakebus import FakeUART, ManualTicks
+
+    tb = ManualTicks()
+    pm = sensors.PMSensor(PMS5003(FakeUART(), ticks=tb), tb, warmup_ms=30_000)
+    pm.sleep()
+    tb.advance(60_000)
+    pm.wake()
+    assert pm.warming()
+    tb.advance(30_000)
+    assert not pm.warming()
+
+
+def test_a_battery_adc_without_a_divider_ratio_is_reported_missing_not_guessed():
+    from airkit import app, config
+    from airkit.clock import Timebase
+
+    cfg, problems = config.validate({"device_id": "kit-test", "mode": "walk", "sensors": {"pm": "none", "bme280": False, "gps": False}})
+    assert not problems
+    battery = sensors.build_sensors(cfg, app.Hardware(rtc=None, batt_adc=object()), Timebase())["battery"]
+    assert battery.health == status.MISSING and "divider" in battery.problem
 
 
 @requires_micropython
@@ -93,16 +118,16 @@ def test_one_interval_aggregates_and_encodes_to_the_same_reading_under_micropyth
     pm = [{"pm25": 12, "pm10": 20, "n03": 700}, {"pm25": 11, "pm10": 19, "n03": 650}, {"pm25": 300, "pm10": 400, "n03": 9000}]
     env = [{"temp": 21.37, "rh": 86.1, "pressure": 1008.25}, {"temp": 21.41, "rh": 86.3, "pressure": 1008.27}]
     code = (
-        "from airkit import app, encode\n"
-        f"iv = app.Interval()\niv.pm = {pm!r}\niv.env = {env!r}\n"
-        "values, flags = app.interval_values(iv)\n"
+        "from airkit import encode, intervals\n"
+        f"iv = intervals.Interval()\niv.pm = {pm!r}\niv.env = {env!r}\n"
+        "values, flags = intervals.interval_values(iv)\n"
         "r = {'ts': 1790000000, 'clk': 'gps', 'seq': 7}\n"
         "for k in values:\n    r[k] = values[k]\n"
         "r['flags'] = flags\n"
         "print(encode.reading_json(r).decode())\n"
     )
     iv = interval(pm=pm, env=env)
-    values, flags = app.interval_values(iv)
+    values, flags = intervals.interval_values(iv)
     expected = encode.reading_json({"ts": 1790000000, "clk": "gps", "seq": 7, **values, "flags": flags}).decode()
     # Same reading, same values; the key order of the bytes is encode.py's business.
     assert json.loads(run_micropython(code)) == json.loads(expected)
@@ -133,8 +158,8 @@ def offline_kit(tmp_path, **kw) -> VirtualKit:
     return VirtualKit("kit-test", "unused", broker=("127.0.0.1", 9), data_dir=tmp_path, **kw)
 
 
-def run_offline(kit: VirtualKit, readings: int) -> list[tuple[dict, app.Interval]]:
-    seen: list[tuple[dict, app.Interval]] = []
+def run_offline(kit: VirtualKit, readings: int) -> list[tuple[dict, intervals.Interval]]:
+    seen: list[tuple[dict, intervals.Interval]] = []
     kit.prepare(outages=[(0, 10**7)])
     kit.kit.on_reading = lambda r, iv: seen.append((dict(r), iv))
     report = kit.run(readings, drain_s=0)
@@ -238,7 +263,7 @@ def test_a_sensor_that_stops_answering_is_reported_as_error_and_the_kit_keeps_sa
 
 
 def test_a_reconnected_sensor_comes_back_without_a_reset(tmp_path, monkeypatch):
-    monkeypatch.setattr(app.I2CSensor, "RETRY_MS", 5000)
+    monkeypatch.setattr(sensors.I2CSensor, "RETRY_MS", 5000)
     kit = offline_kit(tmp_path)
     kit.prepare(outages=[(0, 10**7)])
     seen: list[dict] = []
@@ -259,7 +284,7 @@ def test_a_reconnected_sensor_comes_back_without_a_reset(tmp_path, monkeypatch):
 def test_the_status_message_meets_the_contract_and_names_each_sensors_health(tmp_path):
     kit = offline_kit(tmp_path, missing=("bme280",))
     run_offline(kit, 2)
-    doc = json.loads(kit.kit._status_payload())
+    doc = json.loads(kit.kit.status_message())
     msg = StatusMessage.model_validate(doc, context={"device": "kit-test"})
     assert msg.online and msg.fw and msg.mode == "online"
     assert msg.queue == 2 and msg.dropped == 0
@@ -284,20 +309,10 @@ def device(stack):
 
 def test_every_reading_is_in_the_flash_queue_before_it_is_sent(stack, device, tmp_path):
     device_id, password = device
-    kit = VirtualKit(device_id, password, broker=("127.0.0.1", stack.mqtt_port), interval_s=5, sample_s=1, speedup=200, data_dir=tmp_path)
-    k = kit.prepare()
     events: list[tuple[str, int]] = []
-    append = k.queue.append
 
-    def logged_append(record):
-        append(record)
-        events.append(("stored", json.loads(record)["seq"]))
-
-    k.queue.append = logged_append
-    new_client = k._new_client
-
-    def logged_client():
-        client = new_client()
+    def logged_client(cfg):
+        client = uplink.mqtt_client(cfg)
         publish = client.publish
 
         def logged_publish(topic, msg, retain=False, qos=0, timeout_ms=None):
@@ -308,11 +323,49 @@ def test_every_reading_is_in_the_flash_queue_before_it_is_sent(stack, device, tm
         client.publish = logged_publish
         return client
 
-    k._new_client = logged_client
+    kit = VirtualKit(device_id, password, broker=("127.0.0.1", stack.mqtt_port), interval_s=5, sample_s=1, speedup=200,
+                     data_dir=tmp_path, new_client=logged_client)
+    k = kit.prepare()
+    append = k.queue.append
+
+    def logged_append(record):
+        append(record)
+        events.append(("stored", json.loads(record)["seq"]))
+
+    k.queue.append = logged_append
     report = kit.run(10, outages=[(12, 20)])
     assert report.sent == 10
     for seq in range(10):
         assert events.index(("stored", seq)) < events.index(("sent", seq))
+
+
+def test_the_uplink_reports_the_broker_connection_going_down_and_up_across_an_outage(stack, device, tmp_path):
+    import asyncio
+
+    device_id, password = device
+    kit = VirtualKit(device_id, password, broker=("127.0.0.1", stack.mqtt_port), interval_s=5, sample_s=1, speedup=200, data_dir=tmp_path)
+    uplink = kit.prepare(outages=[(12, 20)]).uplink
+    seen: list[str] = []
+
+    async def watch():
+        while True:  # mqtt_as style: whoever waits on the events clears them
+            await uplink.up.wait()
+            uplink.up.clear()
+            seen.append("up")
+            await uplink.down.wait()
+            uplink.down.clear()
+            seen.append("down")
+
+    async def main():
+        watcher = asyncio.create_task(watch())
+        try:
+            return await kit.run_async(10)
+        finally:
+            watcher.cancel()
+
+    report = asyncio.run(main())
+    assert report.sent == 10
+    assert seen[:3] == ["up", "down", "up"]
 
 
 class ReadingsBlackHole:

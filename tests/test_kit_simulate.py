@@ -205,7 +205,7 @@ def test_flash_full_drops_the_oldest_readings_counts_them_and_reports_the_count(
     assert report.dropped == dropped > 0
     assert dropped + len(seqs) == 160  # every reading is either kept or counted
     assert seqs == list(range(160 - len(seqs), 160))  # the newest are kept, in order
-    assert json.loads(kit.kit._status_payload())["dropped"] == dropped
+    assert json.loads(kit.kit.status_message())["dropped"] == dropped
 
 
 def test_power_cut_mid_walk_loses_nothing_that_was_stored(stack, collector, collector_settings, tmp_path):

@@ -15,14 +15,19 @@
 from .aggregate import median
 
 
-def volts(raw, divider=2.0, full_scale=3.3, maximum=65535):
+# The divider ratio has no default: it is a property of the kit's wiring
+# (pins.BATT_DIVIDER, generated from hardware/pins/<variant>.toml), and any
+# fixed guess would be wrong for some kit (the walk kit's is 3.2, not 2).
+
+
+def volts(raw, divider, full_scale=3.3, maximum=65535):
     """Battery volts from a raw ADC count: raw/maximum of the ADC's
     full-scale voltage, times the divider ratio (R_top + R_bottom) / R_bottom.
-    Defaults fit ADC.read_u16() (0..65535); for ADC.read() use maximum=4095."""
+    The ADC defaults fit ADC.read_u16() (0..65535); for ADC.read() use maximum=4095."""
     return raw * full_scale * divider / maximum
 
 
-def volts_from_uv(uv, divider=2.0):
+def volts_from_uv(uv, divider):
     """Battery volts from ADC.read_uv() microvolts at the pin."""
     return uv * divider / 1000000
 
@@ -37,7 +42,7 @@ class Battery:
     SAMPLES = 9  # median of several reads: the ESP32 ADC is noisy
     FULL_SCALE = 3.3  # volts at read_u16() == 65535 when read_uv() is missing
 
-    def __init__(self, adc, divider=2.0):
+    def __init__(self, adc, divider):
         self._adc = adc
         self.divider = divider
         self._uv = hasattr(adc, "read_uv")

@@ -13,7 +13,8 @@
 # parse_calibration() and compensate*() are pure and run unchanged on
 # MicroPython and CPython; BME280 is the thin I/O class around an I2C bus.
 
-from .sensorbase import SensorMissing, SensorTimeout, sleep_ms
+from . import ticks as kit_ticks
+from .sensorbase import SensorMissing, SensorTimeout
 
 ADDRESS = 0x76  # SDO to GND; 0x77 with SDO to VDDIO (section 6.2)
 CHIP_ID = 0x60
@@ -226,8 +227,9 @@ class BME280:
     MEASURE_MS = 10
     TIMEOUT_MS = 100
 
-    def __init__(self, i2c, address=ADDRESS):
+    def __init__(self, i2c, address=ADDRESS, ticks=kit_ticks):
         self._i2c = i2c
+        self._ticks = ticks  # blocking sleep_ms for the conversion time (sensorbase.py)
         self._addr = address
         self._data = bytearray(8)
         self._out = {}
@@ -251,13 +253,13 @@ class BME280:
             # ctrl_hum only takes effect after a write to ctrl_meas (5.4.3).
             i2c.writeto_mem(addr, REG_CTRL_HUM, bytes((self.OSRS_H,)))
             i2c.writeto_mem(addr, REG_CTRL_MEAS, bytes(((self.OSRS_T << 5) | (self.OSRS_P << 2) | 0x01,)))
-            sleep_ms(self.MEASURE_MS)
+            self._ticks.sleep_ms(self.MEASURE_MS)
             waited = self.MEASURE_MS
             # status bit 3, measuring: 1 while a conversion runs (5.4.4).
             while i2c.readfrom_mem(addr, REG_STATUS, 1)[0] & 0x08:
                 if waited >= self.TIMEOUT_MS:
                     raise SensorTimeout("BME280 still measuring after %d ms" % waited)
-                sleep_ms(2)
+                self._ticks.sleep_ms(2)
                 waited += 2
             i2c.readfrom_mem_into(addr, REG_DATA, self._data)
         except SensorTimeout:

@@ -40,6 +40,7 @@ class Timebase:
 
     def __init__(self):
         # Attributes, not module functions: the virtual kits replace them with simulated time.
+        self.ticks = ticks  # what the drivers are given: the same ticks, blocking sleep_ms (sensorbase.py)
         self.ticks_ms = ticks.ticks_ms
         self.ticks_diff = ticks.ticks_diff
         self.ticks_add = ticks.ticks_add

@@ -55,7 +55,10 @@ DEFAULTS = {
     },
     # Optical PM sensors need their fan to run ~30 s before readings settle
     # (Plantower PMS5003 datasheet: "stable data ... 30 seconds after the
-    # sensor wakes up"). "cycle" sleeps the fan between intervals when the
+    # sensor wakes up"; Nova SDS011 datasheet: "the stable data should be got
+    # at least 30 seconds after the sensor wakeup from the sleep mode because
+    # of the fan's performance"). The one warm-up rule is sensors.PMSensor's,
+    # with this setting. "cycle" sleeps the fan between intervals when the
     # interval is long enough; "continuous" never sleeps it.
     "pm_warmup_s": 30,
     "pm_duty": "cycle",

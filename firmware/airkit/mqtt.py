@@ -5,7 +5,7 @@
 #
 # Like micropython-lib's umqtt.simple it is blocking and raises on every error
 # (MQTTError, or the socket's OSError); it never reconnects by itself. The
-# reconnect policy is a layer above (app.Uplink), so this file stays about the
+# reconnect policy is a layer above (uplink.Uplink), so this file stays about the
 # protocol. Section numbers refer to the MQTT 3.1.1 OASIS Standard (2014).
 #
 # Runs unchanged on MicroPython (ESP32) and CPython (virtual kits, tests).

@@ -20,7 +20,7 @@
 # splits a UART's bytes into sentences and GPS keeps the latest fix.
 
 from . import contract
-from .sensorbase import ticks_diff, ticks_ms
+from . import ticks as kit_ticks
 
 POSITION_KEYS = ("lat", "lon", "alt", "hdop", "sats")
 
@@ -413,7 +413,8 @@ class GPS:
 
         gps = GPS(UART(2, 9600, rx=34, tx=12))
         gps.update()                  # call often; never blocks
-        gps.position(max_age_ms=5000)  # {"lat":..,"lon":..,"alt":..,"hdop":..,"sats":..} or None
+        gps.position()                # {"lat":..,"lon":..,"alt":..,"hdop":..,"sats":..} or None
+        gps.fix_age_ms()              # how old that fix is
         gps.unix_time()               # Unix seconds now, or None without a fix
 
     Only GGA (position, altitude, quality) and RMC (date) are parsed; once
@@ -426,8 +427,9 @@ class GPS:
     RESYNC_MS = 60000  # re-read the date and time from RMC this often
     GGA_MS = 3000  # GGA counts as "coming" if one arrived this recently
 
-    def __init__(self, uart):
+    def __init__(self, uart, ticks=kit_ticks):
         self.reader = NMEAReader(uart, kinds=(b"GGA", b"RMC"))
+        self._ticks = ticks  # the timebase of fix_ms and of unix_time() (sensorbase.py)
         self._gga_ms = None
         self._pos = {}
         self._parsed = {}
@@ -452,7 +454,7 @@ class GPS:
                 continue
             used += 1
             self.sentences += 1
-            now = ticks_ms()
+            now = self._ticks.ticks_ms()
             if d["type"] == "GGA":
                 self._gga_ms = now
             if not d["fix"]:
@@ -471,19 +473,20 @@ class GPS:
     def _skip_rmc(self):
         if self._ts is None or self._gga_ms is None:
             return False
-        now = ticks_ms()
-        return (ticks_diff(now, self._gga_ms) < self.GGA_MS
-                and ticks_diff(now, self._ts_ms) < self.RESYNC_MS)
+        tk = self._ticks
+        now = tk.ticks_ms()
+        return (tk.ticks_diff(now, self._gga_ms) < self.GGA_MS
+                and tk.ticks_diff(now, self._ts_ms) < self.RESYNC_MS)
 
     def fix_age_ms(self):
         if self.fix_ms is None:
             return None
-        return ticks_diff(ticks_ms(), self.fix_ms)
+        return self._ticks.ticks_diff(self._ticks.ticks_ms(), self.fix_ms)
 
-    def position(self, max_age_ms=None):
-        """The latest fix, or None if there is none (or it is older than max_age_ms)."""
-        age = self.fix_age_ms()
-        if age is None or (max_age_ms is not None and age > max_age_ms):
+    def position(self):
+        """The latest fix, however old, or None before the first. When a fix
+        is too old to use is the kit's rule (intervals.add_position)."""
+        if self.fix_ms is None:
             return None
         return self._pos
 
@@ -492,4 +495,4 @@ class GPS:
         time elapsed since; None until there has been one."""
         if self._ts is None:
             return None
-        return self._ts + ticks_diff(ticks_ms(), self._ts_ms) // 1000
+        return self._ts + self._ticks.ticks_diff(self._ticks.ticks_ms(), self._ts_ms) // 1000

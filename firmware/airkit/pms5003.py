@@ -18,7 +18,8 @@
 # decode() is pure and runs unchanged on MicroPython and CPython; PMS5003 is
 # the thin I/O class around a UART the caller has built.
 
-from .sensorbase import FramedSensor, SensorTimeout, sleep_ms, ticks_ms  # noqa: F401  (re-exported: callers catch SensorTimeout from here)
+from . import ticks as kit_ticks
+from .sensorbase import FramedSensor, SensorTimeout  # noqa: F401  (re-exported: callers catch SensorTimeout from here)
 
 FRAME_SIZE = 32
 DATA_LENGTH = 28  # the length field of a data frame
@@ -164,7 +165,7 @@ class PMS5003(FramedSensor):
     """A PMS5003/PMS7003 on a ready UART (9600 baud, 8N1).
 
         pm = PMS5003(UART(1, 9600, tx=17, rx=16), set_pin=Pin(5, Pin.OUT))
-        pm.wake()           # fan on; readings settle after WARMUP_MS
+        pm.wake()           # fan on; readings settle ~30 s later (config pm_warmup_s)
         values = pm.read()  # dict of FIELDS, or None while warming up
 
     In active mode (the power-on default) the sensor sends a frame every
@@ -176,14 +177,12 @@ class PMS5003(FramedSensor):
     NAME = "PMS5003"
     FRAME_SIZE = FRAME_SIZE
     TIMEOUT_MS = 3000  # longest gap between active-mode frames is 2.3 s
-    # Manual, section "Note": stable data 30 s after waking, the fan needs it.
-    WARMUP_MS = 30000
     # Appendix II: the SET pin or the wake command restarts the fan; the
     # sensor then needs ~1 s before it answers commands again.
     WAKE_MS = 1000
 
-    def __init__(self, uart, set_pin=None):
-        FramedSensor.__init__(self, uart)
+    def __init__(self, uart, set_pin=None, ticks=kit_ticks):
+        FramedSensor.__init__(self, uart, ticks)
         self._set = set_pin
         self.passive_mode = False
         if set_pin is not None:
@@ -211,12 +210,11 @@ class PMS5003(FramedSensor):
             self._set.value(1)
         else:
             self._uart.write(WAKE)
-        self.woke_ms = ticks_ms()
         self.values = None
         if self.passive_mode:
             # Units differ in whether they keep passive mode across a sleep;
             # saying it again is harmless and removes the doubt.
-            sleep_ms(self.WAKE_MS)
+            self._ticks.sleep_ms(self.WAKE_MS)
             self.passive()
 
     # -- reading --------------------------------------------------------

@@ -11,7 +11,8 @@
 # MicroPython and CPython; SCD4x is the thin I/O class around an I2C bus.
 
 from .crc import word_crc
-from .sensorbase import SensorMissing, sleep_ms
+from . import ticks as kit_ticks
+from .sensorbase import SensorMissing
 
 ADDRESS = 0x62
 
@@ -91,8 +92,9 @@ class SCD4x:
     STOP_MS = 500
     CMD_MS = 1
 
-    def __init__(self, i2c, address=ADDRESS):
+    def __init__(self, i2c, address=ADDRESS, ticks=kit_ticks):
         self._i2c = i2c
+        self._ticks = ticks  # blocking sleep_ms for command execution times (sensorbase.py)
         self._addr = address
         self._cmd = bytearray(5)
         self._cmv = memoryview(self._cmd)
@@ -110,7 +112,7 @@ class SCD4x:
         except OSError:
             raise SensorMissing("no SCD4x at I2C address 0x%02x: check SDA/SCL wiring and 3.3 V" % self._addr)
         if wait_ms:
-            sleep_ms(wait_ms)
+            self._ticks.sleep_ms(wait_ms)
 
     def _read(self, cmd, nwords):
         self._send(cmd, None, self.CMD_MS)

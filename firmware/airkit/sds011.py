@@ -12,7 +12,8 @@
 #   0xAA 0xB4 | command | 12 data bytes | device id (0xFFFF = any) | checksum | 0xAB
 # with the checksum the low byte of the sum of bytes 2..16.
 
-from .sensorbase import FramedSensor, SensorTimeout, sleep_ms, ticks_ms  # noqa: F401  (re-exported: callers catch SensorTimeout from here)
+from . import ticks as kit_ticks
+from .sensorbase import FramedSensor, SensorTimeout  # noqa: F401  (re-exported: callers catch SensorTimeout from here)
 
 FRAME_SIZE = 10
 COMMAND_SIZE = 19
@@ -134,12 +135,9 @@ class SDS011(FramedSensor):
     NAME = "SDS011"
     FRAME_SIZE = FRAME_SIZE
     TIMEOUT_MS = 3000
-    # Datasheet: "the stable data should be got at least 30 seconds after the
-    # sensor wakeup from the sleep mode because of the fan's performance".
-    WARMUP_MS = 30000
 
-    def __init__(self, uart):
-        FramedSensor.__init__(self, uart)
+    def __init__(self, uart, ticks=kit_ticks):
+        FramedSensor.__init__(self, uart, ticks)
         self.query_mode = False
 
     def sleep(self):
@@ -149,9 +147,8 @@ class SDS011(FramedSensor):
         # A sleeping SDS011 may miss the first bytes while its MCU wakes;
         # the command is idempotent, so it is sent twice.
         self._uart.write(WORK)
-        sleep_ms(self.POLL_MS)
+        self._ticks.sleep_ms(self.POLL_MS)
         self._uart.write(WORK)
-        self.woke_ms = ticks_ms()
 
     def active(self):
         self._uart.write(MODE_ACTIVE)

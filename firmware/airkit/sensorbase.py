@@ -1,12 +1,19 @@
 # What every sensor driver shares: the two errors the main loop catches to
-# report a sensor as missing (and leave its fields out of the reading), and the
-# millisecond clock of ticks.py.
+# report a sensor as missing (and leave its fields out of the reading), and
+# the timebase convention.
+#
+# Every driver takes the timebase it is given as ``ticks``: any object with
+# ticks_ms(), ticks_diff(a, b), ticks_add(a, b) and a blocking sleep_ms(ms),
+# by default the airkit.ticks module (the chip's own millisecond clock). The
+# virtual kits hand in their virtual clock, so a BME280 conversion or a
+# PMS5003 timeout takes virtual time like everything else and nothing needs
+# patching.
 #
 # Corrupt data (bad checksum or CRC, impossible frame length) is a ValueError
 # raised by the pure decoders; a sensor that is not there or stopped talking
 # is one of the OSError subclasses below. Both mean "no value this time".
 
-from .ticks import sleep_ms, ticks_diff, ticks_ms  # noqa: F401  (the drivers' clock, re-exported)
+from . import ticks as kit_ticks
 
 
 class SensorMissing(OSError):
@@ -21,11 +28,12 @@ class SensorTimeout(OSError):
 
 class FramedSensor:
     """What the UART particle sensors share (PMS5003, SDS011): a receive
-    buffer that frames are cut from, non-blocking poll(), blocking read(),
-    and the fan warm-up clock.
+    buffer that frames are cut from, non-blocking poll() and blocking read().
+    When readings count after the fan wakes is the kit's rule, not the
+    driver's (sensors.PMSensor.warming, config pm_warmup_s).
 
-    A subclass sets NAME, FRAME_SIZE, TIMEOUT_MS and WARMUP_MS (from its
-    datasheet) and implements _consume(), which decodes the whole frames in
+    A subclass sets NAME, FRAME_SIZE and TIMEOUT_MS (from its datasheet) and
+    implements _consume(), which decodes the whole frames in
     self._buf[:self._n] into self.values and returns how many data frames it
     decoded; _request() may ask the sensor for a frame before read() waits
     (passive/query mode).
@@ -34,11 +42,11 @@ class FramedSensor:
     NAME: str  # declared for type checkers; each subclass sets them
     FRAME_SIZE: int
     TIMEOUT_MS: int
-    WARMUP_MS: int
     POLL_MS = 20
 
-    def __init__(self, uart):
+    def __init__(self, uart, ticks=kit_ticks):
         self._uart = uart
+        self._ticks = ticks
         self._buf = bytearray(2 * self.FRAME_SIZE)
         self._mv = memoryview(self._buf)
         self._n = 0
@@ -47,10 +55,6 @@ class FramedSensor:
         self.frames = 0  # good data frames seen
         self.errors = 0  # corrupt frames skipped
         self.last_error = None
-        self.woke_ms = ticks_ms()
-
-    def warming_up(self):
-        return ticks_diff(ticks_ms(), self.woke_ms) < self.WARMUP_MS
 
     def poll(self):
         """Consume the bytes the UART holds; return how many data frames
@@ -95,13 +99,14 @@ class FramedSensor:
             timeout_ms = self.TIMEOUT_MS
         self._request()
         errors = self.errors
-        t0 = ticks_ms()
+        tk = self._ticks
+        t0 = tk.ticks_ms()
         while not self.poll():
-            if ticks_diff(ticks_ms(), t0) >= timeout_ms:
+            if tk.ticks_diff(tk.ticks_ms(), t0) >= timeout_ms:
                 if self.errors > errors:
                     raise SensorTimeout("%s: %d corrupt frames and no good one in %d ms (%s)"
                                         % (self.NAME, self.errors - errors, timeout_ms, self.last_error))
                 raise SensorTimeout("%s: no frame in %d ms: check 5 V power, the fan, and that the "
                                     "sensor's TX goes to the kit's RX pin" % (self.NAME, timeout_ms))
-            sleep_ms(self.POLL_MS)
+            tk.sleep_ms(self.POLL_MS)
         return self.values

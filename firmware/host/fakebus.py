@@ -15,6 +15,9 @@ bytes on the wire. Nothing here knows about any sensor: the bytes come from
     BME280(i2c).read()
     i2c.absent(0x76)              # unplug it: every access now raises OSError(ENODEV)
 
+    clock = ManualTicks()
+    PMS5003(FakeUART(), ticks=clock).read()   # SensorTimeout at once; clock.now == 3000
+
 Kept to the MicroPython subset too (no typing, no dataclasses, no f-strings),
 so the same fakes also run inside the WebAssembly MicroPython in tests.
 """
@@ -293,3 +296,29 @@ class FakeI2C:
         for i in range(len(buf)):
             buf[i] = data[i]
         self.log.append(("readfrom", addr, bytes(data)))
+
+
+class ManualTicks:
+    """A timebase for the drivers (airkit.sensorbase) that moves only when
+    told: sleep_ms() advances it instead of waiting, so a test can let a
+    driver time out, or a fix grow old, without waiting for it."""
+
+    def __init__(self, now=0):
+        self.now = now
+        self.slept = 0  # total ms the drivers asked to sleep
+
+    def ticks_ms(self):
+        return self.now
+
+    def ticks_diff(self, a, b):
+        return a - b
+
+    def ticks_add(self, a, b):
+        return a + b
+
+    def sleep_ms(self, ms):
+        self.now += ms
+        self.slept += ms
+
+    def advance(self, ms):
+        self.now += ms

@@ -25,6 +25,7 @@ class SimTime:
         self.speedup = speedup
         self.start_unix = time.time() if start_unix is None else start_unix
         self._t0 = time.monotonic()
+        self.ticks = SimDriverTicks(self)
 
     def ticks_ms(self) -> int:
         return int((time.monotonic() - self._t0) * self.speedup * 1000)
@@ -53,6 +54,22 @@ class SimTime:
     def unix(self) -> float:
         """True (virtual) UTC time: what an NTP server or a GPS would say."""
         return self.start_unix + self.elapsed_s()
+
+
+class SimDriverTicks:
+    """What the drivers are given on a SimTime (airkit.sensorbase): its
+    virtual ticks, and blocking sleeps that shrink with the speedup like every
+    other wait. Unscaled, a BME280's 10 ms conversion at 400x would cost four
+    virtual seconds per sample."""
+
+    def __init__(self, simtime: SimTime) -> None:
+        self.ticks_ms = simtime.ticks_ms
+        self.ticks_diff = simtime.ticks_diff
+        self.ticks_add = simtime.ticks_add
+        self._speedup = simtime.speedup
+
+    def sleep_ms(self, ms: int) -> None:
+        time.sleep(max(ms, 0) / 1000 / self._speedup)
 
 
 class SimRTC:

@@ -215,7 +215,8 @@ class VirtualKit:
                  gps: bool = True, seed: int | None = None, data_dir: Path | None = None,
                  rtc_error_s: float = -7.0, batch_max: int = 50, queue_budget_kb: int = 512,
                  keepalive: int = 60, start_unix: float | None = None, air: Air | None = None,
-                 missing: tuple[str, ...] = (), pm_duty: str = "cycle", pm_warmup_s: int = 30) -> None:
+                 missing: tuple[str, ...] = (), pm_duty: str = "cycle", pm_warmup_s: int = 30,
+                 new_client: Callable[[dict], object] | None = None) -> None:
         self.device_id = device_id
         self.password = password
         self.broker = broker
@@ -236,6 +237,7 @@ class VirtualKit:
         self.missing = set(missing)  # parts enabled in config.json but not fitted: "pm", "bme280", "gps"
         self.pm_duty = pm_duty
         self.pm_warmup_s = pm_warmup_s
+        self.new_client = new_client  # cfg -> MQTT client (tests watch the wire with it); None: the kit's own
         self._own_dir = data_dir is None
         self.data_dir = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix=f"airtrail-{device_id}-"))
         self.kit: kit_app.Kit | None = None
@@ -265,29 +267,12 @@ class VirtualKit:
             raise ValueError(f"virtual kit {self.device_id}: " + "; ".join(problems))
         return cfg
 
-    def _scale_driver_waits(self) -> None:
-        # The drivers wait for their chips with blocking sleeps (a BME280
-        # conversion: 10 ms). On a kit those are hardware time, so in a
-        # virtual kit they shrink with the speedup like every other wait;
-        # unscaled, 10 ms at 400x would be 4 virtual seconds per sample.
-        # Module-wide: the kits of one process share one speedup.
-        from airkit import bme280, scd4x, sds011, sensorbase
-
-        speedup = self.speedup
-
-        def scaled_sleep_ms(ms: int) -> None:
-            time.sleep(ms / 1000 / speedup)
-
-        for module in (bme280, scd4x, sds011, pms5003, sensorbase):
-            setattr(module, "sleep_ms", scaled_sleep_ms)
-
     def _build(self, outages) -> kit_app.Kit:
         from airkit import pins
         from airkit.queue import FlashQueue
         from airkit.seqno import SeqCounter
 
         cfg = self.config()
-        self._scale_driver_waits()
         tb = SimTime(self.speedup, self.start_unix)
         self.simtime = tb
         air = self.air or Air(self.seed)
@@ -297,7 +282,7 @@ class VirtualKit:
         pm_set = SimPin(1)
         devices = {} if "bme280" in self.missing else {pins.I2C_ADDR["walk"]["bme280"]: bme280_device(air, tb)}
         i2c = FakeI2C(devices)
-        divider = pins.BATT_DIVIDER.get("walk", 2.0)
+        divider = pins.BATT_DIVIDER["walk"]
         start = time.monotonic()
         pm_uart = FakeUART() if "pm" in self.missing else SimPMSUART(tb, lambda: air.pm(walker.where(), tb.elapsed_s()), pm_set)
         gps_uart = (FakeUART() if "gps" in self.missing else SimGPSUART(tb, walker)) if self.gps else None
@@ -319,7 +304,8 @@ class VirtualKit:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         queue = FlashQueue(str(self.data_dir / "queue"), cfg["queue_budget_kb"] * 1024)
         seq = SeqCounter(str(self.data_dir / "seq"))
-        return kit_app.Kit(cfg, hw, queue, seq, tb, data_dir=str(self.data_dir), log=self.report.log.append)
+        return kit_app.Kit(cfg, hw, queue, seq, tb, data_dir=str(self.data_dir), log=self.report.log.append,
+                            new_client=self.new_client)
 
     def prepare(self, outages=()) -> kit_app.Kit:
         """Build the kit (and its simulated parts) without running it, so a
@@ -370,9 +356,9 @@ class VirtualKit:
             return "crashed"
         if self.done:
             return "done"
-        if k.wifi is None or not k.wifi.isconnected():
+        if k.uplink is None or not k.uplink.wifi.isconnected():
             return "no Wi-Fi"
-        if k.mqtt is None or not k.mqtt.connected:
+        if k.uplink.mqtt is None or not k.uplink.mqtt.connected:
             return "no broker"
         return "online"
 

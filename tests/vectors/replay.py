@@ -154,6 +154,6 @@ out["nmea_days"] = [nmea.days_from_civil(y, m, d) for (y, m, d) in
 lists = ([], [None], [5], [3, 1, 2], [4, None, 1, 3, 2], [10, 11, 12, 11, 10, 12, 11, 11, 400, 0], [1.5, 2.25, None, 9.0])
 out["aggregate"] = [[aggregate.median(xs), aggregate.trimmed_mean(xs)] for xs in lists]
 out["aggregate_combine"] = aggregate.combine([{"pm25": 10, "temp": None}, None, {"pm25": 14}, {"pm25": 12, "rh": 50}])
-out["battery"] = [battery.volts(39718), battery.volts_from_uv(1950000), battery.volts(4095, 3.2, maximum=4095)]
+out["battery"] = [battery.volts(39718, 2.0), battery.volts_from_uv(1950000, 2.0), battery.volts(4095, 3.2, maximum=4095)]
 
 print(json.dumps(out))
