@@ -92,3 +92,81 @@ def test_published_schema_file_is_current():
 
     published = json.loads((Path(__file__).parents[1] / "collector" / "schema" / "airtrail-v1.schema.json").read_text())
     assert published == json_schema(), "run `airtrail schema --write` and commit the result"
+
+
+# -- the status message: what it accepts and refuses, field by field ----------------
+
+STATUS_TOPIC = "airtrail/v1/kit-01/status"
+_ONLINE = {"v": 1, "dev": "kit-01", "online": True}
+
+ACCEPTED_STATUS = {
+    "the bare minimum": {},
+    "the last will": {"online": False},
+    "every field set": {"ts": 1_763_900_000, "clk": "ntp", "fw": "0.1.0", "mode": "online", "batt_v": 3.92, "queue": 4,
+                        "dropped": 0, "rssi": -61, "uptime": 3600, "sensors": {"pms5003": "ok", "bme280": "missing"}},
+    "every optional field null": {k: None for k in ("ts", "clk", "fw", "mode", "batt_v", "queue", "dropped", "rssi", "uptime")},
+    "the earliest time": {"ts": 1_577_836_800},
+    "a time far ahead (status times are not range-checked ahead)": {"ts": 4_000_000_000},
+    "a gps clock": {"ts": 1_763_900_000, "clk": "gps"},
+    "an rtc clock": {"ts": 1_763_900_000, "clk": "rtc"},
+    "walk mode": {"mode": "walk"},
+    "an empty battery": {"batt_v": 0},
+    "a battery at the bound": {"batt_v": 6},
+    "the weakest signal": {"rssi": -130},
+    "the strongest signal": {"rssi": 0},
+    "a firmware version of 32 characters": {"fw": "f" * 32},
+    "every sensor health": {"sensors": {"a": "ok", "b": "missing", "c": "error", "d": "warmup", "e": "nofix", "f": "off"}},
+    "sixteen sensors": {"sensors": {f"s{i}": "ok" for i in range(16)}},
+    "a sensor name of 24 characters": {"sensors": {"s" * 24: "ok"}},
+    "no sensors": {"sensors": {}},
+}
+
+REFUSED_STATUS = {
+    "schema version 2": ({"v": 2}, "schema_version"),
+    "no online": ({"online": None}, "invalid"),
+    "online as a string": ({"online": "yes"}, "invalid"),
+    "online as a number": ({"online": 1}, "invalid"),
+    "a time before 2020": ({"ts": 1_500_000_000}, "timestamp_range"),
+    "an unknown clock": ({"clk": "sundial"}, "invalid"),
+    "a firmware version of 33 characters": ({"fw": "f" * 33}, "invalid"),
+    "a firmware version as a number": ({"fw": 1}, "invalid"),
+    "an unknown mode": ({"mode": "offline"}, "invalid"),
+    "a negative battery": ({"batt_v": -0.1}, "invalid"),
+    "a battery over the bound": ({"batt_v": 6.1}, "invalid"),
+    "a battery as a string": ({"batt_v": "3.9"}, "invalid"),
+    "a negative queue": ({"queue": -1}, "invalid"),
+    "a fractional queue": ({"queue": 1.5}, "invalid"),
+    "a queue as a boolean": ({"queue": True}, "invalid"),
+    "a negative dropped count": ({"dropped": -1}, "invalid"),
+    "a signal under the bound": ({"rssi": -131}, "invalid"),
+    "a signal over the bound": ({"rssi": 1}, "invalid"),
+    "a fractional signal": ({"rssi": -60.5}, "invalid"),
+    "a negative uptime": ({"uptime": -1}, "invalid"),
+    "an unknown sensor health": ({"sensors": {"pm": "good"}}, "invalid"),
+    "a sensor name of 25 characters": ({"sensors": {"s" * 25: "ok"}}, "invalid"),
+    "seventeen sensors": ({"sensors": {f"s{i}": "ok" for i in range(17)}}, "invalid"),
+    "sensors as a list": ({"sensors": ["pm"]}, "invalid"),
+    "sensors as null": ({"sensors": None}, "invalid"),
+    "an unknown field": ({"temp": 21.0}, "invalid"),
+}
+
+
+def _status(changes: dict):
+    doc = {**_ONLINE, **changes}
+    doc = {k: v for k, v in doc.items() if not (k == "online" and v is None)}
+    return _ingest(json.dumps(doc).encode(), topic=STATUS_TOPIC)
+
+
+@pytest.mark.parametrize("changes", ACCEPTED_STATUS.values(), ids=ACCEPTED_STATUS.keys())
+def test_a_status_within_the_contract_is_accepted(changes):
+    outcome = _status(changes)
+    assert outcome.quarantine is None, outcome.quarantine
+    assert outcome.status.model_dump(exclude_unset=True) == {**_ONLINE, **changes}
+    assert len(outcome.status_lines) == 1
+
+
+@pytest.mark.parametrize("changes,reason", REFUSED_STATUS.values(), ids=REFUSED_STATUS.keys())
+def test_a_status_outside_the_contract_is_quarantined_with_its_reason(changes, reason):
+    outcome = _status(changes)
+    assert outcome.quarantine is not None and outcome.quarantine.reason == reason
+    assert outcome.status is None and outcome.status_lines == []
