@@ -13,7 +13,7 @@ import math
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
+from pydantic import ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError, create_model
 from typing_extensions import Required, TypedDict
 
 from airkit import contract as wire
@@ -44,7 +44,7 @@ _KNOWN = frozenset(MEASUREMENT_NAMES) | _RESERVED
 def _reading_fields() -> dict[str, Any]:
     fields: dict[str, Any] = {
         "ts": Required[Annotated[int, Field(ge=wire.EARLIEST_TS, description="Kit clock time of the reading, whole seconds since the Unix epoch (UTC).")]],
-        "clk": Required[Annotated[Literal["ntp", "gps", "rtc"], Field(description="How the kit's clock was set: ntp, gps, or rtc (free-running, never synchronised this boot).")]],
+        "clk": Required[Annotated[Literal[wire.CLOCKS], Field(description="How the kit's clock was set: ntp, gps, or rtc (free-running, never synchronised this boot).")]],
         "seq": Required[Annotated[int, Field(ge=0, le=2**53, description="Per-device sequence number, increasing across reboots.")]],
         "flags": Annotated[list[Flag], Field(max_length=wire.MAX_FLAGS, description="Sensor status flags: " + ", ".join(wire.FLAGS))],
     }
@@ -67,9 +67,9 @@ class ReadingsMessage(TypedDict):
 
     __pydantic_config__ = _STRICT  # type: ignore[misc]
 
-    v: Annotated[Literal[1], Field(description="Schema version.")]
+    v: Annotated[Literal[wire.SCHEMA_VERSION], Field(description="Schema version.")]
     dev: Annotated[DeviceId, Field(description="Device id; must equal the <device> level of the topic.")]
-    fw: Annotated[str, Field(max_length=32, description="Firmware version of the kit.")]
+    fw: Annotated[str, Field(max_length=wire.MAX_FW_LENGTH, description="Firmware version of the kit.")]
     r: Annotated[list[Reading], Field(min_length=1, max_length=wire.MAX_BATCH)]  # type: ignore[valid-type]
 
 
@@ -93,26 +93,28 @@ def _check_reading_extras(readings: list[dict[str, Any]]) -> None:
                 raise ContractViolation("invalid", f"r.{i}.{key}: experimental fields must be finite numbers")
 
 
-class StatusMessage(BaseModel):
-    """Payload of ``airtrail/v1/<device>/status`` (retained; the last will says offline)."""
+def _status_field(kind: str, required: bool, lo: Any, hi: Any, allowed: Any, description: str) -> tuple[Any, Any]:
+    """One StatusMessage field from its row in ``wire.STATUS_FIELDS``: (annotation, FieldInfo)."""
+    if kind == "sensors":
+        health = Literal[tuple(allowed)]  # type: ignore[valid-type]
+        name = Annotated[str, StringConstraints(max_length=wire.MAX_SENSOR_NAME_LENGTH)]
+        return dict[name, health], Field(default_factory=dict, max_length=hi, description=description)  # type: ignore[valid-type]
+    base: Any = Literal[tuple(allowed)] if allowed is not None else _STATUS_TYPES[kind]
+    bounds = {"min_length": lo, "max_length": hi} if kind == "str" else {"ge": lo, "le": hi}
+    constraints = {k: v for k, v in bounds.items() if v is not None}
+    if required:
+        return base, Field(description=description, **constraints)
+    return base | None, Field(default=None, description=description, **constraints)
 
-    model_config = _STRICT
 
-    v: Literal[1]
-    dev: DeviceId
-    online: bool
-    ts: int | None = Field(default=None, ge=wire.EARLIEST_TS)
-    clk: Literal["ntp", "gps", "rtc"] | None = None
-    fw: str | None = Field(default=None, max_length=32)
-    mode: Literal["online", "walk"] | None = None
-    batt_v: float | None = Field(default=None, ge=0, le=6)
-    queue: int | None = Field(default=None, ge=0, description="Readings waiting in the kit's flash queue.")
-    dropped: int | None = Field(default=None, ge=0, description="Readings the kit dropped because its flash was full.")
-    rssi: int | None = Field(default=None, ge=-130, le=0)
-    uptime: int | None = Field(default=None, ge=0)
-    sensors: dict[Annotated[str, StringConstraints(max_length=24)], Literal["ok", "missing", "error", "warmup", "nofix", "off"]] = Field(
-        default_factory=dict, max_length=16
-    )
+_STATUS_TYPES: dict[str, Any] = {"int": int, "float": float, "bool": bool, "str": str, "device_id": DeviceId}
+
+StatusMessage = create_model(  # type: ignore[call-overload]
+    "StatusMessage",
+    __config__=_STRICT,
+    __doc__="Payload of ``airtrail/v1/<device>/status`` (retained; the last will says offline).",
+    **{name: _status_field(*row) for name, row in wire.STATUS_FIELDS.items()},
+)
 
 
 def _describe(exc: ValidationError) -> str:

@@ -170,3 +170,26 @@ def test_a_status_outside_the_contract_is_quarantined_with_its_reason(changes, r
     outcome = _status(changes)
     assert outcome.quarantine is not None and outcome.quarantine.reason == reason
     assert outcome.status is None and outcome.status_lines == []
+
+
+def test_the_status_schema_is_the_table_in_airkit_contract():
+    status = json_schema()["$defs"]["StatusMessage"]
+    assert list(status["properties"]) == list(wire.STATUS_FIELDS)
+    assert status["required"] == [name for name, row in wire.STATUS_FIELDS.items() if row[1]]
+    for name, (*_, description) in wire.STATUS_FIELDS.items():
+        assert status["properties"][name]["description"] == description
+    assert status["properties"]["sensors"]["additionalProperties"]["enum"] == list(wire.SENSOR_HEALTH)
+
+
+@pytest.mark.parametrize("mode", wire.MODES)
+def test_the_status_the_kit_builds_meets_the_contract_with_every_health_and_any_signal(mode):
+    from airkit import status
+
+    sensors = {f"sensor_{health}": health for health in wire.SENSOR_HEALTH}
+    for rssi in (-200, -61, 5):
+        payload = status.status_message(dev="kit-01", fw="0.1.0", mode=mode, now=(1_763_900_000, "ntp"), queue=0,
+                                        dropped=0, rssi=rssi, batt_v=3.91, uptime_s=60, sensors=sensors)
+        outcome = _ingest(payload, topic=STATUS_TOPIC)
+        assert outcome.quarantine is None, outcome.quarantine
+        assert outcome.status.mode == mode and outcome.status.sensors == sensors
+        assert wire.RSSI_MIN <= outcome.status.rssi <= wire.RSSI_MAX

@@ -85,6 +85,60 @@ MAX_FUTURE_S = 86400
 MAX_PAYLOAD_BYTES = 262144
 MAX_BATCH = 1000
 
+# A firmware version string, in both message kinds.
+MAX_FW_LENGTH = 32
+
+# The status message (topic airtrail/v1/<device>/status, retained; the last
+# will carries only v, dev and online=false). The kit publishes it when it
+# connects and every few minutes; the collector keeps the last one per kit.
+#   {"v":1,"dev":"kit-01","online":true,"ts":1763900000,"clk":"ntp","fw":"0.1.0",
+#    "mode":"online","queue":0,"dropped":0,"rssi":-61,"sensors":{"pms5003":"ok"}}
+
+# What the kit is for. online: sends readings as they are taken whenever Wi-Fi
+# is up; walk: records with no network, forwards the backlog when it finds
+# Wi-Fi (or is pulled over USB), then switches the radio off again.
+MODES = ("online", "walk")
+
+# Health of each sensor, as the status message reports it.
+SENSOR_HEALTH = {
+    "ok": "answering and measuring",
+    "missing": "enabled in config.json but never answered since boot",
+    "error": "answered once, now fails (bad checksums, no frames, bus errors)",
+    "warmup": "PM fan inside its warm-up time",
+    "nofix": "GPS talking, but no position fix",
+    "off": "disabled in config.json",
+}
+MAX_SENSORS = 16
+MAX_SENSOR_NAME_LENGTH = 24
+
+# Wi-Fi signal strength in dBm; the kit clamps what the radio reports to this.
+RSSI_MIN = -130
+RSSI_MAX = 0
+
+# Status message fields.
+# name: (type, required, minimum, maximum, allowed values, description)
+# type is one of "int", "float", "bool", "str", "device_id" (a str matching
+# DEVICE_ID_PATTERN) or "sensors" (an object: sensor name -> health). For a
+# str the bounds are on its length, for "sensors" on its number of entries
+# (names up to MAX_SENSOR_NAME_LENGTH, values from SENSOR_HEALTH). None: no
+# bound, or any value. Optional fields may also be null, except "sensors"
+# (an empty object when the kit has none).
+STATUS_FIELDS = {
+    "v": ("int", True, None, None, (SCHEMA_VERSION,), "Schema version."),
+    "dev": ("device_id", True, None, None, None, "Device id; must equal the <device> level of the topic."),
+    "online": ("bool", True, None, None, None, "False in the last will and before a planned disconnect."),
+    "ts": ("int", False, EARLIEST_TS, None, None, "Kit clock time of the status, whole seconds since the Unix epoch (UTC); absent while the kit has never known the time."),
+    "clk": ("str", False, None, None, CLOCKS, "How the kit's clock was set (as for readings)."),
+    "fw": ("str", False, None, MAX_FW_LENGTH, None, "Firmware version of the kit."),
+    "mode": ("str", False, None, None, MODES, "online: sends as it measures; walk: records, forwards later."),
+    "batt_v": ("float", False, FIELDS["batt_v"][1], FIELDS["batt_v"][2], None, "Battery or supply voltage (V)."),
+    "queue": ("int", False, 0, None, None, "Readings waiting in the kit's flash queue."),
+    "dropped": ("int", False, 0, None, None, "Readings the kit dropped because its flash was full."),
+    "rssi": ("int", False, RSSI_MIN, RSSI_MAX, None, "Wi-Fi signal strength (dBm)."),
+    "uptime": ("int", False, 0, None, None, "Seconds since the kit booted."),
+    "sensors": ("sensors", False, None, MAX_SENSORS, SENSOR_HEALTH, "Health of each sensor, by name."),
+}
+
 
 def readings_topic(device_id):
     return TOPIC_ROOT + "/" + device_id + "/" + READINGS
