@@ -193,3 +193,90 @@ def test_the_status_the_kit_builds_meets_the_contract_with_every_health_and_any_
         assert outcome.quarantine is None, outcome.quarantine
         assert outcome.status.mode == mode and outcome.status.sensors == sensors
         assert wire.RSSI_MIN <= outcome.status.rssi <= wire.RSSI_MAX
+
+
+# -- what the detail of a refusal says ----------------------------------------------
+
+NOW = 1_763_900_000
+
+
+@pytest.mark.parametrize(
+    "ts,says",
+    [
+        ("1763900000", "r.0.ts must be an integer, whole seconds since the Unix epoch (UTC); got the string '1763900000'"),
+        (1763900000.5, "r.0.ts must be an integer, whole seconds since the Unix epoch (UTC); got the number 1763900000.5"),
+        (None, "r.0.ts must be an integer, whole seconds since the Unix epoch (UTC); got null"),
+        (True, "r.0.ts must be an integer, whole seconds since the Unix epoch (UTC); got true"),
+    ],
+)
+def test_a_ts_that_is_not_an_integer_is_invalid_and_the_detail_says_what_it_got(ts, says):
+    doc = {"v": 1, "dev": "kit-01", "fw": "0.1.0", "r": [{"ts": ts, "clk": "ntp", "seq": 1, "pm25": 12.0}]}
+    refused = _ingest(json.dumps(doc).encode()).quarantine
+    assert refused.reason == "invalid"
+    assert refused.detail == says
+
+
+def test_a_missing_ts_is_invalid_and_the_detail_names_the_reading():
+    doc = {"v": 1, "dev": "kit-01", "fw": "0.1.0", "r": [{"ts": NOW, "clk": "ntp", "seq": 1}, {"clk": "ntp", "seq": 2}]}
+    refused = _ingest(json.dumps(doc).encode()).quarantine
+    assert refused.reason == "invalid"
+    assert refused.detail == "r.1.ts is missing: every reading needs its time, whole seconds since the Unix epoch (UTC)"
+
+
+def test_a_ts_problem_is_named_first_and_the_other_problems_follow():
+    doc = {"v": 1, "dev": "kit-01", "fw": "0.1.0", "r": [{"ts": "soon", "clk": "sundial", "seq": 1}]}
+    refused = _ingest(json.dumps(doc).encode()).quarantine
+    assert refused.reason == "invalid"
+    assert refused.detail.startswith("r.0.ts must be an integer") and "r.0.clk: Input should be 'ntp', 'gps' or 'rtc'" in refused.detail
+
+
+def test_a_ts_that_is_a_time_but_out_of_range_stays_timestamp_range_even_beside_other_problems():
+    doc = {"v": 1, "dev": "kit-01", "fw": "0.1.0", "r": [{"ts": 1_500_000_000, "clk": "sundial", "seq": 1}]}
+    assert _ingest(json.dumps(doc).encode()).quarantine.reason == "timestamp_range"
+
+
+def test_a_status_ts_that_is_a_string_is_invalid_not_out_of_range():
+    refused = _status({"ts": "1763900000"}).quarantine
+    assert refused.reason == "invalid"
+    assert refused.detail == "ts must be an integer, whole seconds since the Unix epoch (UTC); got the string '1763900000'"
+
+
+def test_a_sensor_named_ts_is_not_taken_for_the_time():
+    assert _status({"sensors": {"ts": "good"}}).quarantine.reason == "invalid"
+    assert _status({"sensors": {"ts": "ok"}}).quarantine is None
+
+
+@pytest.mark.parametrize(
+    "v,says",
+    [
+        ("1", "v must be the integer 1, got the string '1'"),
+        ([1], "v must be the integer 1, got an array"),
+        (None, "v must be the integer 1, got null"),
+        (2, "schema version 2 is not understood; this collector speaks v1"),
+    ],
+)
+def test_a_schema_version_that_is_not_the_integer_1_says_what_it_got(v, says):
+    for topic, doc in ((TOPIC, {"v": v, "dev": "kit-01", "fw": "0.1.0", "r": [{"ts": NOW, "clk": "ntp", "seq": 1}]}),
+                       (STATUS_TOPIC, {**_ONLINE, "v": v})):
+        refused = _ingest(json.dumps(doc).encode(), topic=topic).quarantine
+        assert (refused.reason, refused.detail) == ("schema_version", says), topic
+
+
+def test_a_missing_schema_version_says_it_is_missing():
+    refused = _ingest(json.dumps({"dev": "kit-01", "online": True}).encode(), topic=STATUS_TOPIC).quarantine
+    assert (refused.reason, refused.detail) == ("schema_version", 'v is missing; this collector speaks v1 ("v": 1)')
+
+
+# -- the reason codes ---------------------------------------------------------------
+
+
+def test_every_reason_the_ingest_gives_is_a_code_of_the_contract_table():
+    given = {reason for reason, _ in known_cases("kit-01")} | {_ingest(b"{}", topic="elsewhere/x").quarantine.reason}
+    assert given == set(wire.REASONS) - {wire.REASON_INFLUX_REJECTED}  # that one is the store's, after InfluxDB refused
+
+
+def test_a_quarantine_record_with_a_code_outside_the_table_cannot_be_made():
+    from collector.quarantine import QuarantineRecord
+
+    with pytest.raises(ValueError, match="'ts_wrong' is not a quarantine reason code; known: invalid_json, schema_version"):
+        QuarantineRecord("airtrail/v1/kit-01/readings", 0.0, "ts_wrong", "detail", b"{}")

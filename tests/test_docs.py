@@ -19,6 +19,12 @@ def test_readme_documents_every_contract_field_and_flag():
         assert re.search(rf"`{name}`", README), f"README does not document {name!r}"
 
 
+def test_readme_lists_exactly_the_quarantine_reason_codes_in_the_contracts_order():
+    paragraph = README.split("**What is refused**", 1)[1].split("\n\n", 1)[0]
+    named = [w for w in re.findall(r"`([a-z_]+)`", paragraph) if w not in wire.STATUS_FIELDS and w not in wire.FIELDS]
+    assert named == list(wire.REASONS)
+
+
 def test_readme_config_example_is_valid_and_covers_every_setting():
     block = README.split("# airtrail.toml — every key is optional", 1)[1].split("```", 1)[0]
     doc = tomllib.loads(block)

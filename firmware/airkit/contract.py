@@ -140,6 +140,29 @@ STATUS_FIELDS = {
 }
 
 
+# Why the collector refused something: the reason code of each quarantine
+# record (and the reason label of airtrail_quarantined_total). Stable: operators
+# filter and alert on them.
+REASON_INVALID_JSON = "invalid_json"
+REASON_SCHEMA_VERSION = "schema_version"
+REASON_DEVICE_MISMATCH = "device_mismatch"
+REASON_TIMESTAMP_RANGE = "timestamp_range"
+REASON_INVALID = "invalid"
+REASON_TOO_LARGE = "too_large"
+REASON_BAD_TOPIC = "bad_topic"
+REASON_INFLUX_REJECTED = "influx_rejected"
+# code: meaning
+REASONS = {
+    REASON_INVALID_JSON: "the payload is not a JSON document (or not UTF-8)",
+    REASON_SCHEMA_VERSION: "v is missing or is not SCHEMA_VERSION, the integer this collector speaks",
+    REASON_DEVICE_MISMATCH: "dev in the payload differs from the <device> level of the topic",
+    REASON_TIMESTAMP_RANGE: "ts before 2020, or more than MAX_FUTURE_S ahead of the collector's clock",
+    REASON_INVALID: "wrong types (ts included), NaN/inf, out-of-range values, missing or unknown fields",
+    REASON_TOO_LARGE: "the payload is over MAX_PAYLOAD_BYTES",
+    REASON_BAD_TOPIC: "the topic is not airtrail/v1/<device id>/readings or .../status",
+    REASON_INFLUX_REJECTED: "a point InfluxDB refused (e.g. a field-type conflict); quarantined by the store, not at ingest",
+}
+
 def readings_topic(device_id):
     return TOPIC_ROOT + "/" + device_id + "/" + READINGS
 
