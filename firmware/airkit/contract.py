@@ -76,6 +76,23 @@ FLAGS = {
 }
 MAX_FLAGS = 8
 
+# A reading as a row of a table, wherever readings leave as rows (the API's
+# CSV and JSON, `airtrail kit pull`'s CSV and JSONL, the walk tooling's
+# outputs): these columns in this order, then the experimental x_* fields
+# present, sorted by name, then "flags" (see reading_columns, reading_row).
+#   device: the device id; time: ts as ISO 8601 UTC (2025-11-23T12:13:20Z);
+#   ts, clk, seq: as in the reading; then FIELDS and POSITION in table order.
+# Spelled out because MicroPython's dicts do not keep insertion order, so
+# tuple(FIELDS) is another order on the kit (a test holds the two together).
+READING_HEAD = ("device", "time", "ts", "clk", "seq")
+READING_COLUMNS = READING_HEAD + (
+    "pm1", "pm25", "pm10", "pm1_cf1", "pm25_cf1", "pm10_cf1", "n03", "n05", "n10", "n25", "n50", "n100",
+    "temp", "rh", "pressure", "co2", "batt_v",
+    "lat", "lon", "alt", "hdop", "sats",
+)
+# Flags in a row (and in a stored point) are one string, joined with this.
+FLAG_SEPARATOR = ","
+
 # Earliest believable reading time (2020-01-01T00:00:00Z) and how far ahead of
 # the collector's clock a kit's clock may run.
 EARLIEST_TS = 1577836800
@@ -182,3 +199,51 @@ def parse_topic(topic):
 def offline_status(device_id):
     """The last-will payload: the broker publishes it if the kit vanishes."""
     return '{"v":%d,"dev":"%s","online":false}' % (SCHEMA_VERSION, device_id)
+
+
+def reading_columns(fields):
+    """The columns of a table of readings holding ``fields`` (measured or
+    position names, x_* names), in the one order: READING_HEAD, the contract
+    fields among ``fields`` in table order, the x_* ones sorted, "flags"."""
+    wanted = set(fields)
+    columns = list(READING_HEAD)
+    columns += [name for name in READING_COLUMNS[len(READING_HEAD):] if name in wanted]
+    columns += sorted(name for name in wanted if name.startswith(EXPERIMENTAL_PREFIX))
+    columns.append("flags")
+    return columns
+
+
+def reading_row(device_id, reading, columns):
+    """The values of ``columns`` (from reading_columns) for one reading: a
+    reading as published, or as stored (flags already joined). None where the
+    reading has no such field, or no flags."""
+    row = []
+    for column in columns:
+        if column == "device":
+            row.append(device_id)
+        elif column == "time":
+            row.append(utc_iso(reading["ts"]))
+        elif column == "flags":
+            flags = reading.get("flags")
+            row.append((FLAG_SEPARATOR.join(flags) if isinstance(flags, (list, tuple)) else flags) or None)
+        else:
+            row.append(reading.get(column))
+    return row
+
+
+def utc_iso(ts):
+    """Unix seconds as ISO 8601 UTC, "2025-11-23T12:13:20Z". Arithmetic, not
+    the time module: MicroPython's epoch is 2000 on some ports. Days to a civil
+    date as in H. Hinnant, "chrono-Compatible Low-Level Date Algorithms"
+    (civil_from_days)."""
+    days, secs = divmod(ts, 86400)
+    days += 719468  # days from 0000-03-01 to 1970-01-01
+    era = days // 146097
+    doe = days - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    day = doy - (153 * mp + 2) // 5 + 1
+    month = mp + 3 if mp < 10 else mp - 9
+    year = yoe + era * 400 + (1 if month <= 2 else 0)
+    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (year, month, day, secs // 3600, secs // 60 % 60, secs % 60)
