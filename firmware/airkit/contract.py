@@ -107,7 +107,7 @@ MAX_FW_LENGTH = 32
 
 # The status message (topic airtrail/v1/<device>/status, retained; the last
 # will carries only v, dev and online=false). The kit publishes it when it
-# connects and every few minutes; the collector keeps the last one per kit.
+# connects and every 10 minutes; the collector keeps the last one per kit.
 #   {"v":1,"dev":"kit-01","online":true,"ts":1763900000,"clk":"ntp","fw":"0.1.0",
 #    "mode":"online","queue":0,"dropped":0,"rssi":-61,"sensors":{"pms5003":"ok"}}
 
