@@ -13,7 +13,7 @@ import math
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
+from pydantic import ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError, create_model
 from typing_extensions import Required, TypedDict
 
 from airkit import contract as wire
@@ -44,7 +44,7 @@ _KNOWN = frozenset(MEASUREMENT_NAMES) | _RESERVED
 def _reading_fields() -> dict[str, Any]:
     fields: dict[str, Any] = {
         "ts": Required[Annotated[int, Field(ge=wire.EARLIEST_TS, description="Kit clock time of the reading, whole seconds since the Unix epoch (UTC).")]],
-        "clk": Required[Annotated[Literal["ntp", "gps", "rtc"], Field(description="How the kit's clock was set: ntp, gps, or rtc (free-running, never synchronised this boot).")]],
+        "clk": Required[Annotated[Literal[wire.CLOCKS], Field(description="How the kit's clock was set: ntp, gps, or rtc (free-running, never synchronised this boot).")]],
         "seq": Required[Annotated[int, Field(ge=0, le=2**53, description="Per-device sequence number, increasing across reboots.")]],
         "flags": Annotated[list[Flag], Field(max_length=wire.MAX_FLAGS, description="Sensor status flags: " + ", ".join(wire.FLAGS))],
     }
@@ -67,9 +67,9 @@ class ReadingsMessage(TypedDict):
 
     __pydantic_config__ = _STRICT  # type: ignore[misc]
 
-    v: Annotated[Literal[1], Field(description="Schema version.")]
+    v: Annotated[Literal[wire.SCHEMA_VERSION], Field(description="Schema version.")]
     dev: Annotated[DeviceId, Field(description="Device id; must equal the <device> level of the topic.")]
-    fw: Annotated[str, Field(max_length=32, description="Firmware version of the kit.")]
+    fw: Annotated[str, Field(max_length=wire.MAX_FW_LENGTH, description="Firmware version of the kit.")]
     r: Annotated[list[Reading], Field(min_length=1, max_length=wire.MAX_BATCH)]  # type: ignore[valid-type]
 
 
@@ -88,39 +88,41 @@ def _check_reading_extras(readings: list[dict[str, Any]]) -> None:
         for key in reading.keys() - _KNOWN:
             value = reading[key]
             if not EXPERIMENTAL_FIELD.match(key):
-                raise ContractViolation("invalid", f"r.{i}: unknown field {key!r} (experimental fields look like {wire.EXPERIMENTAL_PREFIX}name)")
+                raise ContractViolation(wire.REASON_INVALID, f"r.{i}: unknown field {key!r} (experimental fields look like {wire.EXPERIMENTAL_PREFIX}name)")
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise ContractViolation("invalid", f"r.{i}.{key}: experimental fields must be finite numbers")
+                raise ContractViolation(wire.REASON_INVALID, f"r.{i}.{key}: experimental fields must be finite numbers")
 
 
-class StatusMessage(BaseModel):
-    """Payload of ``airtrail/v1/<device>/status`` (retained; the last will says offline)."""
-
-    model_config = _STRICT
-
-    v: Literal[1]
-    dev: DeviceId
-    online: bool
-    ts: int | None = Field(default=None, ge=wire.EARLIEST_TS)
-    clk: Literal["ntp", "gps", "rtc"] | None = None
-    fw: str | None = Field(default=None, max_length=32)
-    mode: Literal["online", "walk"] | None = None
-    batt_v: float | None = Field(default=None, ge=0, le=6)
-    queue: int | None = Field(default=None, ge=0, description="Readings waiting in the kit's flash queue.")
-    dropped: int | None = Field(default=None, ge=0, description="Readings the kit dropped because its flash was full.")
-    rssi: int | None = Field(default=None, ge=-130, le=0)
-    uptime: int | None = Field(default=None, ge=0)
-    sensors: dict[Annotated[str, StringConstraints(max_length=24)], Literal["ok", "missing", "error", "warmup", "nofix", "off"]] = Field(
-        default_factory=dict, max_length=16
-    )
+def _status_field(kind: str, required: bool, lo: Any, hi: Any, allowed: Any, description: str) -> tuple[Any, Any]:
+    """One StatusMessage field from its row in ``wire.STATUS_FIELDS``: (annotation, FieldInfo)."""
+    if kind == "sensors":
+        health = Literal[tuple(allowed)]  # type: ignore[valid-type]
+        name = Annotated[str, StringConstraints(max_length=wire.MAX_SENSOR_NAME_LENGTH)]
+        return dict[name, health], Field(default_factory=dict, max_length=hi, description=description)  # type: ignore[valid-type]
+    base: Any = Literal[tuple(allowed)] if allowed is not None else _STATUS_TYPES[kind]
+    bounds = {"min_length": lo, "max_length": hi} if kind == "str" else {"ge": lo, "le": hi}
+    constraints = {k: v for k, v in bounds.items() if v is not None}
+    if required:
+        return base, Field(description=description, **constraints)
+    return base | None, Field(default=None, description=description, **constraints)
 
 
-def _describe(exc: ValidationError) -> str:
+_STATUS_TYPES: dict[str, Any] = {"int": int, "float": float, "bool": bool, "str": str, "device_id": DeviceId}
+
+StatusMessage = create_model(  # type: ignore[call-overload]
+    "StatusMessage",
+    __config__=_STRICT,
+    __doc__="Payload of ``airtrail/v1/<device>/status`` (retained; the last will says offline).",
+    **{name: _status_field(*row) for name, row in wire.STATUS_FIELDS.items()},
+)
+
+
+def _describe(errors: list[Any], total: int) -> str:
     parts = []
-    for err in exc.errors(include_url=False)[:3]:
+    for err in errors[:3]:
         where = ".".join(str(p) for p in err["loc"]) or "message"
         parts.append(f"{where}: {err['msg']}")
-    more = exc.error_count() - len(parts)
+    more = total - len(parts)
     return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
 
 
@@ -130,37 +132,77 @@ def parse_message(kind: str, device: str, payload: bytes, now: float, max_bytes:
     Raises ContractViolation with a short code and a human-readable detail.
     """
     if len(payload) > max_bytes:
-        raise ContractViolation("too_large", f"payload is {len(payload)} bytes; the limit is {max_bytes}")
+        raise ContractViolation(wire.REASON_TOO_LARGE, f"payload is {len(payload)} bytes; the limit is {max_bytes}")
     try:
         doc: Any = _READINGS.validate_json(payload) if kind == wire.READINGS else StatusMessage.model_validate_json(payload)
     except ValidationError as exc:
         raise _classify(exc, payload) from None
     dev = doc["dev"] if isinstance(doc, dict) else doc.dev
     if dev != device:
-        raise ContractViolation("device_mismatch", f"device id {dev!r} in the payload differs from {device!r} in the topic")
+        raise ContractViolation(wire.REASON_DEVICE_MISMATCH, f"device id {dev!r} in the payload differs from {device!r} in the topic")
     if isinstance(doc, dict):
         latest = now + wire.MAX_FUTURE_S
         for i, reading in enumerate(doc["r"]):
             if reading["ts"] > latest:
                 raise ContractViolation(
-                    "timestamp_range", f"r.{i}.ts: {reading['ts']} is more than {wire.MAX_FUTURE_S} s ahead of the collector's clock"
+                    wire.REASON_TIMESTAMP_RANGE, f"r.{i}.ts: {reading['ts']} is more than {wire.MAX_FUTURE_S} s ahead of the collector's clock"
                 )
         _check_reading_extras(doc["r"])
     return doc
 
 
 def _classify(exc: ValidationError, payload: bytes) -> ContractViolation:
-    first = exc.errors(include_url=False)[0]
+    errors = exc.errors(include_url=False)
+    first = errors[0]
     if first["type"] == "json_invalid":
-        return ContractViolation("invalid_json", first["msg"])
+        return ContractViolation(wire.REASON_INVALID_JSON, first["msg"])
     if first["loc"] == ("v",):
-        seen = _peek_version(payload)
-        return ContractViolation(
-            "schema_version", f"schema version {seen!r} is not understood; this collector speaks v{wire.SCHEMA_VERSION}"
-        )
-    if any(e["loc"][-1:] == ("ts",) for e in exc.errors()):
-        return ContractViolation("timestamp_range", _describe(exc))
-    return ContractViolation("invalid", _describe(exc))
+        return ContractViolation(wire.REASON_SCHEMA_VERSION, _version_problem(_peek_version(payload)))
+    # timestamp_range is for a time that is a time but out of range; a ts that
+    # is no time at all (a string, a float, missing) is invalid like any other
+    # wrong type, and the detail says so first.
+    at_ts = [e for e in errors if _is_ts(e["loc"])]
+    if any(e["type"] == "greater_than_equal" for e in at_ts):
+        return ContractViolation(wire.REASON_TIMESTAMP_RANGE, _describe(errors, len(errors)))
+    if at_ts:
+        others = [e for e in errors if not _is_ts(e["loc"])]
+        detail = "; ".join(_ts_problem(e) for e in at_ts[:3])
+        return ContractViolation(wire.REASON_INVALID, detail + ("; " + _describe(others, len(others)) if others else ""))
+    return ContractViolation(wire.REASON_INVALID, _describe(errors, len(errors)))
+
+
+def _is_ts(loc: tuple[Any, ...]) -> bool:
+    """The ts of a status message, or of reading i of a readings message (not a sensor called "ts")."""
+    return loc == ("ts",) or (len(loc) == 3 and loc[0] == "r" and loc[2] == "ts")
+
+
+def _ts_problem(err: Any) -> str:
+    where = ".".join(str(p) for p in err["loc"])
+    if err["type"] == "missing":
+        return f"{where} is missing: every reading needs its time, whole seconds since the Unix epoch (UTC)"
+    return f"{where} must be an integer, whole seconds since the Unix epoch (UTC); got {_json_value(err['input'])}"
+
+
+_ABSENT = object()
+
+
+def _version_problem(seen: Any) -> str:
+    if seen is _ABSENT:
+        return f"v is missing; this collector speaks v{wire.SCHEMA_VERSION} (\"v\": {wire.SCHEMA_VERSION})"
+    if type(seen) is int:
+        return f"schema version {seen} is not understood; this collector speaks v{wire.SCHEMA_VERSION}"
+    return f"v must be the integer {wire.SCHEMA_VERSION}, got {_json_value(seen)}"
+
+
+def _json_value(value: Any) -> str:
+    """A JSON value named with its type, for messages: the string '1', the number 1.5, null."""
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    if isinstance(value, str):
+        return f"the string {value[:40]!r}"
+    if isinstance(value, (int, float)):
+        return f"the number {value!r}"
+    return "an array" if isinstance(value, list) else "an object"
 
 
 def _peek_version(payload: bytes) -> Any:
@@ -168,7 +210,7 @@ def _peek_version(payload: bytes) -> Any:
         doc = json.loads(payload)
     except ValueError:
         return None
-    return doc.get("v") if isinstance(doc, dict) else None
+    return doc.get("v", _ABSENT) if isinstance(doc, dict) else None
 
 
 def json_schema() -> dict[str, Any]:

@@ -45,10 +45,10 @@ class Outcome:
 def ingest(message: Inbound, max_payload_bytes: int = wire.MAX_PAYLOAD_BYTES) -> Outcome:
     parsed = wire.parse_topic(message.topic)
     if parsed is None or parsed[1] not in (wire.READINGS, wire.STATUS):
-        return _refuse(message, ContractViolation("bad_topic", f"topic {message.topic!r} is not {wire.TOPIC_ROOT}/<device>/readings|status"))
+        return _refuse(message, ContractViolation(wire.REASON_BAD_TOPIC, f"topic {message.topic!r} is not {wire.TOPIC_ROOT}/<device>/readings|status"))
     device, kind = parsed
     if not DEVICE_ID.match(device):
-        return _refuse(message, ContractViolation("bad_topic", f"topic {message.topic!r}: {device!r} is not a device id (a-z, 0-9, - and _, up to 32)"))
+        return _refuse(message, ContractViolation(wire.REASON_BAD_TOPIC, f"topic {message.topic!r}: {device!r} is not a device id (a-z, 0-9, - and _, up to 32)"))
     try:
         doc = parse_message(kind, device, message.payload, now=message.received_at, max_bytes=max_payload_bytes)
     except ContractViolation as violation:

@@ -1,8 +1,9 @@
 """The quarantine: every message or point the collector refused, with why.
 
 Nothing refused is thrown away: each record keeps the topic, the time it was
-received, a short stable reason code, a readable detail and the raw bytes, so
-an operator can see what a kit sent and replay it after a fix.
+received, a short stable reason code (one of ``airkit.contract.REASONS``), a
+readable detail and the raw bytes, so an operator can see what a kit sent and
+replay it after a fix.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from airkit import contract as wire
 
 from .durable import open_durable
 
@@ -23,6 +26,12 @@ class QuarantineRecord:
     reason: str
     detail: str
     payload: bytes
+
+    def __post_init__(self) -> None:
+        # Operators filter and alert on the codes: a new one goes into the
+        # contract's table (and the README) first.
+        if self.reason not in wire.REASONS:
+            raise ValueError(f"{self.reason!r} is not a quarantine reason code; known: {', '.join(wire.REASONS)}")
 
 
 class Quarantine:

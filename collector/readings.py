@@ -2,23 +2,29 @@
 
 The one read of stored readings: the API serves it, and the walk tooling
 joins it with where the kit was, so both see the same rows. Each row is a
-dict with ``time`` (ISO 8601, UTC), ``ts`` (the kit's whole-second
-timestamp, as sent), the requested measurement fields (None where the kit did
-not measure one), and always ``seq``, ``clk`` and ``flags``.
+dict in the one row shape of the contract (``airkit.contract.reading_columns``,
+also `kit pull`'s): ``device``, ``time`` (ISO 8601, UTC), ``ts`` (the kit's
+whole-second timestamp, as sent), ``clk``, ``seq``, the requested fields in
+contract order (None where the kit did not measure one), then ``flags`` (one
+string, None when there were none).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
+
+from airkit import contract as wire
 
 from .contract import EXPERIMENTAL_FIELD, MEASUREMENT_NAMES
 from .errors import AirtrailError
 from .influx.client import InfluxQL, quote_ident, quote_str
 from .influx.lineproto import READINGS_MEASUREMENT, reading_seconds
 
-ALWAYS = ("seq", "clk", "flags")
+ALWAYS = ("seq", "clk", "flags")  # stored with every reading, selected whatever the fields asked for
 
 
 class UnknownFields(AirtrailError):
@@ -40,16 +46,27 @@ def readings_query(device_id: str, start: datetime, end: datetime, fields: Seque
     )
 
 
-def rows(series: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Rows of the series InfluxQL.query returns for readings_query."""
+def rows(series: list[dict[str, Any]], device_id: str, fields: Sequence[str]) -> list[dict[str, Any]]:
+    """Rows of the series InfluxQL.query returns for readings_query(device_id, ..., fields)."""
+    columns = wire.reading_columns(fields)
     out: list[dict[str, Any]] = []
     for s in series[:1]:  # one measurement, no GROUP BY: at most one series
-        cols = s["columns"]
+        names = s["columns"]
         for values in s["values"]:
-            row = dict(zip(cols, values))
-            ts = reading_seconds(int(row.pop("time")))
-            out.append({"time": datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z"), "ts": ts, **row})
+            point = dict(zip(names, values))
+            point["ts"] = reading_seconds(int(point.pop("time")))
+            out.append(dict(zip(columns, wire.reading_row(device_id, point, columns))))
     return out
+
+
+def rows_csv(rows: Sequence[dict[str, Any]], fields: Sequence[str]) -> str:
+    """RFC 4180 text of ``rows`` (as rows() gives them for ``fields``), header first; None is an empty cell."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    columns = wire.reading_columns(fields)
+    writer.writerow(columns)
+    writer.writerows([row[c] for c in columns] for row in rows)
+    return buffer.getvalue()
 
 
 def fetch_readings(
@@ -67,7 +84,7 @@ def fetch_readings(
     InfluxQL.query does.
     """
     check_fields(fields)
-    return rows(influxql.query(readings_query(device_id, start, end, fields, limit)))
+    return rows(influxql.query(readings_query(device_id, start, end, fields, limit)), device_id, fields)
 
 
 def _us(moment: datetime) -> int:

@@ -26,6 +26,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from airkit import contract as wire
+
 from .device_state import DeviceStates
 from .errors import InfluxRejected, InfluxUnavailable
 from .influx.client import Writer
@@ -93,7 +95,7 @@ def write_isolating(writer: Writer, lines: list[str], telemetry: Telemetry) -> l
 
 def _rejected_records(rejected: list[tuple[str, str]]) -> list[QuarantineRecord]:
     now = time.time()
-    return [QuarantineRecord("(influxdb)", now, "influx_rejected", reason, line.encode()) for line, reason in rejected]
+    return [QuarantineRecord("(influxdb)", now, wire.REASON_INFLUX_REJECTED, reason, line.encode()) for line, reason in rejected]
 
 
 def quarantine_all(quarantine: Quarantine, records: list[QuarantineRecord], telemetry: Telemetry) -> None:

@@ -95,6 +95,9 @@ def test_readings_come_back_as_csv(api, stored_kit):
     assert response.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.text)))
     assert len(rows) == 50 and rows[0].keys() >= {"time", "ts", "pm25", "seq", "clk"}
+    assert response.text.splitlines()[0] == "device,time,ts,clk,seq,pm25,flags"
+    assert rows[3] == {"device": "api-kit", "time": datetime.fromtimestamp(stored_kit + 30, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                       "ts": str(stored_kit + 30), "clk": "ntp", "seq": "3", "pm25": "3", "flags": ""}
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,21 @@ def test_readme_documents_every_contract_field_and_flag():
         assert re.search(rf"`{name}`", README), f"README does not document {name!r}"
 
 
+def test_readme_lists_exactly_the_quarantine_reason_codes_in_the_contracts_order():
+    paragraph = README.split("**What is refused**", 1)[1].split("\n\n", 1)[0]
+    named = [w for w in re.findall(r"`([a-z_]+)`", paragraph) if w not in wire.STATUS_FIELDS and w not in wire.FIELDS]
+    assert named == list(wire.REASONS)
+
+
+def test_the_pull_format_lists_the_row_columns_in_the_contracts_order():
+    text = (ROOT / "firmware" / "PULL_FORMAT.md").read_text()
+    listed = text.split("## CSV", 1)[1].split("\n`", 1)[1].split("`, then the `x_*` columns", 1)[0]
+    assert [c.strip() for c in listed.split(",")] == list(wire.READING_COLUMNS)
+    table = text.split("## One row per reading", 1)[1].split("## JSONL", 1)[0]
+    in_table = [c for line in table.splitlines() if line.startswith("| `") for c in re.findall(r"`([a-z_0-9*]+)`", line.split("|")[1])]
+    assert in_table == [*wire.READING_COLUMNS, "x_*", "flags"]
+
+
 def test_readme_config_example_is_valid_and_covers_every_setting():
     block = README.split("# airtrail.toml — every key is optional", 1)[1].split("```", 1)[0]
     doc = tomllib.loads(block)

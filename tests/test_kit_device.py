@@ -12,11 +12,13 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from airkit import contract as wire
 from airkit import encode
 from airkit.queue import read_queue
 from airkit_host import bundle as kit_bundle
@@ -78,6 +80,7 @@ def fill_queue(board, n: int, torn: bool = False) -> list[bytes]:
     code = f"""
 import os
 from airkit.queue import FlashQueue
+from airkit import contract as wire
 from airkit import encode
 try:
     for name in os.listdir('/queue'):
@@ -238,7 +241,17 @@ def test_pull_writes_every_stored_reading_as_jsonl_in_order(board, data_dir, tmp
     result = airtrail(data_dir, "pull", "--port", board[0].port, "--out", str(tmp_path))
     assert result.exit_code == 0, result.output
     lines = _pulled(tmp_path, ".jsonl").read_text().splitlines()
-    assert [json.loads(line) for line in lines] == [{"dev": DEVICE, **json.loads(r)} for r in expected]
+    assert [json.loads(line) for line in lines] == [_as_row(r) for r in expected]
+    assert list(json.loads(lines[0])) == ["device", "time", "ts", "clk", "seq", "pm25", "temp", "lat", "lon", "flags"]
+
+
+def _as_row(record: bytes) -> dict:
+    """A queued reading as the row a pull writes: who and when first, flags joined, nothing empty."""
+    reading = json.loads(record)
+    flags = reading.pop("flags", [])
+    ts = reading["ts"]
+    row = {"device": DEVICE, "time": datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), **reading}
+    return {**row, "flags": ",".join(flags)} if flags else row
 
 
 @needs_board
@@ -248,7 +261,8 @@ def test_pull_writes_the_same_readings_as_csv(board, data_dir, tmp_path):
     with _pulled(tmp_path, ".csv").open() as f:
         rows = list(csv.DictReader(f))
     assert [r["seq"] for r in rows] == [str(i) for i in range(8)]
-    assert rows[1]["time_utc"] == "2025-11-23T12:14:20Z" and rows[1]["pm25"] == "10.1" and rows[1]["co2"] == ""
+    assert rows[1]["time"] == "2025-11-23T12:14:20Z" and rows[1]["pm25"] == "10.1" and rows[1]["co2"] == ""
+    assert list(rows[0]) == [*wire.READING_COLUMNS, "flags"] and rows[0]["device"] == DEVICE
     assert rows[0]["flags"] == "rh_high" and rows[1]["flags"] == ""
 
 

@@ -55,4 +55,5 @@ def test_malformed_messages_mixed_into_a_valid_stream_are_each_quarantined(stack
     mine = [item for item in listing["items"] if item["topic"] == pub_topic]
     assert len(mine) == len(bad)
     assert all(item["reason"] and item["detail"] for item in mine)
+    assert {item["reason"] for item in mine} == {reason for reason, _ in known_cases(device)}
     assert {item["payload_base64"] for item in mine} == {base64.b64encode(p).decode() for p in bad}

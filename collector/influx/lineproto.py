@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from airkit.contract import FLAG_SEPARATOR
+
 PRECISION = "u"  # microseconds, for both /write and /api/v2/write
 READINGS_MEASUREMENT = "readings"
 STATUS_MEASUREMENT = "kit_status"
@@ -55,7 +57,7 @@ def reading_line(device: str, ts: int, seq: int, clk: str, values: dict[str, flo
     fields = [f"{k}={v!r}" if type(v) is float else f"{k}={_float(v)}" for k, v in values.items()]
     fields.append(f'seq={seq}i,clk="{clk}"')
     if flags:
-        fields.append(f"flags={_string_field(','.join(flags))}")
+        fields.append(f"flags={_string_field(FLAG_SEPARATOR.join(flags))}")
     return f"{READINGS_MEASUREMENT},device={device} {','.join(fields)} {point_time_us(ts, seq)}"
 
 

@@ -4,13 +4,13 @@ The kit's flash queue (/queue, airkit.queue) is copied file by file, each
 copy checked against the SHA-256 the kit computes, then decoded on the
 computer by the same airkit.queue code the kit runs. Written to ``out``:
 
-    <dev>-<UTC stamp>.jsonl     one reading per line, as the kit would publish
-                                it, plus "dev"
-    <dev>-<UTC stamp>.csv       the same, one column per contract field
+    <dev>-<UTC stamp>.jsonl     one reading per line, a row of the contract's one
+                                row shape (airkit.contract.reading_columns)
+    <dev>-<UTC stamp>.csv       the same rows, one column per contract field
     <dev>-<UTC stamp>.raw/      the verified copy of the queue folder itself
 
-The format is documented in firmware/PULL_FORMAT.md (and JSONL_FIELDS/CSV
-below). Nothing is deleted on the kit unless asked, and then only after the
+The format is documented in firmware/PULL_FORMAT.md; the API's readings and
+the walk tooling use the same row shape. Nothing is deleted on the kit unless asked, and then only after the
 copy is verified and written, and only the readings that were pulled: the
 kit's own FlashQueue.pop() does it, so the head pointer and segment files stay
 consistent.
@@ -34,13 +34,6 @@ from .errors import KitError
 from .link import KitLink, for_file
 from .provision import read_kit_config
 
-# CSV columns, in order. Experimental x_* fields found in the readings are
-# appended after the position columns, sorted by name.
-CSV_HEAD = ("dev", "ts", "time_utc", "clk", "seq")
-CSV_FIELDS = tuple(contract.FIELDS) + tuple(contract.POSITION)
-FLAG_SEPARATOR = "|"
-
-
 class PullError(KitError):
     pass
 
@@ -59,8 +52,8 @@ class PullResult:
     files: dict[str, str] = field(default_factory=dict)  # queue file -> sha256
 
 
-def readings_from_queue(queue_dir: Path, device_id: str) -> tuple[list[dict[str, Any]], int, int]:
-    """Decode a copied queue folder: (readings with "dev" first, dropped count, undecodable records)."""
+def readings_from_queue(queue_dir: Path) -> tuple[list[dict[str, Any]], int, int]:
+    """Decode a copied queue folder: (readings as the kit would publish them, dropped count, undecodable records)."""
     payloads, dropped = read_queue(str(queue_dir))
     readings: list[dict[str, Any]] = []
     bad = 0
@@ -73,37 +66,31 @@ def readings_from_queue(queue_dir: Path, device_id: str) -> tuple[list[dict[str,
         if not isinstance(doc, dict) or "ts" not in doc:
             bad += 1
             continue
-        readings.append({"dev": device_id, **doc})
+        readings.append(doc)
     return readings, dropped, bad
 
 
-def write_jsonl(readings: list[dict[str, Any]], path: Path) -> None:
+def pulled_columns(readings: list[dict[str, Any]]) -> list[str]:
+    """Every contract field, whether measured or not, and the x_* fields these readings have."""
+    experimental = {k for r in readings for k in r if k.startswith(contract.EXPERIMENTAL_PREFIX)}
+    return contract.reading_columns([*contract.READING_COLUMNS[len(contract.READING_HEAD):], *experimental])
+
+
+def write_jsonl(device_id: str, readings: list[dict[str, Any]], path: Path) -> None:
+    """One row per line, its keys in column order; a field the kit did not measure is left out."""
+    columns = pulled_columns(readings)
     with path.open("w", encoding="utf-8") as f:
         for r in readings:
-            f.write(json.dumps(r, separators=(",", ":"), ensure_ascii=False) + "\n")
+            row = {c: v for c, v in zip(columns, contract.reading_row(device_id, r, columns)) if v is not None}
+            f.write(json.dumps(row, separators=(",", ":"), ensure_ascii=False) + "\n")
 
 
-def csv_columns(readings: list[dict[str, Any]]) -> list[str]:
-    experimental = sorted({k for r in readings for k in r if k.startswith(contract.EXPERIMENTAL_PREFIX)})
-    return [*CSV_HEAD, *CSV_FIELDS, *experimental, "flags"]
-
-
-def write_csv(readings: list[dict[str, Any]], path: Path) -> None:
-    columns = csv_columns(readings)
+def write_csv(device_id: str, readings: list[dict[str, Any]], path: Path) -> None:
+    columns = pulled_columns(readings)
     with path.open("w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(columns)
-        for r in readings:
-            row = []
-            for col in columns:
-                if col == "time_utc":
-                    row.append(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(r["ts"])))
-                elif col == "flags":
-                    row.append(FLAG_SEPARATOR.join(r.get("flags", [])))
-                else:
-                    value = r.get(col)
-                    row.append("" if value is None else value)
-            writer.writerow(row)
+        writer.writerows(contract.reading_row(device_id, r, columns) for r in readings)
 
 
 def pull(
@@ -136,12 +123,12 @@ def pull(
         result.files[name] = hashlib.sha256(data).hexdigest()
     result.raw = raw.parent
 
-    readings, result.dropped, result.undecodable = readings_from_queue(raw, device_id) if names else ([], 0, 0)
+    readings, result.dropped, result.undecodable = readings_from_queue(raw) if names else ([], 0, 0)
     result.readings = len(readings)
     result.jsonl = out / f"{base}.jsonl"
     result.csv = out / f"{base}.csv"
-    write_jsonl(readings, result.jsonl)
-    write_csv(readings, result.csv)
+    write_jsonl(device_id, readings, result.jsonl)
+    write_csv(device_id, readings, result.csv)
 
     if delete and readings:
         # The copy is on disk and decoded; make sure the kit's queue is still

@@ -36,6 +36,9 @@ def known_cases(device: str) -> list[tuple[str, bytes]]:
         ("device_mismatch", _dump(_msg("someone-else"))),
         ("timestamp_range", _dump(_msg(device, ts=1_500_000_000))),  # 2017
         ("timestamp_range", _dump(_msg(device, ts=now + 3 * 86400))),
+        ("invalid", _dump(_msg(device, ts=str(now)))),  # a time that is no time is a wrong type, not out of range
+        ("invalid", _dump(_msg(device, ts=now + 0.5))),
+        ("invalid", _dump({**_msg(device), "r": [{"clk": "ntp", "seq": 1, "pm25": 12.0}]})),
         ("invalid", _dump(_msg(device, pm25="12"))),
         ("invalid", _dump(_msg(device, pm25=-1.0))),
         ("invalid", _dump(_msg(device, pm25=5000.0))),

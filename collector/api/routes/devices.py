@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -15,7 +13,7 @@ from airkit import contract as wire
 from collector.contract import MEASUREMENT_NAMES
 from collector.device_state import DeviceState
 from collector.devices import DeviceRegistry
-from collector.readings import ALWAYS, UnknownFields, fetch_readings
+from collector.readings import UnknownFields, fetch_readings, rows_csv
 
 from ..deps import CollectorDep, Reader
 from ..errors import ERROR_RESPONSES, ApiError
@@ -121,9 +119,5 @@ def readings(
         raise ApiError(400, str(exc)) from None
     wants_csv = format == "csv" or (format is None and "text/csv" in request.headers.get("accept", ""))
     if wants_csv:
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=["time", "ts", *names, *ALWAYS], lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8", headers={"Content-Disposition": f'attachment; filename="{device_id}.csv"'})
+        return Response(rows_csv(rows, names), media_type="text/csv; charset=utf-8", headers={"Content-Disposition": f'attachment; filename="{device_id}.csv"'})
     return {"device_id": device_id, "start": start, "end": end, "count": len(rows), "readings": rows}
