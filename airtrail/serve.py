@@ -6,10 +6,8 @@ import socket
 
 import typer
 
-from collector.cli import (ClientId, InfluxUrl, MqttHost, MqttPort, ShareGroup, Transport, Verbose, check_hosts, collector_overrides,
-                           console, setup_logging)
+from collector.cli import ClientId, InfluxUrl, MqttHost, MqttPort, ShareGroup, Transport, Verbose, collector_settings, console
 from collector.errors import ConfigError
-from collector.settings import cli_settings
 
 commands = typer.Typer()
 
@@ -33,9 +31,7 @@ def serve(
 
     from .web import build_app
 
-    setup_logging(verbose)
-    s = cli_settings(**{"api.host": host, "api.port": port, **collector_overrides(client_id, share_group, mqtt_host, mqtt_port, influx_url, transport)})
-    check_hosts(s)
+    s = collector_settings(verbose, client_id, share_group, mqtt_host, mqtt_port, influx_url, transport, **{"api.host": host, "api.port": port})
     # Bind the API's socket before the collector touches the broker: a second
     # `serve` on a busy port must not first take the running collector's session.
     listener = _bind(s.api.host, s.api.port)

@@ -27,7 +27,7 @@ from rich.table import Table
 from .errors import ConfigError
 from .settings import COLLECTOR_USER, cli_settings
 
-__all__ = ["stack", "device", "commands", "console", "setup_logging", "collector_overrides", "check_hosts"]
+__all__ = ["stack", "device", "commands", "console", "setup_logging", "collector_settings", "check_hosts"]
 
 console = Console()
 
@@ -179,16 +179,21 @@ def setup_logging(verbose: bool) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
-def collector_overrides(client_id, share_group, mqtt_host, mqtt_port, influx_url, transport) -> dict:
-    """The collector's command-line flags as dotted settings overrides (shared with `serve`)."""
-    return {
+def collector_settings(verbose: bool, client_id, share_group, mqtt_host, mqtt_port, influx_url, transport, **more):
+    """Logging set up, and the settings of a collector from its command-line flags
+    (shared with `serve`, which adds its own in ``more``), checked before start."""
+    setup_logging(verbose)
+    s = cli_settings(**{
         "mqtt.client_id": client_id,
         "mqtt.share_group": share_group,
         "mqtt.host": mqtt_host,
         "mqtt.port": mqtt_port,
         "influx.url": influx_url,
         "influx.transport": transport,
-    }
+        **more,
+    })
+    check_hosts(s)
+    return s
 
 
 ClientId = typer.Option(None, help="Fixed MQTT client id; each replica needs its own.")
@@ -229,9 +234,7 @@ def collect(
     """Run the collector alone (for scale-out replicas): MQTT → validate → InfluxDB."""
     from .service import Collector
 
-    setup_logging(verbose)
-    s = cli_settings(**collector_overrides(client_id, share_group, mqtt_host, mqtt_port, influx_url, transport))
-    check_hosts(s)
+    s = collector_settings(verbose, client_id, share_group, mqtt_host, mqtt_port, influx_url, transport)
     collector = Collector(s).start()
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

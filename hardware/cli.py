@@ -63,10 +63,7 @@ def power_(
     efficiency: float = typer.Option(None, min=0.01, max=1.0, help="Power bank conversion efficiency (default from hardware/power.toml)."),
 ) -> None:
     """Expected battery runtime, from the datasheet current of every part and state."""
-    try:
-        r = power.runtime(variant.value, interval, battery_mah, wifi=wifi, pm=pm.value, co2=co2, efficiency=efficiency)
-    except ValueError as exc:  # a question the power model cannot answer: the person's to fix
-        raise ConfigError(str(exc)) from exc
+    r = power.runtime(variant.value, interval, battery_mah, wifi=wifi, pm=pm.value, co2=co2, efficiency=efficiency)
     title = (f"{variant.value} kit, {pm.value}, a reading every {interval:g} s, "
              f"Wi-Fi {'on' if wifi else 'off'}{', SCD40' if co2 else ''}")
     # Sources as numbered notes under the table: they are long, and a

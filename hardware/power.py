@@ -26,11 +26,16 @@ from pathlib import Path
 from typing import Any
 
 from airkit.config import DEFAULTS as KIT_DEFAULTS
+from airkit.errors import ConfigError
 from airkit.intervals import pm_wake_offset_ms
 
 POWER_FILE = Path(__file__).with_name("power.toml")
 PM_SENSORS = ("pms5003", "sds011")
 VARIANTS = ("walk", "fixed")
+
+
+class PowerModelError(ConfigError):
+    """A runtime question the power model cannot answer: an unknown variant or sensor, a non-positive figure."""
 
 
 @dataclass(frozen=True)
@@ -128,19 +133,19 @@ def runtime(
     sets how long the PM fan samples after warm-up (pm_duty).
     """
     if variant not in VARIANTS:
-        raise ValueError(f"unknown variant '{variant}'; choose one of {', '.join(VARIANTS)}")
+        raise PowerModelError(f"unknown variant '{variant}'; choose one of {', '.join(VARIANTS)}")
     if pm not in PM_SENSORS:
-        raise ValueError(f"unknown PM sensor '{pm}'; choose one of {', '.join(PM_SENSORS)}")
+        raise PowerModelError(f"unknown PM sensor '{pm}'; choose one of {', '.join(PM_SENSORS)}")
     if interval_s <= 0:
-        raise ValueError("the interval must be a positive number of seconds")
+        raise PowerModelError("the interval must be a positive number of seconds")
     if battery_mah <= 0:
-        raise ValueError("the battery capacity must be a positive number of mAh")
+        raise PowerModelError("the battery capacity must be a positive number of mAh")
     data = data if data is not None else load_data()
     s = states(data)
     timing, battery = data["timing"], data["battery"]
     eff = battery["efficiency"] if efficiency is None else efficiency
     if not 0 < eff <= 1:
-        raise ValueError("the conversion efficiency must be between 0 and 1 (e.g. 0.85)")
+        raise PowerModelError("the conversion efficiency must be between 0 and 1 (e.g. 0.85)")
 
     uses: list[StateUse] = []
     # ESP32: with Wi-Fi it is listening except while it transmits one publish

@@ -306,3 +306,10 @@ def test_importing_the_compiled_contract_on_the_kit_keeps_its_heap_within_the_li
     where, used = run_micropython(script, mounts={pkg: "/mpylib/airkit"}).split()
     assert where.endswith(".mpy")
     assert int(used) <= CONTRACT_HEAP_LIMIT
+
+
+def test_the_kits_health_names_are_the_contracts():
+    from airkit import status
+
+    kit_names = {status.OK, status.MISSING, status.ERROR, status.WARMUP, status.NOFIX, status.OFF}
+    assert kit_names == set(wire.SENSOR_HEALTH)

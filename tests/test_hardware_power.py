@@ -209,7 +209,7 @@ def test_twice_the_battery_gives_about_twice_the_hours():
     ({"efficiency": 1.5}, "efficiency"),
 ])
 def test_impossible_inputs_are_refused_with_a_reason(kwargs, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(power.PowerModelError, match=message):
         power.runtime(**kwargs)
 
 

@@ -73,7 +73,7 @@ DEFAULTS = {
 }
 
 VARIANTS = ("walk", "fixed")
-MODES = ("online", "walk")
+MODES = contract.MODES
 PM_SENSORS = ("pms5003", "pms7003", "sds011", "none")
 PM_DUTIES = ("cycle", "continuous")
 AGGREGATES = ("median", "trimmed")

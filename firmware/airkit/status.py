@@ -6,13 +6,14 @@ import json
 
 from . import contract
 
-# Sensor health values the contract allows in the status message.
+# Sensor health values, short names for the ones in contract.SENSOR_HEALTH
+# (where each is explained); a test holds the two together.
 OK = "ok"
-MISSING = "missing"  # enabled in config.json but never answered since boot
-ERROR = "error"  # answered once, now fails (bad checksums, no frames, bus errors)
-WARMUP = "warmup"  # PM fan inside its warm-up time
-NOFIX = "nofix"  # GPS talking, but no position fix
-OFF = "off"  # disabled in config.json
+MISSING = "missing"
+ERROR = "error"
+WARMUP = "warmup"
+NOFIX = "nofix"
+OFF = "off"
 
 
 def status_message(dev, fw, mode, now, queue, dropped, rssi=None, batt_v=None, uptime_s=None, sensors=None):
@@ -27,7 +28,7 @@ def status_message(dev, fw, mode, now, queue, dropped, rssi=None, batt_v=None, u
         doc["ts"] = now[0]
         doc["clk"] = now[1]
     if rssi is not None:
-        doc["rssi"] = max(-130, min(0, rssi))
+        doc["rssi"] = max(contract.RSSI_MIN, min(contract.RSSI_MAX, rssi))
     if batt_v is not None:
         doc["batt_v"] = round(batt_v, 2)
     if uptime_s is not None:
