@@ -74,11 +74,14 @@ def down() -> None:
 
 
 def _mqtt_login(port: int, password: str) -> str:
+    """Log in with the probe account, never a collector's: its session would be taken over."""
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="airtrail-status-probe", protocol=mqtt.MQTTv5)
-    client.username_pw_set(COLLECTOR_USER, password)
+    from .devices import PROBE_USER
+
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=PROBE_USER, protocol=mqtt.MQTTv5)
+    client.username_pw_set(PROBE_USER, password)
     try:
         client.connect("127.0.0.1", port, keepalive=5)
         result: list[str] = []
@@ -102,10 +105,10 @@ def status() -> None:
     local = Stack.from_settings(s)
     table = Table("service", "pid", "address", "health")
     m, i = local.mosquitto, local.influxdb
-    login = _mqtt_login(m.port, local.registry.collector_password) if m.running() else "not running"
+    login = _mqtt_login(m.port, local.registry.probe_password) if m.running() else "not running"
     m_ok = login == "Success"
     i_ok = i.running() and i.healthy()
-    table.add_row("mosquitto", str(m.pid() or "-"), f"127.0.0.1:{m.port}", "[green]ok[/] (collector login works)" if m_ok else f"[red]{login}[/]")
+    table.add_row("mosquitto", str(m.pid() or "-"), f"127.0.0.1:{m.port}", "[green]ok[/] (logins work)" if m_ok else f"[red]{login}[/]")
     table.add_row("influxdb", str(i.pid() or "-"), i.url, "[green]ok[/]" if i_ok else "[red]down[/]")
     console.print(table)
     if not (m_ok and i_ok):
@@ -145,7 +148,7 @@ def list_() -> None:
         rotated = datetime.fromtimestamp(d.rotated, UTC).strftime("%Y-%m-%d %H:%M") if d.rotated else "-"
         table.add_row(d.device_id, datetime.fromtimestamp(d.created, UTC).strftime("%Y-%m-%d %H:%M"), rotated, d.note)
     console.print(table)
-    console.print(f"{len(local.registry)} kit(s); registry {local.registry.path}")
+    console.print(f"{len(local.registry)} kit(s); collector accounts: {', '.join(local.registry.collectors())}; registry {local.registry.path}")
 
 
 @device.command()
@@ -154,6 +157,24 @@ def remove(device_id: str) -> None:
     local = _local_stack()
     local.registry.remove(device_id)
     console.print(f"Removed {device_id} ({_applied(local)}).")
+
+
+@device.command("add-collector")
+def add_collector(username: str = typer.Argument(..., help=f"The replica's account, e.g. {COLLECTOR_USER}-2.")) -> None:
+    """Give one more collector replica its own broker account (its user name is its client id)."""
+    local = _local_stack()
+    password = local.registry.add_collector(username)
+    console.print(f"Added collector account [bold]{username}[/] ({_applied(local)}). Run the replica with:\n"
+                  f"  AIRTRAIL_MQTT__USERNAME={username} AIRTRAIL_MQTT__SHARE_GROUP=collectors airtrail collect\n"
+                  f"(its password, {password}, is read from the registry; on another machine set AIRTRAIL_MQTT__PASSWORD too)")
+
+
+@device.command("remove-collector")
+def remove_collector(username: str) -> None:
+    """Remove a replica's broker account; the broker refuses it from now on."""
+    local = _local_stack()
+    local.registry.remove_collector(username)
+    console.print(f"Removed collector account {username} ({_applied(local)}).")
 
 
 @device.command()

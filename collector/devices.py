@@ -7,6 +7,14 @@ we generate Mosquitto's password file (PBKDF2-SHA512 hashes, the ``$7$``
 format of mosquitto_passwd) and ACL: a kit may publish only under its own
 topic prefix and read nothing; the collector reads every kit's readings and
 status.
+
+Accounts that are not kits (their names start with ``airtrail-``, which no kit
+id may): ``airtrail-collector``, the default collector; one more per collector
+replica (``airtrail device add-collector``); and ``airtrail-probe``, which
+`airtrail stack status` logs in with, so that a status check never connects
+as a collector. The local broker binds every session to its account
+(``use_username_as_clientid``, see collector.stack.services), so each replica
+needs its own account: its client id is its user name.
 """
 
 from __future__ import annotations
@@ -45,9 +53,14 @@ def mosquitto_hash(password: str, salt: bytes | None = None) -> str:
     return f"$7${_PBKDF2_ROUNDS}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
 
 
+SERVICE_PREFIX = "airtrail-"  # accounts that are not kits: collectors, the status probe
+PROBE_USER = "airtrail-probe"
+
+
 def check_device_id(device_id: str) -> str:
-    if device_id == COLLECTOR_USER:
-        raise DeviceError(f"{device_id!r} is reserved for the collector's own broker account: give the kit another id, e.g. kit-01")
+    if device_id.startswith(SERVICE_PREFIX):
+        raise DeviceError(f"{device_id!r} is reserved: ids starting with {SERVICE_PREFIX!r} are airtrail's own broker accounts "
+                          "(collectors); give the kit another id, e.g. kit-01")
     if not DEVICE_ID.match(device_id):
         raise DeviceError(
             f"{device_id!r} is not a valid device id: use 1-32 lower-case letters, digits, '-' or '_', "
@@ -64,22 +77,63 @@ class DeviceRegistry:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._devices: dict[str, Device] = {}
-        self.collector_password = ""
+        # Service accounts (collectors, the probe): user name -> password.
+        self._accounts: dict[str, str] = {}
         if path.exists():
             try:
                 doc = json.loads(path.read_text())
                 self._devices = {d["device_id"]: Device(**d) for d in doc.get("devices", [])}
-                self.collector_password = doc.get("collector", {}).get("password", "")
+                if doc.get("collector", {}).get("password"):
+                    self._accounts[COLLECTOR_USER] = doc["collector"]["password"]
+                self._accounts.update({a["username"]: a["password"] for a in doc.get("accounts", [])})
             except (ValueError, KeyError, TypeError) as exc:
                 raise DeviceError(f"the device registry {path} is damaged ({exc}); restore it from a backup") from exc
-        if not self.collector_password:
-            self.collector_password = _new_password()
+        missing = [name for name in (COLLECTOR_USER, PROBE_USER) if name not in self._accounts]
+        for name in missing:
+            self._accounts[name] = _new_password()
+        if missing:
             self.save()
+
+    @property
+    def collector_password(self) -> str:
+        return self._accounts[COLLECTOR_USER]
+
+    @property
+    def probe_password(self) -> str:
+        return self._accounts[PROBE_USER]
+
+    def collectors(self) -> list[str]:
+        """The collector accounts, the default one first."""
+        return [COLLECTOR_USER, *sorted(a for a in self._accounts if a not in (COLLECTOR_USER, PROBE_USER))]
+
+    def add_collector(self, username: str) -> str:
+        """A broker account for one more collector replica; returns its password."""
+        if not username.startswith(SERVICE_PREFIX) or not DEVICE_ID.match(username) or username == PROBE_USER:
+            raise DeviceError(f"{username!r} cannot be a collector account: use {SERVICE_PREFIX}<name> with lower-case letters, "
+                              f"digits, '-' or '_', at most 32 characters (e.g. {COLLECTOR_USER}-2)")
+        if username in self._accounts:
+            raise DeviceError(f"the collector account {username!r} exists already")
+        self._accounts[username] = _new_password()
+        self.save()
+        return self._accounts[username]
+
+    def remove_collector(self, username: str) -> None:
+        if username not in self.collectors() or username == COLLECTOR_USER:
+            raise DeviceError(f"{username!r} is not a collector account that can be removed (the default {COLLECTOR_USER} stays)")
+        del self._accounts[username]
+        self.save()
+
+    def account_password(self, username: str) -> str:
+        try:
+            return self._accounts[username]
+        except KeyError:
+            raise DeviceError(f"there is no collector account {username!r}; create it with `airtrail device add-collector {username}`") from None
 
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         doc = {
-            "collector": {"username": COLLECTOR_USER, "password": self.collector_password},
+            "collector": {"username": COLLECTOR_USER, "password": self._accounts[COLLECTOR_USER]},
+            "accounts": [{"username": name, "password": pw} for name, pw in sorted(self._accounts.items()) if name != COLLECTOR_USER],
             "devices": [asdict(d) for d in sorted(self._devices.values(), key=lambda d: d.device_id)],
         }
         tmp = self.path.with_suffix(".tmp")
@@ -128,18 +182,20 @@ class DeviceRegistry:
     # Mosquitto's files -------------------------------------------------------
 
     def password_file(self) -> str:
-        lines = [f"{COLLECTOR_USER}:{mosquitto_hash(self.collector_password)}"]
+        lines = [f"{name}:{mosquitto_hash(pw)}" for name, pw in sorted(self._accounts.items())]
         lines += [f"{d.device_id}:{mosquitto_hash(d.password)}" for d in self]
         return "\n".join(lines) + "\n"
 
     def acl_file(self) -> str:
         root = wire.TOPIC_ROOT
+        collectors = "".join(
+            f"user {name}\ntopic read {root}/+/{wire.READINGS}\ntopic read {root}/+/{wire.STATUS}\n\n" for name in self.collectors()
+        )
         return (
             "# Generated by airtrail from devices.json; edits are overwritten.\n"
-            f"user {COLLECTOR_USER}\n"
-            f"topic read {root}/+/{wire.READINGS}\n"
-            f"topic read {root}/+/{wire.STATUS}\n"
-            "\n"
+            "# Collector accounts read every kit's readings and status.\n"
+            + collectors
+            + f"# {PROBE_USER} (airtrail stack status) may only log in.\nuser {PROBE_USER}\n\n"
             "# Every other account is a kit: it may publish only under its own\n"
             "# prefix (%u is the user name, which is the device id) and read nothing.\n"
             f"pattern write {root}/%u/{wire.READINGS}\n"

@@ -24,13 +24,15 @@ log = logging.getLogger("airtrail.collector")
 
 
 def mqtt_credentials(settings: Settings) -> tuple[str | None, str | None]:
-    """The collector's broker account: from settings, else the local registry."""
-    if settings.mqtt.username:
-        password = settings.mqtt.password.get_secret_value() if settings.mqtt.password else None
-        return settings.mqtt.username, password
+    """The collector's broker account: from settings, else the local registry
+    (a replica's account by its user name, or the default collector's)."""
+    username = settings.mqtt.username
+    if settings.mqtt.password is not None:
+        return username, settings.mqtt.password.get_secret_value()
     if settings.registry_path.exists():
-        return COLLECTOR_USER, DeviceRegistry(settings.registry_path).collector_password
-    return None, None
+        registry = DeviceRegistry(settings.registry_path)
+        return (username, registry.account_password(username)) if username else (COLLECTOR_USER, registry.collector_password)
+    return username, None
 
 
 class Collector:

@@ -57,7 +57,10 @@ class MqttSettings(_Section):
     password: SecretStr | None = None
     tls: bool = False
     ca_file: Path | None = None
-    client_id: str = "airtrail-collector"
+    # Fixed, so the broker keeps this session's backlog across restarts.
+    # Default: the user name (the local stack's broker uses it as the client id
+    # whatever is sent, see collector.stack.services), else airtrail-collector.
+    client_id: str | None = None
     # Set to share the readings subscription ($share/<group>/...) between
     # several collector replicas; each replica needs its own client_id.
     share_group: str | None = None
@@ -150,6 +153,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _follow_local_stack(self) -> "Settings":
+        if self.mqtt.client_id is None:
+            self.mqtt.client_id = self.mqtt.username or COLLECTOR_USER
         # Unless pointed elsewhere, the collector talks to the local stack.
         if "port" not in self.mqtt.model_fields_set:
             self.mqtt.port = self.stack.mqtt_port

@@ -8,7 +8,6 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from airkit import contract as wire
 from collector.devices import DeviceRegistry, mosquitto_hash
-from collector.settings import COLLECTOR_USER
 from tests.support.stack import Watcher, mqtt5_client
 
 
@@ -28,7 +27,7 @@ def test_a_wrong_password_is_refused(stack):
 def test_a_kit_cannot_publish_under_another_kits_topic(stack):
     password_a = stack.add_device("auth-a")
     stack.add_device("auth-b")
-    with Watcher(stack.mqtt_port, f"{wire.TOPIC_ROOT}/+/readings", COLLECTOR_USER, stack.stack.registry.collector_password) as watcher:
+    with Watcher(stack.mqtt_port, f"{wire.TOPIC_ROOT}/+/readings", *stack.collector_account()) as watcher:
         kit_a, rc = mqtt5_client(stack, "auth-a", password_a)
         assert not rc.is_failure
         acks: dict[int, ReasonCode] = {}

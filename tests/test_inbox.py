@@ -15,7 +15,6 @@ from collector.influx.client import make_writer
 from collector.ingest import Inbound
 from collector.mqtt_client import CollectorClient
 from collector.service import Collector
-from collector.settings import COLLECTOR_USER
 from tests.support.stack import publish_all, count_points, message, reading, select_readings, wait_for
 
 
@@ -110,7 +109,7 @@ def test_a_ping_answered_behind_unread_messages_does_not_drop_the_connection(sta
     received: list[str] = []
     client = CollectorClient(CallbackAPIVersion.VERSION2, client_id="held-" + uuid.uuid4().hex[:8], protocol=mqtt.MQTTv5,
                              manual_ack=True, on_publish_fast=lambda topic, *_: received.append(topic), paused=lambda: hold)
-    client.username_pw_set(COLLECTOR_USER, stack.stack.registry.collector_password)
+    client.username_pw_set(*stack.collector_account())
     client.connect("127.0.0.1", stack.mqtt_port, keepalive=1)
     granted: list[bool] = []
     client.on_subscribe = lambda *_: granted.append(True)

@@ -18,7 +18,6 @@ import pytest
 
 from airkit import contract, encode
 from airkit.mqtt import MQTTClient, MQTTError, connect_packet, encode_remaining_length, publish_header
-from collector.settings import COLLECTOR_USER
 from collector.stack import free_port
 from tests.support.micropython import requires_micropython, run_micropython
 from tests.support.stack import Watcher, start_plain_mosquitto
@@ -152,7 +151,7 @@ def collector_watch(stack):
     watchers = []
 
     def watch(topic: str) -> Watcher:
-        w = Watcher(stack.mqtt_port, topic, COLLECTOR_USER, stack.stack.registry.collector_password)
+        w = Watcher(stack.mqtt_port, topic, *stack.collector_account())
         watchers.append(w)
         return w
 

@@ -160,7 +160,6 @@ def test_wifi_lost_the_broker_publishes_the_last_will_then_the_kit_comes_back_on
     import queue as queuelib
 
     from airkit import contract
-    from collector.settings import COLLECTOR_USER
 
     device, password = new_device(stack, "sim-will")
     # online (re-sent as sensor health changes), then the will when Wi-Fi
@@ -171,7 +170,7 @@ def test_wifi_lost_the_broker_publishes_the_last_will_then_the_kit_comes_back_on
         return [v for i, v in enumerate(values) if i == 0 or v != values[i - 1]]
 
     seen: list[bool] = []
-    with Watcher(stack.mqtt_port, contract.status_topic(device), COLLECTOR_USER, stack.stack.registry.collector_password) as watcher:
+    with Watcher(stack.mqtt_port, contract.status_topic(device), *stack.collector_account()) as watcher:
         kit = VirtualKit(device, password, broker=("127.0.0.1", stack.mqtt_port), interval_s=5, sample_s=1, speedup=50, data_dir=tmp_path)
         report = kit.run(30, outages=[(40, 40)])
         # The goodbye is still on its way from the broker to the watcher: wait

@@ -36,7 +36,7 @@ def test_ids_that_cannot_be_topic_levels_or_user_names_are_refused(tmp_path, bad
 
 
 def test_the_collectors_account_name_is_refused_as_reserved_not_as_malformed(tmp_path):
-    with pytest.raises(DeviceError, match="reserved for the collector"):
+    with pytest.raises(DeviceError, match="is reserved: ids starting with .airtrail-. are airtrail.s own broker accounts"):
         DeviceRegistry(tmp_path / "devices.json").add("airtrail-collector")
 
 

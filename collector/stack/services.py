@@ -34,6 +34,14 @@ user {getpass.getuser()}
 per_listener_settings false
 listener {self.port} 127.0.0.1
 allow_anonymous false
+# Every session belongs to its account: the broker uses the user name as the
+# client id, whatever id the client sends. Mosquitto does not otherwise bind
+# client ids to accounts, so a kit's credentials with the collector's client id
+# and a clean start would erase the collector's persistent session (and the
+# backlog the broker acknowledged to the kits). One line, no plugin, reloaded
+# like the password file; the cost is that each collector replica needs its own
+# account (`airtrail device add-collector`), whose name is its client id.
+use_username_as_clientid true
 password_file {self.auth_dir / 'passwd'}
 acl_file {self.auth_dir / 'acl'}
 

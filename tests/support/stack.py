@@ -20,7 +20,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from collector.influx.client import InfluxQL
-from collector.settings import COLLECTOR_USER, Settings, load_settings
+from collector.settings import Settings, load_settings
 from collector.stack import Stack, free_port
 
 SCALE = os.environ.get("AIRTRAIL_TEST_SCALE", "short")
@@ -65,8 +65,27 @@ class TestStack:
         self.stack.sync_broker_auth()  # waits for Mosquitto to re-read it
         return device.password
 
+    def collector_account(self, name: str | None = None) -> tuple[str, str]:
+        """A collector account (user name, password) of its own, made on first use.
+
+        The broker binds each session to its account (use_username_as_clientid),
+        so every collector, watcher or subscriber that must not take over
+        another's session needs its own.
+        """
+        username = "airtrail-t-" + (name or uuid.uuid4().hex[:10])
+        registry = self.stack.registry
+        if username not in registry.collectors():
+            registry.add_collector(username)
+            self.stack.sync_broker_auth()  # waits for Mosquitto to re-read it
+        return username, registry.account_password(username)
+
     def collector_settings(self, data_dir: Path, **overrides: Any) -> Settings:
-        """Settings for a collector with its own database, data folder and client id."""
+        """Settings for a collector with its own database, data folder and account.
+
+        ``mqtt.client_id`` in ``overrides`` names the account, so two settings
+        with the same client id are the same session (a restarted collector).
+        """
+        username, password = self.collector_account(overrides.pop("mqtt.client_id", None))
         database = "t_" + uuid.uuid4().hex[:12]
         values = {
             "data_dir": str(data_dir),
@@ -74,9 +93,9 @@ class TestStack:
             "stack.influx_port": self.settings.stack.influx_port,
             "stack.influx_rpc_port": self.settings.stack.influx_rpc_port,
             "influx.database": database,
-            "mqtt.username": COLLECTOR_USER,
-            "mqtt.password": self.stack.registry.collector_password,
-            "mqtt.client_id": "collector-" + uuid.uuid4().hex[:8],
+            "mqtt.username": username,
+            "mqtt.password": password,
+            "mqtt.client_id": username,
             # Each test's collector has its own session; a short expiry stops
             # the shared broker queueing every later test's messages for it.
             "mqtt.session_expiry_s": 60,
