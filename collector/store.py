@@ -152,7 +152,7 @@ class StoreWorker(threading.Thread):
             if not batch:
                 continue
             try:
-                self._handle(batch)
+                self.handle(batch)
             except Exception:  # never let one bad batch kill the worker
                 log.exception("store worker failed on a batch of %d messages; they stay unacknowledged and will be redelivered", len(batch))
                 time.sleep(1)
@@ -185,7 +185,9 @@ class StoreWorker(threading.Thread):
             readings += 1
         return batch
 
-    def _handle(self, batch: list[Inbound]) -> None:
+    def handle(self, batch: list[Inbound]) -> None:
+        """Store ``batch`` and acknowledge it: what ``run`` does with each batch it
+        takes from the inbox (the seam for driving the worker without its thread)."""
         lines: list[str] = []
         new_keys: list[tuple[str, int, int]] = []
         refused: list[QuarantineRecord] = []

@@ -82,7 +82,7 @@ def _inbound(seq: int) -> Inbound:
 def test_when_influxdb_is_down_batches_are_spooled_then_acknowledged(tmp_path):
     spool = Spool(tmp_path / "s.sqlite", 10**6)
     worker = _worker(tmp_path, _Down(), spool)
-    worker._handle([_inbound(i) for i in range(3)])
+    worker.handle([_inbound(i) for i in range(3)])
     assert spool.depth_lines == 3
     assert worker.acker.acked == [1, 2, 3]
     assert worker.health.influx_ok is False
@@ -93,7 +93,7 @@ def test_a_full_spool_holds_acknowledgements_instead_of_dropping(tmp_path):
     spool.append(b"x" * (1024 * 1024 - 10), 1)
     worker = _worker(tmp_path, _Down(), spool)
     done = threading.Event()
-    thread = threading.Thread(target=lambda: (worker._handle([_inbound(0)]), done.set()), daemon=True)
+    thread = threading.Thread(target=lambda: (worker.handle([_inbound(0)]), done.set()), daemon=True)
     thread.start()
     wait_for(lambda: worker.health.spool_full, timeout=10, what="the worker to find the spool full")
     thread.join(timeout=1.5)  # "holds" is a claim over time: give a wrong ack the chance to happen
