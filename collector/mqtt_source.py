@@ -7,7 +7,8 @@ Messages are acknowledged by the store worker, after storage, through ``ack``.
 
 The source is the one reporter of the broker's state (``collector.health``):
 every failed connection attempt, refusal and disconnect is reported with its
-cause.
+cause. Causes a retry cannot fix (MQTT 5 reason codes 0x85-0x87 on CONNACK,
+0x8E on DISCONNECT) are logged at ERROR with what to do.
 """
 
 from __future__ import annotations
@@ -41,6 +42,22 @@ def readings_filter(share_group: str | None) -> str:
 
 STATUS_FILTER = f"{wire.TOPIC_ROOT}/+/{wire.STATUS}"
 
+# MQTT 5 reason codes (spec 2.4, table 2-6) a reconnect cannot fix: a person must.
+SESSION_TAKEN_OVER = 0x8E
+UNSPECIFIED_ERROR = 0x80  # what paho reports for a connection the broker closed without a DISCONNECT
+# Mosquitto before 2.0.15 closes a taken-over connection without the DISCONNECT
+# 0x8E that MQTT 5 (3.1.4-3) requires, and then accepts the collector's next
+# attempt at once (paho retries after 0.2 s). A broker that went away refuses
+# that first attempt. So a silent close followed by a first retry that
+# succeeds within this window is taken for a takeover.
+TAKEOVER_WINDOW_S = 1.0
+REFUSALS = {
+    0x85: "the broker does not accept client id {client_id}: set mqtt.client_id to one it allows",
+    0x86: "the broker does not accept the collector's user name or password: check mqtt.username and mqtt.password "
+    "(`airtrail device list` shows the collector account)",
+    0x87: "account {username} may not connect as client id {client_id}: check mqtt.username and mqtt.password, "
+    "and that the broker lets this account use this client id",
+}
 
 
 class MqttSource:
@@ -54,10 +71,13 @@ class MqttSource:
         state: State | None = None,
     ) -> None:
         self.settings = settings
+        self.username = username
         self.deliver = deliver
         self.state = state or broker_state(f"{settings.host}:{settings.port}")
         self.generation = 0
         self._refusal = ""  # a refused CONNACK's cause, reported by the disconnect paho calls next
+        self._connected_before = False
+        self._closed_silently_at: float | None = None  # time.monotonic() of a close without a DISCONNECT
         self._stopping = False
         # Set once the broker has confirmed our subscriptions: from then on it
         # queues every reading for this session, even while we are away.
@@ -118,10 +138,24 @@ class MqttSource:
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
-            self._refusal = (f"the broker refused the connection (0x{reason_code.value:02X} {reason_code}): check "
-                             "mqtt.username/password; `airtrail device list` shows the collector account")
+            hint = REFUSALS.get(reason_code.value, "")
+            cause = f"the broker refused the connection (0x{reason_code.value:02X} {reason_code})"
+            self._refusal = f"{cause}: {hint.format(client_id=self.settings.client_id, username=self.username)}" if hint else cause
             return
         self.state.up(f" (session present: {flags.session_present})")
+        if not flags.session_present and self.settings.session_expiry_s > 0:
+            # We asked to resume (clean_start=False) and the broker started afresh.
+            what = ("lost this collector's session since the last connection: the readings it had queued for the collector are gone"
+                    if self._connected_before else
+                    "has no session for this collector: new on a first start with this client id; otherwise the backlog it kept "
+                    "for the collector was lost")
+            log.warning("the broker %s (client id %s; causes: the session expired, the broker restarted without persistence, "
+                        "or another client used this client id with a clean start)", what, self.settings.client_id)
+        self._connected_before = True
+        closed_at, self._closed_silently_at = self._closed_silently_at, None
+        if closed_at is not None and time.monotonic() - closed_at < TAKEOVER_WINDOW_S:
+            log.error("%s", self._taken_over(", most likely (the broker closed the connection without a reason and let the collector "
+                                             "straight back in, as Mosquitto before 2.0.15 does instead of sending MQTT 5 reason code 0x8E)"))
         client.subscribe(
             [
                 (readings_filter(self.settings.share_group), SubscribeOptions(qos=1)),
@@ -132,6 +166,7 @@ class MqttSource:
         )
 
     def _on_connect_fail(self, client, userdata) -> None:
+        self._closed_silently_at = None  # the broker was away: not a takeover
         error = getattr(client, "connect_error", None)
         self.state.down(f"cannot connect: {error or 'no answer'} (is the broker running, and listening on this address?)")
 
@@ -152,10 +187,18 @@ class MqttSource:
         refusal, self._refusal = self._refusal, ""
         if refusal:
             self.state.down(refusal, level=logging.ERROR)
+        elif flags.is_disconnect_packet_from_server and reason_code.value == SESSION_TAKEN_OVER:
+            self.state.down(self._taken_over(" (MQTT 5 reason code 0x8E)"), level=logging.ERROR)
         elif flags.is_disconnect_packet_from_server:
             self.state.down(f"the broker closed the connection (0x{reason_code.value:02X} {reason_code})")
         else:
+            if reason_code.value == UNSPECIFIED_ERROR:
+                self._closed_silently_at = time.monotonic()
             self.state.down(f"lost the connection to the broker ({reason_code})")
+
+    def _taken_over(self, evidence: str) -> str:
+        return (f"session taken over{evidence}: another client connected with client id {self.settings.client_id}; each "
+                "collector replica needs its own mqtt.client_id, and no kit may use the collector's")
 
     def _on_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:
         """paho's path: messages the fast path leaves to paho."""

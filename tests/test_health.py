@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 
+import paho.mqtt.client as mqtt
 from fastapi.testclient import TestClient
+from paho.mqtt.enums import CallbackAPIVersion
 
 from collector.api.app import create_app
 from collector.health import Snapshot, State
@@ -81,3 +84,33 @@ def test_an_unreachable_broker_at_start_is_a_warning_with_its_cause_and_shown_in
         assert "MQTT broker 127.0.0.1:1 not connected" in warning and "Connection refused" in warning
         broker = api.get("/health").json()["broker"]
         assert broker["connected"] is False and "Connection refused" in broker["error"] and broker["since"] > 0
+
+
+def test_a_session_taken_over_by_a_client_with_the_same_id_is_an_error_naming_0x8e(stack, collector, collector_settings, caplog):
+    caplog.set_level(logging.INFO, "airtrail")
+    mqtt_settings = collector_settings.mqtt
+    thief = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=mqtt_settings.client_id, protocol=mqtt.MQTTv5)
+    thief.username_pw_set(mqtt_settings.username, mqtt_settings.password.get_secret_value())
+    thief.connect("127.0.0.1", stack.mqtt_port)
+    thief.loop_start()
+    try:
+        wait_for(lambda: _lines(caplog, logging.ERROR, "airtrail.mqtt"), timeout=30, what="an error about the session")
+    finally:
+        thief.disconnect()
+        thief.loop_stop()
+    error = _lines(caplog, logging.ERROR, "airtrail.mqtt")[0]
+    assert "0x8E" in error and mqtt_settings.client_id in error and "mqtt.client_id" in error
+    # The collector takes its session back, and the error is cleared.
+    api = TestClient(create_app(collector))
+    wait_for(lambda: api.get("/health").json()["broker"] == {"connected": True, "error": None, "since": None},
+             timeout=30, what="the collector to reconnect")
+
+
+def test_a_refused_login_is_an_error_saying_what_to_check(stack, tmp_path, caplog):
+    caplog.set_level(logging.INFO, "airtrail")
+    settings = stack.collector_settings(tmp_path / "c", **{"mqtt.password": "wrong-" + uuid.uuid4().hex[:6]})
+    with Collector(settings) as collector:
+        wait_for(lambda: _lines(caplog, logging.ERROR, "airtrail.mqtt"), timeout=30, what="an error about the login")
+        error = _lines(caplog, logging.ERROR, "airtrail.mqtt")[0]
+        assert "refused the connection" in error and "mqtt.password" in error
+        assert collector.health()["broker"]["error"] == collector.source.last_error != ""
