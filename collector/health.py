@@ -84,10 +84,11 @@ class State:
             if self._up or self._stale(observed_at):
                 return
             first = not self._reported
-            down_for = time.monotonic() - self._changed_at
+            now = time.monotonic()
+            down_for = now - self._changed_at
             self._up = self._reported = True
             self._error = self._since = None
-            self._changed_at = time.monotonic()
+            self._changed_at = now
             if first:
                 self._log.info("%s %s%s", self.name, self._came_back, detail)
                 return
