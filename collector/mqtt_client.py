@@ -139,6 +139,7 @@ class CollectorClient(mqtt.Client):
         self.on_publish_fast = on_publish_fast
         self.paused = paused
         self.pauses = 0  # times reading stopped for the consumer to catch up
+        self.connect_error: OSError | None = None  # why the last connection attempt failed
         # Only with manual acks: otherwise paho acknowledges inside _handle_publish.
         protocol, manual_ack = getattr(self, "_protocol", None), getattr(self, "_manual_ack", False)
         self.fast_path = fast_path_supported() and protocol == MQTTProtocolVersion.MQTTv5 and manual_ack
@@ -147,7 +148,12 @@ class CollectorClient(mqtt.Client):
                         version("paho-mqtt"), protocol, manual_ack)
 
     def _create_socket(self) -> Any:
-        sock = super()._create_socket()
+        try:
+            sock = super()._create_socket()
+        except OSError as exc:
+            # paho's on_connect_fail does not say why; keep the cause for it.
+            self.connect_error = exc
+            raise
         return BufferedSocket(sock) if self.fast_path and getattr(self, "_transport", "tcp") != "websockets" else sock
 
     def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:

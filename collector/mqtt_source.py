@@ -4,6 +4,11 @@ A fixed client id with ``clean_start=False`` and a session expiry keeps the
 session (subscriptions and the unacknowledged backlog) on the broker across
 collector restarts and crashes; paho's default would clear it at every start.
 Messages are acknowledged by the store worker, after storage, through ``ack``.
+
+The source is the one reporter of the broker's state (``collector.health``):
+every failed connection attempt, refusal and disconnect is reported with its
+cause. Causes a retry cannot fix (MQTT 5 reason codes 0x85-0x87 on CONNACK,
+0x8E on DISCONNECT) are logged at ERROR with what to do.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from airkit import contract as wire
 
+from .health import State, broker_state
 from .ingest import Inbound
 from .mqtt_client import CollectorClient
 from .settings import MqttSettings
@@ -36,6 +42,23 @@ def readings_filter(share_group: str | None) -> str:
 
 STATUS_FILTER = f"{wire.TOPIC_ROOT}/+/{wire.STATUS}"
 
+# MQTT 5 reason codes (spec 2.4, table 2-6) a reconnect cannot fix: a person must.
+SESSION_TAKEN_OVER = 0x8E
+UNSPECIFIED_ERROR = 0x80  # what paho reports for a connection the broker closed without a DISCONNECT
+# Mosquitto before 2.0.15 closes a taken-over connection without the DISCONNECT
+# 0x8E that MQTT 5 (3.1.4-3) requires, and then accepts the collector's next
+# attempt at once (paho retries after 0.2 s). A broker that went away refuses
+# that first attempt. So a silent close followed by a first retry that
+# succeeds within this window is taken for a takeover.
+TAKEOVER_WINDOW_S = 1.0
+REFUSALS = {
+    0x85: "the broker does not accept client id {client_id}: set mqtt.client_id to one it allows",
+    0x86: "the broker does not accept the collector's user name or password: check mqtt.username and mqtt.password "
+    "(`airtrail device list` shows the collector account)",
+    0x87: "account {username} may not connect as client id {client_id}: check mqtt.username and mqtt.password, "
+    "and that the broker lets this account use this client id",
+}
+
 
 class MqttSource:
     def __init__(
@@ -45,12 +68,17 @@ class MqttSource:
         password: str | None,
         deliver: Callable[[Inbound], None],
         paused: Callable[[], bool] = lambda: False,
+        state: State | None = None,
     ) -> None:
         self.settings = settings
+        self.username = username
         self.deliver = deliver
-        self.connected = False
-        self.last_error = ""
+        self.state = state or broker_state(f"{settings.host}:{settings.port}")
         self.generation = 0
+        self._refusal = ""  # a refused CONNACK's cause, reported by the disconnect paho calls next
+        self._connected_before = False
+        self._closed_silently_at: float | None = None  # time.monotonic() of a close without a DISCONNECT
+        self._stopping = False
         # Set once the broker has confirmed our subscriptions: from then on it
         # queues every reading for this session, even while we are away.
         self.subscribed = threading.Event()
@@ -69,6 +97,7 @@ class MqttSource:
             client.tls_set(ca_certs=str(settings.ca_file) if settings.ca_file else None, cert_reqs=ssl.CERT_REQUIRED)
         client.reconnect_delay_set(min_delay=0.2, max_delay=5)
         client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_subscribe = self._on_subscribe
@@ -84,6 +113,7 @@ class MqttSource:
         self.client.loop_start()
 
     def stop(self) -> None:
+        self._stopping = True
         self.client.disconnect()
         self.client.loop_stop()
 
@@ -92,20 +122,40 @@ class MqttSource:
         # An ack for a message from an earlier connection could acknowledge a
         # different message that reuses its packet id on the new one; skip it:
         # the broker redelivers that message and we store it again, harmlessly.
+        # Every disconnect starts a new generation, so nothing is acked while
+        # disconnected either.
         with self._ack_lock:
-            if not self.connected:
-                return
             generation = self.generation
             self.client.ack_many([m.mid for m in messages if m.qos == 1 and m.generation == generation])
 
+    @property
+    def connected(self) -> bool:
+        return self.state.is_up
+
+    @property
+    def last_error(self) -> str:
+        return self.state.error or ""
+
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
-            self.last_error = f"broker refused the connection: {reason_code}"
-            log.error("%s (check mqtt.username/password; `airtrail device list` shows the collector account)", self.last_error)
+            hint = REFUSALS.get(reason_code.value, "")
+            cause = f"the broker refused the connection (0x{reason_code.value:02X} {reason_code})"
+            self._refusal = f"{cause}: {hint.format(client_id=self.settings.client_id, username=self.username)}" if hint else cause
             return
-        self.connected = True
-        self.last_error = ""
-        log.info("connected to MQTT broker %s:%d (session present: %s)", self.settings.host, self.settings.port, flags.session_present)
+        self.state.up(f" (session present: {flags.session_present})")
+        if not flags.session_present and self.settings.session_expiry_s > 0:
+            # We asked to resume (clean_start=False) and the broker started afresh.
+            what = ("lost this collector's session since the last connection: the readings it had queued for the collector are gone"
+                    if self._connected_before else
+                    "has no session for this collector: new on a first start with this client id; otherwise the backlog it kept "
+                    "for the collector was lost")
+            log.warning("the broker %s (client id %s; causes: the session expired, the broker restarted without persistence, "
+                        "or another client used this client id with a clean start)", what, self.settings.client_id)
+        self._connected_before = True
+        closed_at, self._closed_silently_at = self._closed_silently_at, None
+        if closed_at is not None and time.monotonic() - closed_at < TAKEOVER_WINDOW_S:
+            log.error("%s", self._taken_over(", most likely (the broker closed the connection without a reason and let the collector "
+                                             "straight back in, as Mosquitto before 2.0.15 does instead of sending MQTT 5 reason code 0x8E)"))
         client.subscribe(
             [
                 (readings_filter(self.settings.share_group), SubscribeOptions(qos=1)),
@@ -115,11 +165,16 @@ class MqttSource:
             ]
         )
 
+    def _on_connect_fail(self, client, userdata) -> None:
+        self._closed_silently_at = None  # the broker was away: not a takeover
+        error = getattr(client, "connect_error", None)
+        self.state.down(f"cannot connect: {error or 'no answer'} (is the broker running, and listening on this address?)")
+
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
         refused = [str(rc) for rc in reason_codes if rc.is_failure]
         if refused:
-            self.last_error = f"broker refused the subscriptions: {', '.join(refused)} (check the broker ACL for {self.settings.client_id})"
-            log.error(self.last_error)
+            self.state.down(f"broker refused the subscriptions: {', '.join(refused)} (check the broker ACL for {self.settings.client_id})",
+                            level=logging.ERROR)
             return
         self.subscribed.set()
         log.info("subscribed to %s and %s", readings_filter(self.settings.share_group), STATUS_FILTER)
@@ -127,10 +182,23 @@ class MqttSource:
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         with self._ack_lock:
             self.generation += 1
-            self.connected = False
-        if reason_code != 0:
-            self.last_error = f"disconnected from broker: {reason_code}"
-            log.warning("%s; reconnecting", self.last_error)
+        if self._stopping:
+            return
+        refusal, self._refusal = self._refusal, ""
+        if refusal:
+            self.state.down(refusal, level=logging.ERROR)
+        elif flags.is_disconnect_packet_from_server and reason_code.value == SESSION_TAKEN_OVER:
+            self.state.down(self._taken_over(" (MQTT 5 reason code 0x8E)"), level=logging.ERROR)
+        elif flags.is_disconnect_packet_from_server:
+            self.state.down(f"the broker closed the connection (0x{reason_code.value:02X} {reason_code})")
+        else:
+            if reason_code.value == UNSPECIFIED_ERROR:
+                self._closed_silently_at = time.monotonic()
+            self.state.down(f"lost the connection to the broker ({reason_code})")
+
+    def _taken_over(self, evidence: str) -> str:
+        return (f"session taken over{evidence}: another client connected with client id {self.settings.client_id}; each "
+                "collector replica needs its own mqtt.client_id, and no kit may use the collector's")
 
     def _on_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:
         """paho's path: messages the fast path leaves to paho."""

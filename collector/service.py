@@ -10,6 +10,7 @@ from typing import Any
 from .device_state import DeviceStates
 from .devices import DeviceRegistry
 from .errors import AirtrailError
+from .health import Health
 from .influx.client import InfluxQL, Writer, make_writer
 from .influx.lineproto import READINGS_MEASUREMENT, reading_seconds
 from .inbox import Inbox
@@ -45,8 +46,13 @@ class Collector:
         self.writer = writer or make_writer(settings.influx)
         self.influxql = InfluxQL(settings.influx)
         self.inbox = Inbox(settings.collector.inbox_max_bytes)
+        # Each state has one reporter (or a few for InfluxDB); /health and /metrics only read them.
+        self.health_states = Health.new(
+            f"{settings.mqtt.host}:{settings.mqtt.port}", spooled=lambda: self.telemetry.value(self.telemetry.spooled)
+        )
+        self.telemetry.follow(self.health_states)
         username, password = mqtt_credentials(settings)
-        self.source = MqttSource(settings.mqtt, username, password, self.inbox.put, paused=self.inbox.full)
+        self.source = MqttSource(settings.mqtt, username, password, self.inbox.put, paused=self.inbox.full, state=self.health_states.broker)
         self.worker = StoreWorker(
             self.inbox,
             self.source,
@@ -57,8 +63,11 @@ class Collector:
             self.telemetry,
             settings.collector,
             on_spooled=lambda: self.replayer.wake.set(),
+            health=self.health_states,
         )
-        self.replayer = Replayer(self.spool, self.writer, self.quarantine, self.telemetry, self.worker.health, settings.collector.replay_batch_lines)
+        self.replayer = Replayer(
+            self.spool, self.writer, self.quarantine, self.telemetry, self.health_states.influxdb, settings.collector.replay_batch_lines
+        )
         self._pinger = threading.Thread(target=self._ping_loop, name="airtrail-ping", daemon=True)
         self._stopping = threading.Event()
 
@@ -94,11 +103,14 @@ class Collector:
 
     def _ping_loop(self) -> None:
         # While idle, writes do not tell us InfluxDB's state: ping it.
+        influxdb = self.health_states.influxdb
         while not self._stopping.wait(2.0):
             if self.inbox.empty() and len(self.spool) == 0:
-                self.worker.health.influx_ok = self.writer.ping()
-            self.telemetry.influx_up.set(1 if self.worker.health.influx_ok else 0)
-            self.telemetry.broker_up.set(1 if self.source.connected else 0)
+                sent_at = time.monotonic()
+                if self.writer.ping():
+                    influxdb.up(observed_at=sent_at)
+                else:
+                    influxdb.down(f"InfluxDB at {self.settings.influx.url} does not answer its ping", observed_at=sent_at)
 
     def _seed_devices(self) -> None:
         try:
@@ -114,23 +126,25 @@ class Collector:
                 log.info("unexpected answer to the last-seen query: %r", s)
 
     def health(self) -> dict[str, Any]:
-        h = self.worker.health
+        broker = self.health_states.broker.snapshot()
+        influxdb = self.health_states.influxdb.snapshot()
+        spool_full = not self.health_states.spool.is_up
         spool_fill = self.spool.bytes / self.spool.max_bytes
         status = "ok"
-        if not self.source.connected or not h.influx_ok:
+        if not broker.up or not influxdb.up:
             status = "degraded"
-        if h.spool_full:
+        if spool_full:
             status = "failing"
         return {
             "status": status,
-            "broker": {"connected": self.source.connected, "error": self.source.last_error or None},
-            "influxdb": {"writable": h.influx_ok, "error": h.influx_error or None},
+            "broker": {"connected": broker.up, "error": broker.error, "since": broker.since},
+            "influxdb": {"writable": influxdb.up, "error": influxdb.error, "since": influxdb.since},
             "spool": {
                 "batches": self.spool.depth_batches,
                 "points": self.spool.depth_lines,
                 "bytes": self.spool.bytes,
                 "fill_ratio": round(spool_fill, 4),
-                "full": h.spool_full,
+                "full": spool_full,
             },
             "inbox": {
                 "messages": self.inbox.qsize(),

@@ -5,6 +5,9 @@
                    └────────▶ Quarantine         (invalid: ack)
               Replayer: Spool ──▶ InfluxDB, oldest first, when it is back
 
+Both report what their writes found to ``collector.health`` (InfluxDB's state;
+the worker also the spool's), which logs each outage and recovery once.
+
 Rules that keep every valid reading exactly once:
 - a message is acknowledged only after everything it carried is in InfluxDB,
   the spool or the quarantine, and acknowledgements go out in arrival order;
@@ -30,6 +33,7 @@ from airkit import contract as wire
 
 from .device_state import DeviceStates
 from .errors import InfluxRejected, InfluxUnavailable
+from .health import Health, State
 from .influx.client import Writer
 from .influx.lineproto import count_readings
 from .inbox import Inbox
@@ -104,15 +108,6 @@ def quarantine_all(quarantine: Quarantine, records: list[QuarantineRecord], tele
         telemetry.quarantined.labels(record.reason).inc()
 
 
-class _Health:
-    """Shared view of InfluxDB's state between the worker and the replayer."""
-
-    def __init__(self) -> None:
-        self.influx_ok = True
-        self.influx_error = ""
-        self.spool_full = False
-
-
 class StoreWorker(threading.Thread):
     def __init__(
         self,
@@ -125,6 +120,7 @@ class StoreWorker(threading.Thread):
         telemetry: Telemetry,
         settings: CollectorSettings,
         on_spooled: Callable[[], None],
+        health: Health | None = None,
     ) -> None:
         super().__init__(name="airtrail-store", daemon=True)
         self.inbox = inbox
@@ -136,7 +132,8 @@ class StoreWorker(threading.Thread):
         self.t = telemetry
         self.settings = settings
         self.on_spooled = on_spooled
-        self.health = _Health()
+        # Reports InfluxDB's state from its writes and the spool's from its appends.
+        self.health = health or Health.new(spooled=lambda: telemetry.value(telemetry.spooled))
         self.recent = RecentReadings()
         self.last_message_at: float | None = None
         # Bound once: looking a labelled child up per message costs more than the count.
@@ -154,7 +151,7 @@ class StoreWorker(threading.Thread):
             if not batch:
                 continue
             try:
-                self._handle(batch)
+                self.handle(batch)
             except Exception:  # never let one bad batch kill the worker
                 log.exception("store worker failed on a batch of %d messages; they stay unacknowledged and will be redelivered", len(batch))
                 time.sleep(1)
@@ -187,7 +184,9 @@ class StoreWorker(threading.Thread):
             readings += 1
         return batch
 
-    def _handle(self, batch: list[Inbound]) -> None:
+    def handle(self, batch: list[Inbound]) -> None:
+        """Store ``batch`` and acknowledge it: what ``run`` does with each batch it
+        takes from the inbox (the seam for driving the worker without its thread)."""
         lines: list[str] = []
         new_keys: list[tuple[str, int, int]] = []
         refused: list[QuarantineRecord] = []
@@ -247,61 +246,46 @@ class StoreWorker(threading.Thread):
         if not lines:
             return []
         if len(self.spool) == 0:
+            sent_at = time.monotonic()
             try:
                 rejected = write_isolating(self.writer, lines, self.t)
-                self._influx_ok()
+                self.health.influxdb.up(observed_at=sent_at)
                 self.t.stored.inc(readings - count_readings([line for line, _ in rejected]))
                 return _rejected_records(rejected)
             except InfluxUnavailable as exc:
-                self._influx_down(exc)
+                self.health.influxdb.down(str(exc), observed_at=sent_at)
         self._spool(lines, readings)
         return []
 
     def _spool(self, lines: list[str], readings: int) -> None:
         body = ("\n".join(lines)).encode()
-        warned = False
         while not self.spool.has_room(len(body)):
             # Back-pressure, not loss: without an ack the broker keeps these.
-            self.health.spool_full = True
-            if not warned:
-                log.error(
-                    "spool is full (%d of %d bytes): holding %d points unacknowledged until InfluxDB catches up",
-                    self.spool.bytes, self.spool.max_bytes, len(lines),
-                )
-                warned = True
+            self.health.spool.down(
+                f"{self.spool.bytes} of {self.spool.max_bytes} bytes used; {len(lines)} points wait unacknowledged until InfluxDB catches up",
+                level=logging.ERROR,
+            )
             if self._stopping.wait(1.0):
                 raise RuntimeError("stopping with a full spool; the batch stays unacknowledged")
-        self.health.spool_full = False
+        self.health.spool.up()
         self.spool.append(body, len(lines))
         self.t.spooled.inc(readings)
         fill = self.spool.bytes / self.spool.max_bytes
         if fill >= self.settings.spool_warn_ratio:
-            log.warning("spool is %.0f%% full (%d bytes); InfluxDB has been unavailable: %s", fill * 100, self.spool.bytes, self.health.influx_error)
+            log.warning("spool is %.0f%% full (%d bytes); InfluxDB has been unavailable: %s", fill * 100, self.spool.bytes, self.health.influxdb.error)
         self.on_spooled()
-
-    def _influx_ok(self) -> None:
-        if not self.health.influx_ok:
-            log.info("InfluxDB is writable again")
-        self.health.influx_ok = True
-        self.health.influx_error = ""
-
-    def _influx_down(self, exc: Exception) -> None:
-        if self.health.influx_ok:
-            log.warning("InfluxDB unavailable, spooling batches to disk: %s", exc)
-        self.health.influx_ok = False
-        self.health.influx_error = str(exc)
 
 
 class Replayer(threading.Thread):
     """Drains the spool into InfluxDB, oldest batch first, with backoff."""
 
-    def __init__(self, spool: Spool, writer: Writer, quarantine: Quarantine, telemetry: Telemetry, health: _Health, max_lines: int) -> None:
+    def __init__(self, spool: Spool, writer: Writer, quarantine: Quarantine, telemetry: Telemetry, influxdb: State, max_lines: int) -> None:
         super().__init__(name="airtrail-replay", daemon=True)
         self.spool = spool
         self.writer = writer
         self.quarantine = quarantine
         self.t = telemetry
-        self.health = health
+        self.influxdb = influxdb  # reported from every replay write
         self.max_lines = max_lines
         self.wake = threading.Event()
         self._stopping = threading.Event()
@@ -320,11 +304,11 @@ class Replayer(threading.Thread):
                 self.wake.clear()
                 continue
             lines = [line for b in batches for line in b.body.decode().split("\n") if line]
+            sent_at = time.monotonic()
             try:
                 rejected = write_isolating(self.writer, lines, self.t)
             except InfluxUnavailable as exc:
-                self.health.influx_ok = False
-                self.health.influx_error = str(exc)
+                self.influxdb.down(str(exc), observed_at=sent_at)
                 self._stopping.wait(backoff)
                 backoff = min(backoff * 2, 10.0)
                 continue
@@ -333,7 +317,7 @@ class Replayer(threading.Thread):
                 self._stopping.wait(backoff)
                 continue
             backoff = 0.25
-            self.health.influx_ok = True
+            self.influxdb.up(observed_at=sent_at)
             quarantine_all(self.quarantine, _rejected_records(rejected), self.t)
             self.spool.remove(batches)
             self.t.stored.inc(count_readings(lines) - count_readings([line for line, _ in rejected]))

@@ -7,8 +7,12 @@ Each collector owns a private registry, so several collectors in one process
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+if TYPE_CHECKING:
+    from .health import Health
 
 
 class Telemetry:
@@ -36,6 +40,11 @@ class Telemetry:
         self.influx_up = Gauge("airtrail_influx_up", "1 while the last InfluxDB write or ping succeeded", registry=r)
         self.last_message = Gauge("airtrail_last_message_timestamp_seconds", "When the last MQTT message arrived", registry=r)
         self.started = time.time()
+
+    def follow(self, health: "Health") -> None:
+        """Read the up/down gauges from the states' owner at each scrape."""
+        self.broker_up.set_function(lambda: 1.0 if health.broker.is_up else 0.0)
+        self.influx_up.set_function(lambda: 1.0 if health.influxdb.is_up else 0.0)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

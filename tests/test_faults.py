@@ -6,6 +6,7 @@ sizes of the acceptance criteria, `make test-full` at larger ones.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
@@ -70,7 +71,12 @@ def test_collector_killed_mid_stream_and_restarted_stores_every_reading_once(sta
         first.stop()
 
 
-def test_influxdb_down_for_30_s_loses_nothing_and_health_reports_the_outage(stack, collector, collector_settings):
+def _influxdb_lines(caplog, level: int) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno == level and r.getMessage().startswith("InfluxDB ")]
+
+
+def test_influxdb_down_for_30_s_loses_nothing_and_health_reports_the_outage(stack, collector, collector_settings, caplog):
+    caplog.set_level(logging.INFO, "airtrail")
     devices = [f"outage-{i}" for i in range(3)]
     per_device = scaled(2_000, 10_000)
     api = TestClient(create_app(collector))
@@ -81,6 +87,7 @@ def test_influxdb_down_for_30_s_loses_nothing_and_health_reports_the_outage(stac
         wait_for(lambda: collector.health()["spool"]["points"] > 0, timeout=30, what="spooling to start")
         health = api.get("/health").json()
         assert health["influxdb"]["writable"] is False
+        assert health["influxdb"]["error"] and health["influxdb"]["since"] > 0
         assert health["status"] == "degraded"
         assert health["spool"]["points"] > 0
         time.sleep(scaled(30, 60))
@@ -91,7 +98,13 @@ def test_influxdb_down_for_30_s_loses_nothing_and_health_reports_the_outage(stac
     wait_for(lambda: collector.health()["spool"]["points"] == 0, timeout=120, what="the spool to drain")
     assert collector.wait_idle()
     _assert_each_reading_once(collector_settings, devices, per_device)
-    assert api.get("/health").json()["influxdb"]["writable"] is True
+    after = api.get("/health").json()["influxdb"]
+    assert after["writable"] is True
+    assert after["error"] is None and after["since"] is None
+    [down] = _influxdb_lines(caplog, logging.WARNING)
+    [back] = _influxdb_lines(caplog, logging.INFO)
+    assert down.startswith("InfluxDB unavailable, spooling batches to disk: ")
+    assert back.startswith("InfluxDB writable again after ") and "readings spooled meanwhile" in back
 
 
 def test_broker_restart_mid_stream_is_survived_without_loss(stack, collector, collector_settings):

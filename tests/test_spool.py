@@ -82,10 +82,10 @@ def _inbound(seq: int) -> Inbound:
 def test_when_influxdb_is_down_batches_are_spooled_then_acknowledged(tmp_path):
     spool = Spool(tmp_path / "s.sqlite", 10**6)
     worker = _worker(tmp_path, _Down(), spool)
-    worker._handle([_inbound(i) for i in range(3)])
+    worker.handle([_inbound(i) for i in range(3)])
     assert spool.depth_lines == 3
     assert worker.acker.acked == [1, 2, 3]
-    assert worker.health.influx_ok is False
+    assert worker.health.influxdb.is_up is False
 
 
 def test_a_full_spool_holds_acknowledgements_instead_of_dropping(tmp_path):
@@ -93,11 +93,11 @@ def test_a_full_spool_holds_acknowledgements_instead_of_dropping(tmp_path):
     spool.append(b"x" * (1024 * 1024 - 10), 1)
     worker = _worker(tmp_path, _Down(), spool)
     done = threading.Event()
-    thread = threading.Thread(target=lambda: (worker._handle([_inbound(0)]), done.set()), daemon=True)
+    thread = threading.Thread(target=lambda: (worker.handle([_inbound(0)]), done.set()), daemon=True)
     thread.start()
-    wait_for(lambda: worker.health.spool_full, timeout=10, what="the worker to find the spool full")
+    wait_for(lambda: not worker.health.spool.is_up, timeout=10, what="the worker to find the spool full")
     thread.join(timeout=1.5)  # "holds" is a claim over time: give a wrong ack the chance to happen
-    assert not done.is_set() and worker.acker.acked == [] and worker.health.spool_full
+    assert not done.is_set() and worker.acker.acked == [] and not worker.health.spool.is_up
     spool.remove(spool.oldest(10))  # InfluxDB came back and the replayer drained it
     thread.join(timeout=5)
     assert done.is_set() and worker.acker.acked == [1] and spool.depth_lines == 1
