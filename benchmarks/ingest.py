@@ -46,7 +46,7 @@ from collector.influx.client import InfluxQL  # noqa: E402
 from collector.influx.lineproto import reading_line  # noqa: E402
 from collector.mqtt_client import CollectorClient  # noqa: E402
 from collector.service import Collector  # noqa: E402
-from collector.settings import COLLECTOR_USER, Settings, load_settings  # noqa: E402
+from collector.settings import Settings, load_settings  # noqa: E402
 from collector.stack import Stack, free_port  # noqa: E402
 
 TOPIC = "airtrail/v1/{}/readings"
@@ -105,7 +105,9 @@ class Subscriber:
     ``handler(client, None, None)`` per message.
     """
 
-    def __init__(self, port: int, password: str, client_id: str, handler, lean: bool = False) -> None:
+    def __init__(self, port: int, account: tuple[str, str], handler, lean: bool = False) -> None:
+        username, password = account
+        client_id = username  # the broker names every session after its account anyway
         if lean:
             mids: list[int] = []
             acking = threading.Lock()  # the network thread acks, the main thread flushes the rest
@@ -128,7 +130,7 @@ class Subscriber:
         else:
             self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
             self.flush = lambda: None
-        self.client.username_pw_set(COLLECTOR_USER, password)
+        self.client.username_pw_set(username, password)
         self.client.on_message = handler
         self.subscribed = threading.Event()
         self.client.on_connect = lambda c, u, f, rc, p: c.subscribe("airtrail/v1/+/readings", qos=1)
@@ -167,7 +169,7 @@ def drain_rate(stack: Stack, port: int, devices, per_device: int, processes: int
         if count[0] == n:
             finished.set()
 
-    sub = Subscriber(port, stack.registry.collector_password, f"bench-{name}-{uuid.uuid4().hex[:6]}", on_message, lean)
+    sub = Subscriber(port, account(stack, name), on_message, lean)
     sub.connect()  # creates the persistent session the backlog queues in
     sub.disconnect()
     publish_backlog(port, devices, per_device, processes)
@@ -226,14 +228,22 @@ def measure_influx_bulk(settings: Settings, devices, per_device: int) -> float:
     return len(lines) / (time.perf_counter() - started)
 
 
+def account(stack: Stack, role: str) -> tuple[str, str]:
+    """A broker account of its own for one measured client: the broker binds each
+    session to its account, so clients sharing one would share (and clear) a session."""
+    username = f"airtrail-bench-{role}-{uuid.uuid4().hex[:6]}"
+    password = stack.registry.add_collector(username)
+    stack.sync_broker_auth()
+    return username, password
+
+
 def measure_collector(stack: Stack, base: Settings, data_dir: Path, port: int, devices, per_device: int, processes: int) -> float:
     n = len(devices) * per_device
     settings = load_settings(**{
         "data_dir": str(data_dir),
         "stack.mqtt_port": base.stack.mqtt_port, "stack.influx_port": base.stack.influx_port,
         "stack.influx_rpc_port": base.stack.influx_rpc_port,
-        "influx.database": "bench_collector", "mqtt.username": COLLECTOR_USER,
-        "mqtt.password": stack.registry.collector_password, "mqtt.client_id": "bench-collector",
+        "influx.database": "bench_collector", **dict(zip(("mqtt.username", "mqtt.password"), account(stack, "collector"))),
     })
     InfluxQL(settings.influx).create_database()
     collector = Collector(settings).start()

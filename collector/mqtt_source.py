@@ -197,8 +197,9 @@ class MqttSource:
             self.state.down(f"lost the connection to the broker ({reason_code})")
 
     def _taken_over(self, evidence: str) -> str:
-        return (f"session taken over{evidence}: another client connected with client id {self.settings.client_id}; each "
-                "collector replica needs its own mqtt.client_id, and no kit may use the collector's")
+        return (f"session taken over{evidence}: another client connected as {self.username} with client id {self.settings.client_id} "
+                "(a second collector with the same settings?); each collector replica needs its own account and client id: "
+                "`airtrail device add-collector NAME`, then mqtt.username = NAME")
 
     def _on_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:
         """paho's path: messages the fast path leaves to paho."""

@@ -99,7 +99,7 @@ def test_a_session_taken_over_by_a_client_with_the_same_id_is_an_error_naming_0x
         thief.disconnect()
         thief.loop_stop()
     error = _lines(caplog, logging.ERROR, "airtrail.mqtt")[0]
-    assert "0x8E" in error and mqtt_settings.client_id in error and "mqtt.client_id" in error
+    assert "0x8E" in error and mqtt_settings.client_id in error and "add-collector" in error
     # The collector takes its session back, and the error is cleared.
     api = TestClient(create_app(collector))
     wait_for(lambda: api.get("/health").json()["broker"] == {"connected": True, "error": None, "since": None},
