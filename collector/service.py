@@ -40,7 +40,7 @@ class Collector:
     def __init__(self, settings: Settings, writer: Writer | None = None) -> None:
         self.settings = settings
         self.telemetry = Telemetry()
-        self.states = DeviceStates()
+        self.states = DeviceStates(settings.device_states_path)
         self.spool = Spool(settings.spool_path, settings.collector.spool_max_bytes)
         self.quarantine = Quarantine(settings.quarantine_path)
         self.writer = writer or make_writer(settings.influx)
@@ -93,6 +93,7 @@ class Collector:
         self.writer.close()
         self.influxql.close()
         self.spool.close()
+        self.states.save()
         self.quarantine.close()
 
     def __enter__(self) -> "Collector":
@@ -105,6 +106,7 @@ class Collector:
         # While idle, writes do not tell us InfluxDB's state: ping it.
         influxdb = self.health_states.influxdb
         while not self._stopping.wait(2.0):
+            self.states.save()
             if self.inbox.empty() and len(self.spool) == 0:
                 sent_at = time.monotonic()
                 if self.writer.ping():

@@ -184,6 +184,10 @@ class Settings(BaseSettings):
         return self.data_dir / "collector" / "spool.sqlite"
 
     @property
+    def device_states_path(self) -> Path:
+        return self.data_dir / "collector" / "device-states.json"
+
+    @property
     def quarantine_path(self) -> Path:
         return self.data_dir / "collector" / "quarantine.sqlite"
 
