@@ -8,15 +8,21 @@ erase that session, and with it readings the broker had acknowledged to kits.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 import uuid
+from pathlib import Path
 
+import httpx
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.packettypes import PacketTypes
 
 from collector.service import Collector
-from tests.support.stack import count_points, message, publish_all, reading, wait_for
+from collector.stack import free_port
+from tests.support.stack import count_points, message, publish_all, reading, settings_env, wait_for
 
 
 def _connect_clean(stack, username: str, password: str, client_id: str) -> None:
@@ -53,3 +59,31 @@ def test_each_collector_replica_has_its_own_account_and_so_its_own_session(stack
     b = stack.collector_settings(tmp_path / "b")
     assert a.mqtt.username != b.mqtt.username
     assert a.mqtt.client_id == a.mqtt.username  # the broker uses the user name as the client id anyway
+
+
+def test_a_second_serve_on_a_busy_port_is_a_problem_and_leaves_the_running_collector_alone(stack, collector_settings, tmp_path):
+    airtrail = str(Path(sys.executable).with_name("airtrail"))
+    env = settings_env(collector_settings)
+    port = str(free_port())
+    log_path = tmp_path / "first.log"
+    with open(log_path, "wb") as log:
+        first = subprocess.Popen([airtrail, "serve", "--port", port], env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        def healthy() -> bool:
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).json()["broker"]["connected"] is True
+            except (httpx.HTTPError, ValueError, KeyError):
+                return False
+
+        wait_for(healthy, timeout=60, what="the first serve")
+        before = log_path.read_text()
+        second = subprocess.run([airtrail, "serve", "--port", port], env=env, capture_output=True, text=True, timeout=60)
+        assert second.returncode == 1
+        assert second.stderr.startswith("Problem: ") and port in second.stderr and "Traceback" not in second.stderr
+        time.sleep(2)  # a takeover would show within a reconnect
+        after = log_path.read_text()[len(before):]
+        assert "not connected" not in after and "taken over" not in after and "lost the connection" not in after, after
+        assert healthy()
+    finally:
+        first.terminate()
+        first.wait(30)
