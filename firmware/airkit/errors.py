@@ -14,7 +14,8 @@ one of these where they enter, with a message that says what to do.
   │   ├── PinMapError               hardware.pins: a pin map that is unreadable or unsafe
   │   ├── CalibrationError          hardware.calibration: a calibration file or fit that cannot be used
   │   ├── GuideError                hardware.guide: the hardware guide lacks a generated section's markers
-  │   └── PowerModelError           hardware.power: a runtime question the power model cannot answer
+  │   ├── PowerModelError           hardware.power: a runtime question the power model cannot answer
+  │   └── PlanError                 walks.plan: a walk file with problems, each with its line
   ├── StackError                    collector.errors: a local service cannot start, stop or be found
   ├── DeviceError                   collector.errors: device registry problems (unknown id, duplicate)
   ├── InfluxError                   collector.errors: InfluxDB answered in a way we cannot use
