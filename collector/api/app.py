@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from collector.service import Collector
 
 from . import errors
+from .deps import caller_has_token, reject_unknown_query
 from .routes import devices, health, quarantine
 
 
@@ -14,10 +15,11 @@ def create_app(collector: Collector) -> FastAPI:
     app = FastAPI(
         title="airtrail collector",
         version="0.1.0",
-        description="Health, metrics, kits and their stored readings. Errors share one shape: {\"error\": {\"code\", \"message\", \"detail\"}}.",
+        description="Health, metrics, kits and their stored readings. Errors share one shape: {\"error\": {\"code\", \"message\", \"detail\", \"request_id\"}}.",
+        dependencies=[Depends(reject_unknown_query)],
     )
     app.state.collector = collector
-    errors.install(app)
+    errors.install(app, trusted=caller_has_token)
     app.include_router(health.router)
     app.include_router(devices.router)
     app.include_router(quarantine.router)
