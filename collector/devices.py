@@ -31,7 +31,7 @@ from .settings import COLLECTOR_USER
 _PBKDF2_ROUNDS = 101
 
 # How a fixed kit's registered location may be published: "coarse" snaps it to
-# the centre of a COARSE_GRID_DEG cell (0.01° is 1.1 km north-south and 0.6-0.7 km
+# the centre of a COARSE_GRID_DEG cell (0.01° is 1.1 km north-south and 0.64-0.79 km
 # east-west at 45-55° N), "exact" publishes it as registered. The snap is the
 # same for every answer: a fresh random shift per answer would average back to
 # the true point over many answers.
