@@ -8,7 +8,7 @@ whole-second timestamp, as sent), ``clk``, ``seq``, the requested fields in
 contract order (None where the kit did not measure one), then ``flags`` (one
 string, None when there were none).
 
-Long ranges are read in pages (fetch_page): a page's cursor is the stored time
+Long ranges are read in pages (fetch_readings' cursor, page): a page's cursor is the stored time
 of its last row, which is unique per kit (lineproto.point_time_us: the kit's
 second plus seq mod 10^6 µs), so the next page starts right after that row and
 no row is skipped or repeated.
@@ -90,14 +90,20 @@ def fetch_readings(
     end: datetime,
     fields: Sequence[str] = MEASUREMENT_NAMES,
     limit: int = 10_000,
+    cursor: str | None = None,
 ) -> list[dict[str, Any]]:
-    """One kit's stored readings with start <= time < end, oldest first.
+    """One kit's stored readings with start <= time < end, oldest first; with
+    a ``cursor`` (a Page.next_cursor), only those after the row it names.
 
     ``start`` and ``end`` must be timezone-aware. Raises ValueError for an
-    unknown field (UnknownFields), InfluxUnavailable / InfluxRejected as
-    InfluxQL.query does.
+    unknown field (UnknownFields) or cursor (BadCursor), InfluxUnavailable /
+    InfluxRejected as InfluxQL.query does.
     """
     check_fields(fields)
+    if cursor is not None:
+        start = max(start, _just_after(cursor))
+        if start >= end:
+            return []
     return rows(influxql.query(readings_query(device_id, start, end, fields, limit)), device_id, fields)
 
 
@@ -107,31 +113,18 @@ class Page:
     next_cursor: str | None  # None: this page holds the last rows of the range
 
 
-_CURSOR = re.compile(r"^[0-9]{1,19}$")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_ONE_US = timedelta(microseconds=1)
-
-
-def fetch_page(
-    influxql: InfluxQL,
-    device_id: str,
-    start: datetime,
-    end: datetime,
-    fields: Sequence[str] = MEASUREMENT_NAMES,
-    limit: int = 10_000,
-    cursor: str | None = None,
-) -> Page:
-    """Up to ``limit`` of fetch_readings' rows, after the row ``cursor`` points
-    at (a Page.next_cursor); the page's next_cursor is set when more remain."""
-    if cursor is not None:
-        start = max(start, _just_after(cursor))
-    if start >= end:
-        return Page([], None)
-    rows = fetch_readings(influxql, device_id, start, end, fields, limit + 1)  # one more: are there more?
+def page(rows: list[dict[str, Any]], limit: int) -> Page:
+    """The first ``limit`` of ``rows``, fetched with a limit of ``limit + 1`` so
+    that one more row says whether a next page exists, and the cursor after them."""
     if len(rows) <= limit:
         return Page(rows, None)
     last = rows[limit - 1]
     return Page(rows[:limit], str(point_time_us(last["ts"], last["seq"])))
+
+
+_CURSOR = re.compile(r"^[0-9]{1,19}$")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_US = timedelta(microseconds=1)
 
 
 def _just_after(cursor: str) -> datetime:

@@ -13,7 +13,7 @@ from airkit import contract as wire
 from collector.contract import MEASUREMENT_NAMES
 from collector.device_state import DeviceState
 from collector.devices import Device, DeviceRegistry
-from collector.readings import BadCursor, UnknownFields, fetch_page, rows_csv
+from collector.readings import BadCursor, UnknownFields, fetch_readings, page, rows_csv
 from collector.service import Collector
 
 from ..deps import CollectorDep, Reader, Trusted
@@ -149,17 +149,17 @@ def readings(
     start, end = _time_range(start, end)
     names = _fields(fields)
     try:
-        page = fetch_page(collector.influxql, device_id, start, end, names, limit, cursor)
+        found = page(fetch_readings(collector.influxql, device_id, start, end, names, limit + 1, cursor), limit)
     except (UnknownFields, BadCursor) as exc:
         raise ApiError(400, str(exc)) from None
     registered = _registered(collector)
     state = collector.states.get(device_id)
-    if not page.rows and state is None and device_id not in registered:
+    if not found.rows and state is None and device_id not in registered:
         raise ApiError(404, f"no kit {device_id!r} is registered or has been heard from; GET /devices lists the known ones")
     shown = positions(trusted, state.status.get("mode") if state else None, registered.get(device_id))
-    rows = shown.apply(page.rows)
+    rows = shown.apply(found.rows)
     # The next page keeps this page's window, also when end defaulted to now.
-    next_url = str(request.url.include_query_params(start=_iso(start), end=_iso(end), cursor=page.next_cursor)) if page.next_cursor else None
+    next_url = str(request.url.include_query_params(start=_iso(start), end=_iso(end), cursor=found.next_cursor)) if found.next_cursor else None
     wants_csv = format == "csv" or (format is None and "text/csv" in request.headers.get("accept", ""))
     if wants_csv:
         headers = {"Content-Disposition": f'attachment; filename="{device_id}.csv"', "Airtrail-Positions": shown.source}
