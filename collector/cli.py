@@ -1,7 +1,7 @@
 """The collector's commands, mounted by the front door (airtrail.cli):
 
     airtrail stack up | down | status       the local Mosquitto + InfluxDB
-    airtrail device add | list | remove | rotate   kits and their broker accounts
+    airtrail device add | list | locate | remove | rotate   kits, their broker accounts and registered places
     airtrail collect                        the collector alone (scale-out replicas)
     airtrail schema [--write]               the JSON Schema of the message contract
 
@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
-from .errors import ConfigError
+from .errors import ConfigError, DeviceError
 from .settings import COLLECTOR_USER, cli_settings
 
 __all__ = ["stack", "device", "commands", "console", "setup_logging", "collector_settings", "check_hosts"]
@@ -131,22 +131,59 @@ def _applied(local) -> str:
     return "broker reloaded" if local.sync_broker_auth() else "takes effect at the next `airtrail stack up`"
 
 
+Location = typer.Option(None, "--location", metavar="LAT,LON", help="Where a fixed kit stands (decimal degrees, WGS84): public answers show this instead of the kit's GPS.")
+Exact = typer.Option(False, "--exact/--coarse", help="Publish the location as given, or snapped to a 0.01° grid (default).")
+
+
+def _privacy(exact: bool) -> str:
+    return "exact" if exact else "coarse"
+
+
+def _place(d) -> str:
+    return f"{d.lat},{d.lon} ({d.location_privacy})" if d.lat is not None else "-"
+
+
 @device.command()
-def add(device_id: str, note: str = typer.Option("", help="Free text, e.g. who carries the kit.")) -> None:
+def add(
+    device_id: str,
+    note: str = typer.Option("", help="Free text, e.g. who carries the kit."),
+    location: str = Location,
+    exact: bool = Exact,
+) -> None:
     """Register a kit; prints its MQTT password (also used by `airtrail kit provision`)."""
+    from .devices import parse_location
+
+    place = parse_location(location) if location is not None else None
     local = _local_stack()
-    added = local.registry.add(device_id, note=note)
+    added = local.registry.add(device_id, note=note, location=place, location_privacy=_privacy(exact))
     console.print(f"Added [bold]{added.device_id}[/] ({_applied(local)}). MQTT user {added.device_id}, password {added.password}")
+
+
+@device.command()
+def locate(
+    device_id: str,
+    location: str = Location,
+    exact: bool = Exact,
+    clear: bool = typer.Option(False, "--clear", help="Forget the registered location: public answers show no position."),
+) -> None:
+    """Register where a fixed kit stands, and whether to publish it exactly or coarsened."""
+    from .devices import parse_location
+
+    if (location is None) == (not clear):
+        raise DeviceError("give either --location LAT,LON or --clear")
+    place = parse_location(location) if location is not None else None
+    located = _local_stack().registry.locate(device_id, place, _privacy(exact))
+    console.print(f"{device_id}: location {_place(located)}; published as {located.published_location() or 'no position'}")
 
 
 @device.command("list")
 def list_() -> None:
     """List registered kits."""
     local = _local_stack()
-    table = Table("device", "registered", "password rotated", "note")
+    table = Table("device", "registered", "password rotated", "location", "note")
     for d in local.registry:
         rotated = datetime.fromtimestamp(d.rotated, UTC).strftime("%Y-%m-%d %H:%M") if d.rotated else "-"
-        table.add_row(d.device_id, datetime.fromtimestamp(d.created, UTC).strftime("%Y-%m-%d %H:%M"), rotated, d.note)
+        table.add_row(d.device_id, datetime.fromtimestamp(d.created, UTC).strftime("%Y-%m-%d %H:%M"), rotated, _place(d), d.note)
     console.print(table)
     console.print(f"{len(local.registry)} kit(s); collector accounts: {', '.join(local.registry.collectors())}; registry {local.registry.path}")
 

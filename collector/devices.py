@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
 import os
 import secrets
 import time
@@ -37,6 +38,14 @@ from .settings import COLLECTOR_USER
 # mosquitto_passwd's defaults (mosquitto 2.x): PBKDF2-SHA512, 101 rounds, 12-byte salt.
 _PBKDF2_ROUNDS = 101
 
+# How a fixed kit's registered location may be published: "coarse" snaps it to
+# the centre of a COARSE_GRID_DEG cell (0.01° is 1.1 km north-south and 0.64-0.79 km
+# east-west at 45-55° N), "exact" publishes it as registered. The snap is the
+# same for every answer: a fresh random shift per answer would average back to
+# the true point over many answers.
+LOCATION_PRIVACY = ("coarse", "exact")
+COARSE_GRID_DEG = 0.01
+
 
 @dataclass
 class Device:
@@ -45,6 +54,50 @@ class Device:
     created: float
     rotated: float | None = None
     note: str = ""
+    # Where a fixed kit stands, as its owner registered it (WGS84 degrees), and
+    # how precisely it may be published. Absent from older registry files.
+    lat: float | None = None
+    lon: float | None = None
+    location_privacy: str = "coarse"
+
+    def __post_init__(self) -> None:
+        try:
+            check_location(self.lat, self.lon, self.location_privacy)
+        except DeviceError as exc:  # the registry reports a ValueError as a damaged file
+            raise ValueError(f"{self.device_id}: {exc}") from None
+
+    def published_location(self) -> tuple[float, float] | None:
+        """The registered location as the owner lets it be published, or None if none is registered."""
+        if self.lat is None or self.lon is None:
+            return None
+        if self.location_privacy == "exact":
+            return self.lat, self.lon
+        return _snap(self.lat, 90.0), _snap(self.lon, 180.0)
+
+
+def _snap(degrees: float, bound: float) -> float:
+    centre = (math.floor(degrees / COARSE_GRID_DEG) + 0.5) * COARSE_GRID_DEG
+    return round(min(max(centre, -bound), bound), 6)
+
+
+def check_location(lat: float | None, lon: float | None, privacy: str = "coarse") -> None:
+    if privacy not in LOCATION_PRIVACY:
+        raise DeviceError(f"location privacy {privacy!r} is neither of {', '.join(LOCATION_PRIVACY)}")
+    if (lat is None) != (lon is None):
+        raise DeviceError("a location needs both a latitude and a longitude")
+    if lat is not None and lon is not None:
+        if not (math.isfinite(lat) and -90 <= lat <= 90 and math.isfinite(lon) and -180 <= lon <= 180):
+            raise DeviceError(f"{lat},{lon} is not a place on Earth: latitude is -90..90, longitude -180..180 (decimal degrees, WGS84)")
+
+
+def parse_location(text: str) -> tuple[float, float]:
+    """"LAT,LON" in decimal degrees, as `airtrail device add --location` takes it."""
+    try:
+        lat, lon = (float(part) for part in text.split(","))
+    except ValueError:
+        raise DeviceError(f"location {text!r} is not LAT,LON: give decimal degrees, e.g. --location 52.3702,4.8952") from None
+    check_location(lat, lon)
+    return lat, lon
 
 
 def mosquitto_hash(password: str, salt: bytes | None = None) -> str:
@@ -142,11 +195,13 @@ class DeviceRegistry:
             json.dump(doc, f, indent=2)
         os.replace(tmp, self.path)
 
-    def add(self, device_id: str, note: str = "") -> Device:
+    def add(self, device_id: str, note: str = "", location: tuple[float, float] | None = None, location_privacy: str = "coarse") -> Device:
         check_device_id(device_id)
         if device_id in self._devices:
             raise DeviceError(f"device {device_id!r} is already registered; use `airtrail device rotate {device_id}` for a new password")
-        device = Device(device_id, _new_password(), time.time(), note=note)
+        lat, lon = location or (None, None)
+        check_location(lat, lon, location_privacy)
+        device = Device(device_id, _new_password(), time.time(), note=note, lat=lat, lon=lon, location_privacy=location_privacy)
         self._devices[device_id] = device
         self.save()
         return device
@@ -167,6 +222,15 @@ class DeviceRegistry:
         device = self.get(device_id)
         device.password = _new_password()
         device.rotated = time.time()
+        self.save()
+        return device
+
+    def locate(self, device_id: str, location: tuple[float, float] | None, location_privacy: str = "coarse") -> Device:
+        """Register where a fixed kit stands (None: forget it) and how precisely to publish it."""
+        device = self.get(device_id)
+        lat, lon = location or (None, None)
+        check_location(lat, lon, location_privacy)
+        device.lat, device.lon, device.location_privacy = lat, lon, location_privacy
         self.save()
         return device
 

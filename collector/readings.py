@@ -7,14 +7,21 @@ also `kit pull`'s): ``device``, ``time`` (ISO 8601, UTC), ``ts`` (the kit's
 whole-second timestamp, as sent), ``clk``, ``seq``, the requested fields in
 contract order (None where the kit did not measure one), then ``flags`` (one
 string, None when there were none).
+
+Long ranges are read in pages (fetch_readings' cursor, page): a page's cursor is the stored time
+of its last row, which is unique per kit (lineproto.point_time_us: the kit's
+second plus seq mod 10^6 µs), so the next page starts right after that row and
+no row is skipped or repeated.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airkit import contract as wire
@@ -22,13 +29,20 @@ from airkit import contract as wire
 from .contract import EXPERIMENTAL_FIELD, MEASUREMENT_NAMES
 from .errors import AirtrailError
 from .influx.client import InfluxQL, quote_ident, quote_str
-from .influx.lineproto import READINGS_MEASUREMENT, reading_seconds
+from .influx.lineproto import READINGS_MEASUREMENT, point_time_us, reading_seconds
 
 ALWAYS = ("seq", "clk", "flags")  # stored with every reading, selected whatever the fields asked for
 
 
 class UnknownFields(AirtrailError):
     """Field names that are neither contract measurements nor experimental fields."""
+
+
+class BadCursor(ValueError):
+    """A paging cursor that no page handed out. Only an HTTP caller can send
+    one (code passes Page.next_cursor on as it is), so like the API's own
+    errors it is an answer to that caller, not an AirtrailError for the person
+    running airtrail (firmware/airkit/errors.py draws those)."""
 
 
 def check_fields(names: Sequence[str]) -> None:
@@ -76,18 +90,55 @@ def fetch_readings(
     end: datetime,
     fields: Sequence[str] = MEASUREMENT_NAMES,
     limit: int = 10_000,
+    cursor: str | None = None,
 ) -> list[dict[str, Any]]:
-    """One kit's stored readings with start <= time < end, oldest first.
+    """One kit's stored readings with start <= time < end, oldest first; with
+    a ``cursor`` (a Page.next_cursor), only those after the row it names.
 
     ``start`` and ``end`` must be timezone-aware. Raises ValueError for an
-    unknown field (UnknownFields), InfluxUnavailable / InfluxRejected as
-    InfluxQL.query does.
+    unknown field (UnknownFields) or cursor (BadCursor), InfluxUnavailable /
+    InfluxRejected as InfluxQL.query does.
     """
     check_fields(fields)
+    if cursor is not None:
+        start = max(start, _just_after(cursor))
+        if start >= end:
+            return []
     return rows(influxql.query(readings_query(device_id, start, end, fields, limit)), device_id, fields)
 
 
+@dataclass
+class Page:
+    rows: list[dict[str, Any]]
+    next_cursor: str | None  # None: this page holds the last rows of the range
+
+
+def page(rows: list[dict[str, Any]], limit: int) -> Page:
+    """The first ``limit`` of ``rows``, fetched with a limit of ``limit + 1`` so
+    that one more row says whether a next page exists, and the cursor after them."""
+    if len(rows) <= limit:
+        return Page(rows, None)
+    last = rows[limit - 1]
+    return Page(rows[:limit], str(point_time_us(last["ts"], last["seq"])))
+
+
+_CURSOR = re.compile(r"^[0-9]{1,19}$")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_US = timedelta(microseconds=1)
+
+
+def _just_after(cursor: str) -> datetime:
+    try:
+        if _CURSOR.match(cursor):
+            return _EPOCH + (int(cursor) + 1) * _ONE_US
+    except OverflowError:  # past datetime's year 9999
+        pass
+    raise BadCursor(f"cursor {cursor!r} is not one a page gave out; follow the answer's next link as it is")
+
+
 def _us(moment: datetime) -> int:
+    # Integer arithmetic: a float timestamp of today's dates is only good to a
+    # few tenths of a µs, and a cursor must land on the exact point time.
     if moment.tzinfo is None:
         raise ValueError(f"{moment.isoformat()} has no time zone; readings are stored in UTC")
-    return int(moment.timestamp() * 1_000_000)
+    return (moment - _EPOCH) // _ONE_US

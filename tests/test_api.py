@@ -122,7 +122,7 @@ def test_every_error_has_the_same_json_shape(api, path, params, status):
 
 def test_a_query_influxdb_refuses_is_a_bad_gateway_not_the_callers_fault(api, collector_settings):
     InfluxQL(collector_settings.influx).query(f'DROP DATABASE "{collector_settings.influx.database}"', write=True, epoch=None)
-    response = api.get("/devices/api-kit/readings")
+    response = api.get("/devices/api-kit/readings", headers=ADMIN)  # InfluxDB's words reach only callers with a token
     assert response.status_code == 502 and _error_shape(response.json())
     assert "database not found" in response.json()["error"]["message"]
 
@@ -134,6 +134,87 @@ def test_a_damaged_registry_is_a_server_error_that_keeps_health_up(collector):
     assert response.status_code == 500 and _error_shape(response.json())
     assert str(collector.settings.registry_path) not in response.text  # details go to the log, not to callers
     assert api.get("/health").status_code == 200
+
+
+# -- a tight API ---------------------------------------------------------------------
+
+
+def _window(start: int) -> dict[str, str]:
+    return {"start": datetime.fromtimestamp(start, UTC).isoformat(), "end": datetime.fromtimestamp(start + 1000, UTC).isoformat()}
+
+
+def test_an_unknown_query_parameter_is_named_with_the_ones_the_endpoint_takes(api, stored_kit):
+    response = api.get("/devices/api-kit/readings", params={"formt": "csv"})
+    assert response.status_code == 400 and _error_shape(response.json())
+    assert response.json()["error"]["message"] == (
+        "unknown query parameter formt; this endpoint takes start, end, fields, format, limit, cursor")
+    two = api.get("/quarantine", params={"limt": 5, "ofset": 1}, headers=ADMIN).json()["error"]["message"]
+    assert two == "unknown query parameters limt, ofset; this endpoint takes limit, offset, reason"
+    assert api.get("/health", params={"verbose": 1}).json()["error"]["message"] == "unknown query parameter verbose; this endpoint takes none"
+
+
+def test_a_kit_never_registered_nor_heard_of_has_no_readings_to_list(api, collector):
+    response = api.get("/devices/nosuch/readings")
+    assert response.status_code == 404 and _error_shape(response.json())
+    assert "nosuch" in response.json()["error"]["message"] and "GET /devices" in response.json()["error"]["message"]
+
+
+def test_a_registered_kit_that_never_sent_anything_has_an_empty_list_not_a_404(api, collector):
+    from collector.devices import DeviceRegistry
+
+    DeviceRegistry(collector.settings.registry_path).add("kit-new")
+    response = api.get("/devices/kit-new/readings")
+    assert response.status_code == 200 and response.json()["count"] == 0 and response.json()["next"] is None
+
+
+def test_an_offset_whose_plus_arrived_as_a_space_gets_told_to_encode_it(api, stored_kit):
+    response = api.get("/devices/api-kit/readings?start=2026-11-18T10:00:00+01:00")
+    assert response.status_code == 422 and _error_shape(response.json())
+    message = response.json()["error"]["message"]
+    assert "%2B" in message and "Z" in message and message.startswith("query.start:")
+
+
+def test_readings_come_in_pages_that_continue_exactly_after_the_last_row(api, stored_kit):
+    params = {**_window(stored_kit), "fields": "pm25", "limit": 7}
+    seqs, pages, url = [], 0, None
+    first = api.get("/devices/api-kit/readings", params=params).json()
+    page = first
+    while True:
+        pages += 1
+        assert page["count"] == len(page["readings"]) <= 7
+        seqs += [r["seq"] for r in page["readings"]]
+        url = page["next"]
+        if url is None:
+            break
+        page = api.get(url).json()
+    assert seqs == list(range(50)) and pages == 8  # 7 × 7 + 1, nothing skipped or repeated
+    assert first["next"].startswith("http") and "cursor=" in first["next"]
+
+
+def test_the_last_full_page_has_no_next_link(api, stored_kit):
+    body = api.get("/devices/api-kit/readings", params={**_window(stored_kit), "limit": 50}).json()
+    assert body["count"] == 50 and body["next"] is None
+
+
+def test_a_csv_page_links_the_next_one_in_a_link_header(api, stored_kit):
+    response = api.get("/devices/api-kit/readings", params={**_window(stored_kit), "format": "csv", "limit": 20})
+    link = response.headers["Link"]
+    assert link.startswith("<http") and link.endswith('>; rel="next"')
+    following = api.get(link[1:link.index(">")])
+    rows = list(csv.DictReader(io.StringIO(following.text)))
+    assert [int(r["seq"]) for r in rows] == list(range(20, 40))
+
+
+def test_a_page_left_open_at_now_keeps_its_window(api, stored_kit):
+    # end defaulted to now: the next link pins it, so later readings cannot slide into the pages.
+    body = api.get("/devices/api-kit/readings", params={"start": _window(stored_kit)["start"], "limit": 10}).json()
+    assert f"end={body['end'].replace(':', '%3A')}" in body["next"]
+
+
+@pytest.mark.parametrize("cursor", ["abc", "-1", "9" * 19])
+def test_a_cursor_no_page_gave_out_is_a_bad_request(api, stored_kit, cursor):
+    response = api.get("/devices/api-kit/readings", params={"cursor": cursor})
+    assert response.status_code == 400 and "follow the answer's next link" in response.json()["error"]["message"]
 
 
 def test_quarantine_needs_the_admin_token(api):

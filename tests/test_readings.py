@@ -17,7 +17,7 @@ from airkit import contract as wire
 
 from collector.influx.client import InfluxQL, make_writer
 from collector.influx.lineproto import reading_line
-from collector.readings import UnknownFields, fetch_readings, readings_query, rows_csv
+from collector.readings import BadCursor, UnknownFields, fetch_readings, page, readings_query, rows_csv
 from tests.support.micropython import requires_micropython, run_micropython
 
 T0 = int(datetime(2026, 11, 18, 11, 6, 40, tzinfo=UTC).timestamp())
@@ -64,6 +64,28 @@ def test_other_kits_and_the_limit_are_respected(stored):
     rows = fetch_readings(stored, "walk-b", _at(T0), _at(T0 + 1000), ["pm25"], limit=5)
     assert [(r["seq"], r["pm25"]) for r in rows] == [(s, 99.0) for s in range(5)]
     assert fetch_readings(stored, "walk-c", _at(T0), _at(T0 + 1000)) == []
+
+
+def test_pages_of_one_row_walk_every_reading_once_also_two_in_one_second(stored):
+    everything = fetch_readings(stored, "walk-a", _at(T0), _at(T0 + 1000), ["pm25", "temp"])
+    walked, cursor = [], None
+    while True:
+        found = page(fetch_readings(stored, "walk-a", _at(T0), _at(T0 + 1000), ["pm25", "temp"], 2, cursor), 1)
+        walked += found.rows
+        cursor = found.next_cursor
+        if cursor is None:
+            break
+    assert walked == everything and len(walked) == 31
+    assert [(r["ts"], r["seq"]) for r in walked if r["ts"] == T0 + 100] == [(T0 + 100, 10), (T0 + 100, 1000)]
+
+
+def test_a_cursor_past_the_end_of_the_range_reads_nothing_and_a_made_up_one_is_refused(stored):
+    last = page(fetch_readings(stored, "walk-b", _at(T0), _at(T0 + 1000), ["pm25"], 30), 29)
+    assert last.next_cursor is not None
+    assert fetch_readings(stored, "walk-b", _at(T0), _at(T0 + 290), ["pm25"], 10, last.next_cursor) == []
+    assert fetch_readings(None, "walk-b", _at(T0), _at(T0 + 280), ["pm25"], 10, last.next_cursor) == []  # type: ignore[arg-type]  # no query at all
+    with pytest.raises(BadCursor, match="not one a page gave out"):
+        fetch_readings(None, "walk-b", _at(T0), _at(T0 + 1), ["pm25"], 10, "1e9")  # type: ignore[arg-type]
 
 
 def test_an_unknown_field_or_a_naive_time_is_refused_before_any_query():

@@ -12,13 +12,22 @@ from pydantic import BaseModel
 from airkit import contract as wire
 from collector.contract import MEASUREMENT_NAMES
 from collector.device_state import DeviceState
-from collector.devices import DeviceRegistry
-from collector.readings import UnknownFields, fetch_readings, rows_csv
+from collector.devices import Device, DeviceRegistry
+from collector.readings import BadCursor, UnknownFields, fetch_readings, page, rows_csv
+from collector.service import Collector
 
-from ..deps import CollectorDep, Reader
+from ..deps import CollectorDep, Reader, Trusted
 from ..errors import ERROR_RESPONSES, ApiError
+from ..privacy import positions
 
 router = APIRouter(tags=["devices"], dependencies=[Reader], responses=ERROR_RESPONSES)
+
+
+class Location(BaseModel):
+    lat: float
+    lon: float
+    precision: Literal["exact", "coarse"]
+
 
 class DevicePublic(BaseModel):
     device_id: str
@@ -34,19 +43,33 @@ class DevicePublic(BaseModel):
     rssi: int | None
     sensors: dict[str, str]
     readings_since_start: int
+    # Registered by the owner of a fixed kit; without a token only for a kit
+    # in online mode, as the owner lets it be published (see api/privacy.py).
+    location: Location | None = None
 
 
 def _dt(seconds: float | None) -> datetime | None:
     return datetime.fromtimestamp(seconds, UTC) if seconds is not None else None
 
 
-@router.get("/devices", summary="Every kit: last seen, status, firmware, battery, queue depth")
-def devices(collector: CollectorDep) -> list[DevicePublic]:
-    registry_path = collector.settings.registry_path
-    registered = {d.device_id for d in DeviceRegistry(registry_path)} if registry_path.exists() else set()
+def _registered(collector: Collector) -> dict[str, Device]:
+    path = collector.settings.registry_path
+    return {d.device_id: d for d in DeviceRegistry(path)} if path.exists() else {}
+
+
+def _location(trusted: bool, mode: str | None, device: Device | None) -> Location | None:
+    if trusted and device is not None and device.lat is not None and device.lon is not None:
+        return Location(lat=device.lat, lon=device.lon, precision="exact")
+    shown = positions(trusted, mode, device).location
+    return Location(lat=shown[0], lon=shown[1], precision=device.location_privacy) if shown and device else None
+
+
+@router.get("/devices", summary="Every kit: last seen, status, firmware, battery, queue depth, registered location")
+def devices(collector: CollectorDep, trusted: Trusted) -> list[DevicePublic]:
+    registered = _registered(collector)
     states = {s.device_id: s for s in collector.states.all()}
     out = []
-    for device_id in sorted(registered | set(states)):
+    for device_id in sorted(registered.keys() | states.keys()):
         s = states.get(device_id) or DeviceState(device_id)  # registered, never heard from
         status = s.status
         out.append(
@@ -64,6 +87,7 @@ def devices(collector: CollectorDep) -> list[DevicePublic]:
                 rssi=status.get("rssi"),
                 sensors=status.get("sensors", {}),
                 readings_since_start=s.readings,
+                location=_location(trusted, status.get("mode"), registered.get(device_id)),
             )
         )
     return out
@@ -73,6 +97,10 @@ def devices(collector: CollectorDep) -> list[DevicePublic]:
 # keep datetime arithmetic and InfluxDB's int64 nanoseconds far from overflow.
 _EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 _LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 def _utc(moment: datetime) -> datetime:
@@ -98,26 +126,44 @@ def _fields(requested: str | None) -> list[str]:
 
 @router.get(
     "/devices/{device_id}/readings",
-    summary="Stored readings of one kit, as JSON or CSV",
+    summary="Stored readings of one kit, as JSON or CSV, in pages",
+    description=(
+        "Oldest first. When more rows remain than `limit`, the answer links the next page: the JSON `next` field, "
+        "or the CSV `Link: <…>; rel=\"next\"` header. Without the read or admin token, a walk kit's (or a kit of "
+        "unknown mode's) position columns are empty and a fixed kit's show its registered location."
+    ),
     responses={200: {"content": {"text/csv": {}}}},
 )
 def readings(
     collector: CollectorDep,
     request: Request,
+    trusted: Trusted,
     device_id: Annotated[str, Path(pattern=wire.DEVICE_ID_PATTERN)],
     start: Annotated[datetime | None, Query(description="ISO 8601; default: 24 h before end")] = None,
     end: Annotated[datetime | None, Query(description="ISO 8601; default: now")] = None,
     fields: Annotated[str | None, Query(description="comma-separated field names; default: all")] = None,
     format: Annotated[Literal["json", "csv"] | None, Query(description="default: from the Accept header, else json")] = None,
-    limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
+    limit: Annotated[int, Query(ge=1, le=100_000, description="rows per page")] = 10_000,
+    cursor: Annotated[str | None, Query(max_length=19, description="where the previous page ended; follow its next link")] = None,
 ) -> Any:
     start, end = _time_range(start, end)
     names = _fields(fields)
     try:
-        rows = fetch_readings(collector.influxql, device_id, start, end, names, limit)
-    except UnknownFields as exc:
+        found = page(fetch_readings(collector.influxql, device_id, start, end, names, limit + 1, cursor), limit)
+    except (UnknownFields, BadCursor) as exc:
         raise ApiError(400, str(exc)) from None
+    registered = _registered(collector)
+    state = collector.states.get(device_id)
+    if not found.rows and state is None and device_id not in registered:
+        raise ApiError(404, f"no kit {device_id!r} is registered or has been heard from; GET /devices lists the known ones")
+    shown = positions(trusted, state.status.get("mode") if state else None, registered.get(device_id))
+    rows = shown.apply(found.rows)
+    # The next page keeps this page's window, also when end defaulted to now.
+    next_url = str(request.url.include_query_params(start=_iso(start), end=_iso(end), cursor=found.next_cursor)) if found.next_cursor else None
     wants_csv = format == "csv" or (format is None and "text/csv" in request.headers.get("accept", ""))
     if wants_csv:
-        return Response(rows_csv(rows, names), media_type="text/csv; charset=utf-8", headers={"Content-Disposition": f'attachment; filename="{device_id}.csv"'})
-    return {"device_id": device_id, "start": start, "end": end, "count": len(rows), "readings": rows}
+        headers = {"Content-Disposition": f'attachment; filename="{device_id}.csv"', "Airtrail-Positions": shown.source}
+        if next_url:
+            headers["Link"] = f'<{next_url}>; rel="next"'
+        return Response(rows_csv(rows, names), media_type="text/csv; charset=utf-8", headers=headers)
+    return {"device_id": device_id, "start": start, "end": end, "count": len(rows), "positions": shown.source, "next": next_url, "readings": rows}
