@@ -15,7 +15,8 @@ one of these where they enter, with a message that says what to do.
   │   ├── CalibrationError          hardware.calibration: a calibration file or fit that cannot be used
   │   ├── GuideError                hardware.guide: the hardware guide lacks a generated section's markers
   │   ├── PowerModelError           hardware.power: a runtime question the power model cannot answer
-  │   └── PlanError                 walks.plan: a walk file with problems, each with its line
+  │   ├── PlanError                 walks.plan: a walk file with problems, each with its line
+  │   └── GpxError                  walks.gpx: a GPX that cannot give a walk its positions
   ├── StackError                    collector.errors: a local service cannot start, stop or be found
   ├── DeviceError                   collector.errors: device registry problems (unknown id, duplicate)
   ├── InfluxError                   collector.errors: InfluxDB answered in a way we cannot use
