@@ -1,7 +1,8 @@
-"""The kit's MQTT 3.1.1 client (firmware/airkit/mqtt.py).
+"""The kit's MQTT 5 client (firmware/airkit/mqtt.py).
 
 Wire-level behaviour is checked against the bytes the spec prescribes, with a
-connected socket pair standing in for the broker's end of the TCP connection;
+connected socket pair standing in for the broker's end of the TCP connection
+(tests/test_kit_mqtt5.py replays whole conversations, also under MicroPython);
 everything else runs against a real Mosquitto: the lead's `stack` (with the
 device registry's credentials and ACL) and, for TLS, a Mosquitto with a TLS
 listener and a throw-away CA started here.
@@ -17,7 +18,7 @@ import uuid
 import pytest
 
 from airkit import contract, encode
-from airkit.mqtt import MQTTClient, MQTTError, connect_packet, encode_remaining_length, publish_header
+from airkit.mqtt import ConnectRefused, MQTTClient, MQTTError, PublishRefused, connect_packet, encode_remaining_length, publish_header
 from collector.stack import free_port
 from tests.support.micropython import requires_micropython, run_micropython
 from tests.support.stack import Watcher, start_plain_mosquitto
@@ -27,7 +28,7 @@ from tests.support.stack import Watcher, start_plain_mosquitto
 
 
 def test_remaining_length_encoding_matches_the_spec_table():
-    # MQTT 3.1.1 section 2.2.3, table 2.4: the boundaries of each byte count.
+    # MQTT 5 section 1.5.5 (3.1.1 section 2.2.3, table 2.4): the boundaries of each byte count.
     assert encode_remaining_length(0) == b"\x00"
     assert encode_remaining_length(127) == b"\x7f"
     assert encode_remaining_length(128) == b"\x80\x01"
@@ -37,13 +38,15 @@ def test_remaining_length_encoding_matches_the_spec_table():
     assert encode_remaining_length(268435455) == b"\xff\xff\xff\x7f"
 
 
-def test_connect_packet_sets_clean_session_will_qos1_retained_user_and_password():
+def test_connect_packet_sets_clean_start_will_qos1_retained_user_and_password():
     packet = connect_packet("kit-01", "kit-01", "pw", 60, True, "t/s", "off", True, 1)
     body = (
-        b"\x00\x04MQTT\x04"  # protocol name and level 4 (3.1.2.1, 3.1.2.2)
-        + bytes([0b11101110])  # user, password, will retain, will QoS 1, will, clean session
+        b"\x00\x04MQTT\x05"  # protocol name and version 5 (3.1.2.1, 3.1.2.2)
+        + bytes([0b11101110])  # user, password, will retain, will QoS 1, will, clean start
         + b"\x00\x3c"  # keep alive 60 s
+        + b"\x00"  # no CONNECT properties (3.1.2.11)
         + b"\x00\x06kit-01"
+        + b"\x00"  # no will properties (3.1.3.2)
         + b"\x00\x03t/s\x00\x03off"
         + b"\x00\x06kit-01\x00\x02pw"
     )
@@ -51,14 +54,15 @@ def test_connect_packet_sets_clean_session_will_qos1_retained_user_and_password(
 
 
 def test_publish_header_for_qos1_carries_the_packet_id_after_the_topic():
-    assert publish_header("a/b", 5, qos=1, retain=True, pid=0x0102) == b"\x33\x0c\x00\x03a/b\x01\x02"
+    # 3.3.2: topic, packet id, then the properties length (0).
+    assert publish_header("a/b", 5, qos=1, retain=True, pid=0x0102) == b"\x33\x0d\x00\x03a/b\x01\x02\x00"
 
 
 def test_publish_header_for_qos0_has_no_packet_id():
-    assert publish_header("a/b", 5) == b"\x30\x0a\x00\x03a/b"
+    assert publish_header("a/b", 5) == b"\x30\x0b\x00\x03a/b\x00"
 
 
-CONNACK_OK = b"\x20\x02\x00\x00"
+CONNACK_OK = b"\x20\x03\x00\x00\x00"  # 3.2: flags, reason 0x00 Success, properties length 0
 PINGRESP = b"\xd0\x00"
 
 
@@ -190,6 +194,33 @@ def test_wrong_password_is_refused_with_advice(stack, device):
     with pytest.raises(MQTTError, match="provision"):
         client.connect()
     assert not client.connected
+
+
+def test_wrong_password_is_a_connect_refused_with_mosquittos_reason_code(stack, device):
+    device_id, _ = device
+    client = kit_client(stack.mqtt_port, device_id, "not-the-password")
+    with pytest.raises(ConnectRefused) as refused:
+        client.connect()
+    assert refused.value.reason == 0x87  # Mosquitto 2 answers Not authorized, not 0x86
+    assert "airtrail device list" in str(refused.value)
+
+
+def test_a_publish_the_acl_refuses_raises_publish_refused_and_reaches_no_one(stack, device, collector_watch):
+    # The kit's account may publish only under its own device id; under MQTT
+    # 3.1.1 Mosquitto would PUBACK this (and drop it) as if it were stored.
+    device_id, password = device
+    other = "mq-other-" + uuid.uuid4().hex[:6]
+    watch = collector_watch(contract.readings_topic(other))
+    client = kit_client(stack.mqtt_port, device_id, password)
+    client.connect()
+    with pytest.raises(PublishRefused) as refused:
+        client.publish(contract.readings_topic(other), b'{"v":1}', qos=1)
+    assert refused.value.reason == 0x87
+    assert client.connected  # the refusal leaves a good connection
+    client.publish(contract.readings_topic(device_id), b'{"v":1}', qos=1)  # its own topic still works
+    client.disconnect()
+    with pytest.raises(queue.Empty):
+        watch.next(timeout=1)
 
 
 def test_last_will_is_published_retained_when_the_kit_vanishes(stack, device, collector_watch):

@@ -263,8 +263,9 @@ class Kit:
                 self._append(then, clk, held_values, held_flags)  # no Interval: it is gone
         self._append(ts, clk, values, flags, iv)
         if self.hw.led is not None:
+            refused = self.uplink is not None and self.uplink.refusing is not None
             self.hw.led.value(1)
-            self._led_off_at = self.tb.ticks_add(self.tb.ticks_ms(), status.HEARTBEAT[0][0])
+            self._led_off_at = self.tb.ticks_add(self.tb.ticks_ms(), (status.REFUSED if refused else status.HEARTBEAT)[0][0])
         self.stamps.save(ts)
 
     def _append(self, ts, clk, values, flags, iv=None):
@@ -298,4 +299,5 @@ class Kit:
             rssi=self.uplink.rssi() if self.uplink is not None else None,
             batt_v=batt.last if isinstance(batt, BatterySensor) else None,
             uptime_s=self.tb.ticks_diff(self.tb.ticks_ms(), self.booted) // 1000,
-            sensors=self.health())
+            sensors=self.health(),
+            refused=self.uplink.refused if self.uplink is not None else 0)

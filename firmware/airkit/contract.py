@@ -109,7 +109,7 @@ MAX_FW_LENGTH = 32
 # will carries only v, dev and online=false). The kit publishes it when it
 # connects and every 10 minutes; the collector keeps the last one per kit.
 #   {"v":1,"dev":"kit-01","online":true,"ts":1763900000,"clk":"ntp","fw":"0.1.0",
-#    "mode":"online","queue":0,"dropped":0,"rssi":-61,"sensors":{"pms5003":"ok"}}
+#    "mode":"online","queue":0,"dropped":0,"refused":0,"rssi":-61,"sensors":{"pms5003":"ok"}}
 
 # What the kit is for. online: sends readings as they are taken whenever Wi-Fi
 # is up; walk: records with no network, forwards the backlog when it finds
@@ -151,6 +151,7 @@ STATUS_FIELDS = {
     "batt_v": ("float", False, FIELDS["batt_v"][1], FIELDS["batt_v"][2], None, "Battery or supply voltage (V)."),
     "queue": ("int", False, 0, None, None, "Readings waiting in the kit's flash queue."),
     "dropped": ("int", False, 0, None, None, "Readings the kit dropped because its flash was full."),
+    "refused": ("int", False, 0, None, None, "Logins and publishes the broker refused since the kit booted (MQTT 5 reason code >= 0x80, e.g. 0x87 not authorized); their readings stay in the kit's flash queue."),
     "rssi": ("int", False, RSSI_MIN, RSSI_MAX, None, "Wi-Fi signal strength (dBm)."),
     "uptime": ("int", False, 0, None, None, "Seconds since the kit booted."),
     "sensors": ("sensors", False, None, MAX_SENSORS, SENSOR_HEALTH, "Health of each sensor, by name."),

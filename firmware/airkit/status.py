@@ -16,14 +16,15 @@ NOFIX = "nofix"
 OFF = "off"
 
 
-def status_message(dev, fw, mode, now, queue, dropped, rssi=None, batt_v=None, uptime_s=None, sensors=None):
+def status_message(dev, fw, mode, now, queue, dropped, rssi=None, batt_v=None, uptime_s=None, sensors=None, refused=0):
     """The online status payload (bytes). ``now`` is Clock.now(): (ts, clk).
+    ``refused``: logins and publishes the broker refused this boot (Uplink.refused).
 
     The time is left out while the clock is still before contract.EARLIEST_TS
     (a new kit that never knew the time): the collector would refuse it.
     """
     doc = {"v": contract.SCHEMA_VERSION, "dev": dev, "online": True, "fw": fw, "mode": mode,
-           "queue": queue, "dropped": dropped}
+           "queue": queue, "dropped": dropped, "refused": refused}
     if now[0] >= contract.EARLIEST_TS:
         doc["ts"] = now[0]
         doc["clk"] = now[1]
@@ -46,6 +47,9 @@ def offline_message(dev):
 # LED patterns: (on ms, off ms) pairs, then a pause. Chosen to be told apart
 # at a glance across a workshop table.
 HEARTBEAT = ((30, 0),)  # one flick per stored reading: the kit is alive
+# One long glow per stored reading instead: stored, but the broker refuses
+# this kit's login or messages (its account or ACL); the readings wait in flash.
+REFUSED = ((1000, 0),)
 CONFIG_PROBLEM = ((150, 150), (150, 150), (150, 1500))  # 3 short, pause: fix config.json
 CRASHED = ((50, 50),) * 10  # fast flicker before a restart
 

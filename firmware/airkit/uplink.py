@@ -1,7 +1,7 @@
 # The kit's connectivity layer: Wi-Fi, NTP, the MQTT broker, the backlog.
 #
 # In the style of Peter Hinch's mqtt_as, the protocol and the connectivity
-# are two layers: mqtt.MQTTClient speaks MQTT 3.1.1 and raises on every
+# are two layers: mqtt.MQTTClient speaks MQTT 5 and raises on every
 # error; Uplink joins Wi-Fi (networks in priority order), sets the clock over
 # NTP, connects the broker with the kit's last will, sends the flash queue in
 # batches, publishes the retained status message, and absorbs every outage
@@ -11,14 +11,19 @@
 # boots without Wi-Fi keeps sampling into flash and keeps trying
 # (firmware/README.md, "No Wi-Fi at boot").
 #
-# A batch leaves the queue only after the broker's PUBACK for it (MQTT 3.1.1
+# A batch leaves the queue only after the broker's PUBACK for it (MQTT 5
 # section 4.3.2, QoS 1), so an outage in the middle of a send costs a resend
 # at most, never a reading (InfluxDB writes are idempotent: collector/store.py).
+# A PUBACK that refuses (reason code >= 0x80, section 3.4.2.1: the ACL does
+# not let this account publish there, a quota) is no acknowledgement: the
+# batch stays, the kit backs off and tries again, and says so on the console,
+# on the LED (``refusing``) and in the next status that gets through
+# (``refused``); it resumes by itself once the account is fixed.
 
 import asyncio  # MicroPython >= 1.22 names it asyncio (uasyncio before)
 
 from . import contract, encode, status, version
-from .mqtt import MQTTClient
+from .mqtt import NOT_AUTHORIZED, ConnectRefused, MQTTClient, PublishRefused
 from .net import Backoff, WiFi
 
 STATUS_EVERY_MS = 600000  # and whenever a sensor's health changes
@@ -63,6 +68,8 @@ class Uplink:
         self.down = asyncio.Event()  # set when it is lost (or closed on purpose)
         self.online = False
         self.sent = 0  # readings the broker acknowledged this boot
+        self.refused = 0  # logins and publishes the broker refused this boot (status "refused")
+        self.refusing = None  # the reason code while the broker refuses this kit, None once it accepts
         self.stopping = False
         self._status_at = None
         self._health = None
@@ -78,6 +85,7 @@ class Uplink:
 
     def _publish_status(self):
         self.mqtt.publish(contract.status_topic(self.dev), self.status_message(), retain=True, qos=1)
+        self._accepted()
         self._status_at = self.tb.ticks_ms()
         self._health = self.health()
 
@@ -111,10 +119,32 @@ class Uplink:
         count = len(records)
         parts = encode.batch_parts(self.dev, version.VERSION, records)
         del records  # joined into parts[1]: the GC may have them during the send
-        self.mqtt.publish(self.topic, parts, qos=1)  # returns after PUBACK, raises otherwise
+        self.mqtt.publish(self.topic, parts, qos=1)  # returns after PUBACK, raises otherwise (a refusal too)
+        self._accepted()
         self.queue.pop(count)
         self.sent += count
         return count
+
+    def _accepted(self):
+        if self.refusing is not None:
+            self._say("broker: accepts the kit's messages again; sending the %d queued readings" % self.queue.depth)
+            self.refusing = None
+
+    def _refused_by_broker(self, exc, retry_ms):
+        """Log a refused login or publish with what to do; the caller backs off."""
+        self.refused += 1
+        self.refusing = exc.reason
+        advice = ""
+        if isinstance(exc, PublishRefused) and exc.reason == NOT_AUTHORIZED:
+            if self.mqtt.user != self.dev:
+                advice = (" Account %r may publish only as itself, not as kit %r: the device id in config.json"
+                          " must be the account's name (`airtrail device list`); re-provision the kit"
+                          " (`airtrail kit provision`)." % (self.mqtt.user, self.dev))
+            else:
+                advice = (" The broker's ACL does not let account %r publish on its own topics: check the"
+                          " broker's ACL (the local stack generates it from the device registry)." % self.dev)
+        self._say("broker: %s.%s Queued readings kept in flash: %d; retrying in %d s"
+                  % (exc, advice, self.queue.depth, retry_ms // 1000))
 
     async def _join_wifi(self):
         """True once Wi-Fi is up (and NTP tried); False after a failed attempt."""
@@ -172,9 +202,15 @@ class Uplink:
                     self._publish_status()
                 self.mqtt.ping_if_due()
             except OSError as exc:
-                self._say("broker: %s" % exc)
+                retry_ms = broker_backoff.next_ms()
+                if isinstance(exc, (ConnectRefused, PublishRefused)):
+                    self._refused_by_broker(exc, retry_ms)
+                else:
+                    self._say("broker: %s" % exc)
+                # A new connection for the retry: the broker then applies its
+                # current ACL and password file, whatever changed meanwhile.
                 self._drop_mqtt()
-                await self.tb.sleep_ms(broker_backoff.next_ms())
+                await self.tb.sleep_ms(retry_ms)
                 continue
             if walk and not self.queue.depth:
                 # Backlog forwarded: say so, then radio off until the next try.
