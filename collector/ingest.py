@@ -62,9 +62,14 @@ def ingest(message: Inbound, max_payload_bytes: int = wire.MAX_PAYLOAD_BYTES) ->
     else:
         outcome.status = doc
         time_us = (doc.ts if doc.ts is not None else int(message.received_at)) * 1_000_000
-        numbers = {"batt_v": doc.batt_v, "queue": doc.queue, "dropped": doc.dropped, "rssi": doc.rssi, "uptime": doc.uptime}
+        numbers = {name: getattr(doc, name) for name in _STATUS_NUMBERS}
         outcome.status_lines.append(status_line(device, time_us, doc.online, numbers, doc.fw))
     return outcome
+
+
+# The status message's measured numbers, from the contract's table (v is the
+# schema and ts the point's time, so neither is a field).
+_STATUS_NUMBERS = tuple(name for name, spec in wire.STATUS_FIELDS.items() if spec[0] in ("int", "float") and name not in ("v", "ts"))
 
 
 def _refuse(message: Inbound, violation: ContractViolation) -> Outcome:

@@ -313,3 +313,11 @@ def test_the_kits_health_names_are_the_contracts():
 
     kit_names = {status.OK, status.MISSING, status.ERROR, status.WARMUP, status.NOFIX, status.OFF}
     assert kit_names == set(wire.SENSOR_HEALTH)
+
+
+def test_every_number_of_a_status_is_stored_as_a_field_of_kit_status():
+    numbers = {"batt_v": 3.91, "queue": 12, "dropped": 0, "refused": 4, "rssi": -61, "uptime": 360}
+    [line] = _status(numbers).status_lines
+    fields = line.split(" ")[1]
+    assert fields.startswith("online=true,") and "batt_v=3.91" in fields
+    assert all(f"{name}={value}i" in fields for name, value in numbers.items() if isinstance(value, int))
