@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import ipaddress
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
 from collector.errors import StackError
@@ -30,29 +29,14 @@ CA_DAYS = 3650
 SERVER_DAYS = 825  # the longest validity that Apple's TLS clients accept, a common ceiling
 
 
-@dataclass(frozen=True)
 class KitCertificates:
-    directory: Path
+    """The four files above, in ``directory``."""
 
-    @property
-    def ca(self) -> Path:
-        return self.directory / "ca.pem"
-
-    @property
-    def ca_key(self) -> Path:
-        return self.directory / "ca.key"
-
-    @property
-    def cert(self) -> Path:
-        return self.directory / "server.pem"
-
-    @property
-    def key(self) -> Path:
-        return self.directory / "server.key"
-
-    @property
-    def _address_file(self) -> Path:
-        return self.directory / "server.address"
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.ca, self.ca_key = directory / "ca.pem", directory / "ca.key"
+        self.cert, self.key = directory / "server.pem", directory / "server.key"
+        self._address_file = directory / "server.address"  # the address the server certificate names
 
     def ensure(self, address: str) -> bool:
         """Make the CA if missing and a server certificate for ``address`` if it has none; True if anything was made."""
