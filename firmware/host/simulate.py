@@ -366,7 +366,6 @@ class VirtualKit:
         start = time.monotonic()
         pm_uart = self._pm_uart(fitted["pm"], tb, lambda: air.pm(walker.where(), tb.elapsed_s()), pm_set)
         gps_uart = (FakeUART() if "gps" in self.missing else SimGPSUART(tb, walker)) if fitted["gps"] else None
-        battery = fitted["battery"] and divider is not None
         hw = kit_app.Hardware(
             rtc=rtc,
             pm_uart=pm_uart,
@@ -374,7 +373,8 @@ class VirtualKit:
             gps_uart=gps_uart,
             i2c=i2c,
             i2c_addr=addresses,
-            batt_adc=SimADC(lambda: 5.05 - 0.02 * (time.monotonic() - start) / 3600, divider) if battery else None,
+            batt_adc=SimADC(lambda: 5.05 - 0.02 * (time.monotonic() - start) / 3600, divider)
+            if fitted["battery"] and divider is not None else None,
             batt_divider=divider,
             wlan=wlan,
             ntp=SimNTP(rtc, wlan),
