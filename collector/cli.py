@@ -33,7 +33,7 @@ console = Console()
 
 # --------------------------------------------------------------- stack
 
-stack = typer.Typer(help="Run the local Mosquitto + InfluxDB stack (loopback, and a kit address if given).", no_args_is_help=True)
+stack = typer.Typer(help="Run the local Mosquitto + InfluxDB stack (loopback only).", no_args_is_help=True)
 
 PLAIN_KIT_WARNING = ("[bold red]Warning:[/] the kit listener has no TLS: every kit's MQTT password travels in clear over "
                      "the network. Use this only on a trusted workshop hotspot; without --no-kit-tls kits get TLS.")
