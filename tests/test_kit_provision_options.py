@@ -144,3 +144,24 @@ def test_provision_creates_no_file_inside_the_source_tree(data_dir, monkeypatch)
     assert "there is no serial port" in said(failed_late)
     assert untracked() == before
     assert (data_dir / "cache" / "bundle" / "manifest.json").exists()
+
+
+def test_broker_defaults_come_from_the_running_stacks_kit_listener(data_dir, ca, monkeypatch):
+    from airkit_host import cli as kit_cli
+    from collector.stack import KitEndpoint
+
+    endpoint = KitEndpoint("192.0.2.10", 18883, True, str(ca))
+    monkeypatch.setattr(kit_cli.Stack, "kit_endpoint", lambda self: endpoint)
+    seen = []
+
+    def stop_after_seeing(device, password, options):
+        seen.append(options)
+        raise ProvisionError("stopped by the test before building")
+
+    monkeypatch.setattr(kit_cli.kit_provision, "build_config", stop_after_seeing)
+    assert "stopped by the test" in said(provision(data_dir, "--wifi", "venue:venue-pass"))
+    [options] = seen
+    assert (options.broker_host, options.broker_port, options.tls, options.ca_file) == ("192.0.2.10", 18883, True, ca)
+
+    plain = provision(data_dir, "--wifi", "venue:venue-pass", "--no-tls")
+    assert plain.exit_code == 1 and "is TLS, so --no-tls would not connect" in said(plain)

@@ -195,6 +195,11 @@ def provision(
     )
     endpoint = Stack.from_settings(s).kit_endpoint()
     if endpoint is not None and broker_host in (None, endpoint.address):
+        if tls is not None and tls != endpoint.tls and broker_port in (None, endpoint.port):
+            raise kit_provision.ProvisionError(
+                f"the stack's kit listener {endpoint.url} is {'TLS' if endpoint.tls else 'plain MQTT'}, so "
+                f"{'--no-tls' if endpoint.tls else '--tls'} would not connect: leave it out, or restart the stack with "
+                f"{'--no-kit-tls' if endpoint.tls else '--kit-tls'}")
         options.broker_host = endpoint.address
         options.broker_port = broker_port or endpoint.port
         options.tls = endpoint.tls if tls is None else tls
