@@ -22,7 +22,7 @@ from typer.core import TyperCommand, TyperGroup
 # package both add `airtrail kit` commands); a command name picks one command
 # out of a source.
 MOUNTS: dict[str, tuple[str, list[tuple[str, str, str | None]]]] = {
-    "stack": ("Run the local Mosquitto + InfluxDB stack (loopback only).", [("collector.cli", "stack", None)]),
+    "stack": ("Run the local Mosquitto + InfluxDB stack (loopback, or a TLS listener for kits).", [("collector.cli", "stack", None)]),
     "device": ("Register kits and manage their broker credentials.", [("collector.cli", "device", None)]),
     "collect": ("Run the collector alone (for scale-out replicas): MQTT → validate → InfluxDB.",
                 [("collector.cli", "commands", "collect")]),

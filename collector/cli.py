@@ -33,17 +33,26 @@ console = Console()
 
 # --------------------------------------------------------------- stack
 
-stack = typer.Typer(help="Run the local Mosquitto + InfluxDB stack (loopback only).", no_args_is_help=True)
+stack = typer.Typer(help="Run the local Mosquitto + InfluxDB stack (loopback, or a TLS listener for kits).", no_args_is_help=True)
+
+PLAIN_KIT_WARNING = ("[bold red]Warning:[/] the kit listener has no TLS: every kit's MQTT password travels in clear over "
+                     "the network. Use this only on a trusted workshop hotspot; without --no-kit-tls kits get TLS.")
 
 
 @stack.command()
-def up() -> None:
+def up(
+    kit_address: str = typer.Option(None, "--kit-address", help="This computer's address on the kits' network (e.g. 192.168.1.10): "
+                                    "the broker listens there for kits too. Default: stack.kit_address, else loopback only."),
+    kit_port: int = typer.Option(None, "--kit-port", help="Port of the kit listener (default: stack.kit_port, 18883)."),
+    kit_tls: bool = typer.Option(None, "--kit-tls/--no-kit-tls", help="TLS on the kit listener, with a local CA made in the stack "
+                                 "folder (default: on). --no-kit-tls sends the kits' passwords in clear."),
+) -> None:
     """Start Mosquitto and InfluxDB in the background and create the database."""
     from .mqtt_source import prime_session
     from .service import mqtt_credentials
     from .stack import Stack
 
-    s = cli_settings()
+    s = cli_settings(**{"stack.kit_address": kit_address, "stack.kit_port": kit_port, "stack.kit_tls": kit_tls})
     local = Stack.from_settings(s)
     broker_was_running = local.mosquitto.running()
     with console.status("Starting the local stack..."):
@@ -55,9 +64,21 @@ def up() -> None:
         primed = collector_uses_it and not broker_was_running and prime_session(s.mqtt, *mqtt_credentials(s))
     console.print(f"[green]✓[/] InfluxDB  {local.influxdb.url}  (database [bold]{s.influx.database}[/])")
     console.print(f"[green]✓[/] Mosquitto mqtt://127.0.0.1:{local.mosquitto.port}  (anonymous access off)")
+    _print_kit_endpoint(local.kit_endpoint())
     if primed:
         console.print(f"[green]✓[/] collector session '{s.mqtt.client_id}' created: the broker keeps readings until `airtrail serve` runs")
     console.print(f"Data and logs in {s.stack_dir}. Next: [bold]airtrail device add <id>[/], then [bold]airtrail serve[/].")
+
+
+def _print_kit_endpoint(endpoint) -> None:
+    if endpoint is None:
+        console.print("  Kits cannot reach this broker (loopback only): give this computer's address with --kit-address.")
+        return
+    ca = f", CA {endpoint.ca_file}" if endpoint.tls else ""
+    console.print(f"[green]✓[/] Kits connect to {endpoint.url}  (host {endpoint.address}, port {endpoint.port}, "
+                  f"{'TLS' if endpoint.tls else 'no TLS'}{ca})")
+    if not endpoint.tls:
+        console.print(PLAIN_KIT_WARNING)
 
 
 @stack.command()
@@ -98,8 +119,8 @@ def _mqtt_login(port: int, password: str) -> str:
 
 @stack.command()
 def status() -> None:
-    """Report each service's health. Exits 1 if any is down."""
-    from .stack import Stack
+    """Report each service's health and where kits connect. Exits 1 if any is down."""
+    from .stack import Stack, port_in_use
 
     s = cli_settings()
     local = Stack.from_settings(s)
@@ -110,7 +131,15 @@ def status() -> None:
     i_ok = i.running() and i.healthy()
     table.add_row("mosquitto", str(m.pid() or "-"), f"127.0.0.1:{m.port}", "[green]ok[/] (logins work)" if m_ok else f"[red]{login}[/]")
     table.add_row("influxdb", str(i.pid() or "-"), i.url, "[green]ok[/]" if i_ok else "[red]down[/]")
+    endpoint = local.kit_endpoint()
+    if endpoint is not None:
+        listening = port_in_use(endpoint.port, endpoint.address)
+        m_ok = m_ok and listening
+        table.add_row("mosquitto (kits)", str(m.pid() or "-"), f"{endpoint.address}:{endpoint.port}",
+                      "[green]ok[/] (listening)" if listening else "[red]not listening[/]")
     console.print(table)
+    if m_ok:
+        _print_kit_endpoint(endpoint)
     if not (m_ok and i_ok):
         console.print(f"Logs: {m.log_file}, {i.log_file}. Start with [bold]airtrail stack up[/].")
         raise typer.Exit(1)

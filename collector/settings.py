@@ -8,6 +8,7 @@ another), then the defaults below.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from contextvars import ContextVar
@@ -135,6 +136,45 @@ class StackSettings(_Section):
     mqtt_port: int = 11883
     influx_port: int = 18086
     influx_rpc_port: int = 18088
+    # The address kits reach this computer at (its address on the workshop
+    # Wi-Fi, e.g. 192.168.1.10). Unset: the broker listens on 127.0.0.1 only,
+    # for the collector. Set: a second listener on kit_address:kit_port, for
+    # kits, with the same accounts (authentication is always on).
+    kit_address: str | None = None
+    kit_port: int = Field(default=18883, ge=1, le=65535)
+    # TLS on the kit listener, with a CA and server certificate that `stack up`
+    # makes in the stack folder. Off only on a trusted hotspot: the kits'
+    # passwords then travel in clear.
+    kit_tls: bool = True
+
+    @field_validator("kit_address")
+    @classmethod
+    def _kits_can_reach_it(cls, address: str | None) -> str | None:
+        if address is None:
+            return None
+        address = address.strip()
+        if is_loopback(address):
+            raise ValueError(f"{address} is this computer's loopback, which a kit on Wi-Fi cannot reach; "
+                             "use the address of this computer on the kits' network (`ip -brief addr` lists them)")
+        if address in ("0.0.0.0", "::") or not address.replace(".", "").replace("-", "").replace(":", "").isalnum():
+            raise ValueError(f"{address!r} is not one address: give the IP address (or host name) kits connect to")
+        return address
+
+    @model_validator(mode="after")
+    def _kit_port_is_its_own(self) -> "StackSettings":
+        if self.kit_address is not None and self.kit_port in (self.mqtt_port, self.influx_port, self.influx_rpc_port):
+            raise ValueError(f"stack.kit_port {self.kit_port} is already used by another service of the stack; choose another")
+        return self
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and localhost: addresses that only this computer reaches."""
+    if host.lower().rstrip(".") in ("localhost", "localhost.localdomain") or host.lower().endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class Settings(BaseSettings):

@@ -6,12 +6,13 @@ import time
 from dataclasses import dataclass
 
 from collector.devices import DeviceRegistry
+from collector.errors import StackError
 from collector.settings import Settings
 
 from .process import Service, free_port, port_in_use
-from .services import InfluxDB, Mosquitto
+from .services import InfluxDB, KitEndpoint, Mosquitto
 
-__all__ = ["Stack", "Service", "Mosquitto", "InfluxDB", "free_port", "port_in_use"]
+__all__ = ["Stack", "Service", "Mosquitto", "InfluxDB", "KitEndpoint", "free_port", "port_in_use"]
 
 
 @dataclass
@@ -24,7 +25,8 @@ class Stack:
     def from_settings(cls, settings: Settings) -> "Stack":
         root = settings.stack_dir
         return cls(
-            Mosquitto(root / "mosquitto", settings.stack.mqtt_port),
+            Mosquitto(root / "mosquitto", settings.stack.mqtt_port, settings.stack.kit_address, settings.stack.kit_port,
+                      settings.stack.kit_tls),
             InfluxDB(root / "influxdb", settings.stack.influx_port, settings.stack.influx_rpc_port, settings.influx.database),
             DeviceRegistry(settings.registry_path),
         )
@@ -34,9 +36,18 @@ class Stack:
         return [self.mosquitto, self.influxdb]
 
     def up(self) -> None:
+        wanted, running = self.mosquitto.configured_endpoint(), self.mosquitto.kit_endpoint()
+        if self.mosquitto.running() and wanted is not None and wanted != running:
+            raise StackError(f"the broker is already running with {'kit listener ' + running.url if running else 'no kit listener'}; "
+                             "run `airtrail stack down` first, then `airtrail stack up` with the new kit address")
+        self.mosquitto.check_kit_address()
         self.sync_broker_auth()
         self.influxdb.start()
         self.mosquitto.start()
+
+    def kit_endpoint(self):
+        """Where kits connect (a KitEndpoint), while the broker runs with a kit listener; else None."""
+        return self.mosquitto.kit_endpoint() if self.mosquitto.running() else None
 
     def down(self) -> list[str]:
         """Stop every service; the names of those that were running."""

@@ -2,15 +2,35 @@
 
 from __future__ import annotations
 
+import errno
 import getpass
+import json
 import signal
+import socket
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import httpx
 
+from ..errors import StackError
 from ..influx.client import InfluxQL
 from ..settings import InfluxSettings
 from .process import Service, port_in_use
+from .tls import KitCertificates
+
+
+@dataclass(frozen=True)
+class KitEndpoint:
+    """Where kits connect: the broker's second listener, as `stack up` opened it."""
+
+    address: str
+    port: int
+    tls: bool
+    ca_file: str | None  # the CA kits verify the broker with (tls only)
+
+    @property
+    def url(self) -> str:
+        return f"{'mqtts' if self.tls else 'mqtt'}://{self.address}:{self.port}"
 
 
 class Mosquitto(Service):
@@ -18,9 +38,53 @@ class Mosquitto(Service):
     binary = "mosquitto"
     package = "mosquitto"
 
+    def __init__(self, directory: Path, port: int, kit_address: str | None = None, kit_port: int = 18883,
+                 kit_tls: bool = True) -> None:
+        super().__init__(directory, port)
+        self.kit_address = kit_address
+        self.kit_port = kit_port
+        self.kit_tls = kit_tls
+
     @property
     def auth_dir(self) -> Path:
         return self.dir / "auth"
+
+    @property
+    def certificates(self) -> KitCertificates:
+        return KitCertificates(self.dir / "tls")
+
+    @property
+    def _endpoint_file(self) -> Path:
+        return self.dir / "kit-endpoint.json"
+
+    def configured_endpoint(self) -> KitEndpoint | None:
+        """The kit listener these settings ask for (None: loopback only)."""
+        if self.kit_address is None:
+            return None
+        ca = str(self.certificates.ca) if self.kit_tls else None
+        return KitEndpoint(self.kit_address, self.kit_port, self.kit_tls, ca)
+
+    def kit_endpoint(self) -> KitEndpoint | None:
+        """The kit listener of the broker as last started (None: loopback only, or never started)."""
+        try:
+            return KitEndpoint(**json.loads(self._endpoint_file.read_text()))
+        except (FileNotFoundError, ValueError, TypeError):
+            return None
+
+    def _kit_listener(self) -> str:
+        endpoint = self.configured_endpoint()
+        if endpoint is None:
+            return ""
+        lines = [
+            "",
+            "# Kits on the workshop network; the same accounts and ACL as above",
+            "# (per_listener_settings false).",
+            f"listener {endpoint.port} {endpoint.address}",
+        ]
+        if endpoint.tls:
+            certs = self.certificates
+            lines += [f"certfile {certs.cert}", f"keyfile {certs.key}", "tls_version tlsv1.2"]
+        return "\n".join(lines) + "\n"
 
     def write_config(self) -> list[str]:
         data = self.dir / "data"
@@ -44,7 +108,7 @@ allow_anonymous false
 use_username_as_clientid true
 password_file {self.auth_dir / 'passwd'}
 acl_file {self.auth_dir / 'acl'}
-
+{self._kit_listener()}
 # Queued QoS 1 messages survive a broker restart.
 persistence true
 persistence_location {data}/
@@ -67,12 +131,40 @@ log_type notice
 connection_messages true
 """
         )
+        endpoint = self.configured_endpoint()
+        if endpoint is None:
+            self._endpoint_file.unlink(missing_ok=True)
+        else:
+            if endpoint.tls:
+                self.certificates.ensure(endpoint.address)
+            self._endpoint_file.write_text(json.dumps(asdict(endpoint)) + "\n")
         return ["-c", str(conf)]
 
+    def check_kit_address(self) -> None:
+        """Refuse a kit address that is not this computer's, or a kit port in use, before Mosquitto starts."""
+        endpoint = self.configured_endpoint()
+        if endpoint is None or self.running():
+            return
+        try:
+            infos = socket.getaddrinfo(endpoint.address, endpoint.port, type=socket.SOCK_STREAM)
+        except socket.gaierror as exc:
+            raise StackError(f"stack.kit_address {endpoint.address!r} does not resolve ({exc}); give this computer's IP address") from None
+        family, _, _, _, where = infos[0]
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(where)
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    raise StackError(f"port {endpoint.port} on {endpoint.address} is already in use, so kits cannot get a listener there; "
+                                     "choose another with --kit-port or stack.kit_port") from None
+                raise StackError(f"{endpoint.address} is not an address of this computer ({exc.strerror}); "
+                                 "give the address it has on the kits' network (`ip -brief addr` lists them)") from None
+
     def healthy(self) -> bool:
-        # A TCP accept means the listener is up; the credentials are checked
+        # A TCP accept means the listeners are up; the credentials are checked
         # by `airtrail stack status` with a real MQTT connect.
-        return port_in_use(self.port)
+        endpoint = self.configured_endpoint()
+        return port_in_use(self.port) and (endpoint is None or port_in_use(endpoint.port, endpoint.address))
 
     def reload(self) -> bool:
         """Re-read the password file and ACL (SIGHUP); False if not running."""

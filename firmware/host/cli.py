@@ -3,7 +3,7 @@ hardware package's power, pins, wiring and docs):
 
     airtrail kit build [--out DIR]
     airtrail kit flash --port /dev/ttyUSB0 --firmware ESP32_GENERIC-....bin
-    airtrail kit provision --port /dev/ttyUSB0 --device kit-01 --wifi 'home:secret' --broker-host 192.168.1.10
+    airtrail kit provision --port /dev/ttyUSB0 --device kit-01 --wifi 'home:secret' [--variant fixed --pm sds011 --co2]
     airtrail kit pull --port /dev/ttyUSB0 --out walks/ [--delete]
     airtrail kit decode pms5003 '42 4d 00 1c ...'
     airtrail kit simulate --count 3 --readings 120 [--outage 2@10m:15m]
@@ -36,6 +36,7 @@ from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progre
                            TimeRemainingColumn)
 from rich.table import Table
 
+from airkit import config as kit_config
 from airkit.errors import ConfigError
 from collector.devices import DeviceRegistry
 from collector.settings import cli_settings
@@ -149,29 +150,68 @@ def flash(
     console.print(f"MicroPython written to the kit on {port}. Next: airtrail kit provision --port {port} --device <id>")
 
 
+class Variant(str, Enum):
+    walk = "walk"
+    fixed = "fixed"
+
+
+PMSensor = Enum("PMSensor", {name: name for name in kit_config.PM_SENSORS}, type=str)  # type: ignore[misc]
+
+
 @app.command()
 def provision(
     port: str = typer.Option(..., "--port", help="The kit's serial port, e.g. /dev/ttyUSB0."),
     device: str = typer.Option(..., "--device", help="Device id registered with `airtrail device add`."),
     wifi: list[str] = typer.Option([], "--wifi", help="SSID:PASSWORD, repeatable, in priority order (home first, then a phone hotspot)."),
-    broker_host: str = typer.Option(None, "--broker-host", help="Address of the MQTT broker as the kit sees it (not 127.0.0.1)."),
-    broker_port: int = typer.Option(None, "--broker-port", help="Broker port (default 1883, 8883 with --tls)."),
-    tls: bool = typer.Option(False, "--tls", help="Connect to the broker over TLS."),
+    variant: Variant = typer.Option(Variant.walk, "--variant", help="walk: carried, battery and GPS; fixed: mains, at one place, neither."),
+    pm: PMSensor = typer.Option(None, "--pm", help="The PM sensor fitted (default pms5003); none for a kit without one."),
+    co2: bool = typer.Option(None, "--co2/--no-co2", help="A Sensirion SCD4x CO2 sensor on the I2C bus (default: no)."),
+    gps: bool = typer.Option(None, "--gps/--no-gps", help="A GPS receiver (default: walk kits yes, fixed kits no)."),
+    battery: bool = typer.Option(None, "--battery/--no-battery", help="Read the battery voltage (default: walk kits yes, fixed kits no)."),
+    interval: int = typer.Option(None, "--interval", help="Seconds per reading (default 60)."),
+    sample: int = typer.Option(None, "--sample", help="Seconds between samples inside a reading (default 5)."),
     mode: Mode = typer.Option(Mode.online, "--mode", help="online: send as readings are taken; walk: record, forward later."),
-    bundle_dir: Path = typer.Option(None, "--bundle", help="A bundle built by `airtrail kit build` (default: build one now)."),
+    broker_host: str = typer.Option(None, "--broker-host", help="The broker's address as the kit sees it (default: the running stack's "
+                                    "kit address, `airtrail stack up --kit-address`); never 127.0.0.1."),
+    broker_port: int = typer.Option(None, "--broker-port", help="Broker port (default: the stack's kit port; else 1883, 8883 with --tls)."),
+    tls: bool = typer.Option(None, "--tls/--no-tls", help="Connect to the broker over TLS (default: as the stack's kit listener)."),
+    ca: Path = typer.Option(None, "--ca", help="CA certificate (PEM) the kit verifies the broker with (default with TLS: the stack's CA)."),
+    bundle_dir: Path = typer.Option(None, "--bundle", help="A bundle built by `airtrail kit build` (default: build one now, in the user cache)."),
     restart: bool = typer.Option(True, "--restart/--no-restart", help="Soft-reboot the kit into its new firmware at the end."),
 ) -> None:
     """Copy the firmware bundle onto a kit and write its /config.json (with mpremote).
 
-    The broker password comes from the device registry. Stored readings and
-    the sequence number on the kit are kept.
+    The broker password comes from the device registry; the broker's address,
+    port and CA from the stack started with `airtrail stack up --kit-address`.
+    Everything is checked before anything is built or written. Stored readings
+    and the sequence number on the kit are kept.
     """
-    registry = DeviceRegistry(cli_settings().registry_path)
-    dev = registry.get(device)
-    networks = [kit_provision.parse_wifi(w) for w in wifi]
-    conf = kit_provision.build_config(
-        dev.device_id, dev.password, networks, broker_host, broker_port, tls, mode.value
+    s = cli_settings()
+    dev = DeviceRegistry(s.registry_path).get(device)
+    options = kit_provision.KitOptions(
+        variant=variant.value, pm=pm.value if pm else None, co2=co2, gps=gps, battery=battery, interval_s=interval,
+        sample_s=sample, mode=mode.value, wifi=[kit_provision.parse_wifi(w) for w in wifi],
+        broker_host=broker_host, broker_port=broker_port, tls=bool(tls), ca_file=ca,
     )
+    endpoint = Stack.from_settings(s).kit_endpoint()
+    if endpoint is not None and broker_host in (None, endpoint.address):
+        if tls is not None and tls != endpoint.tls and broker_port in (None, endpoint.port):
+            raise kit_provision.ProvisionError(
+                f"the stack's kit listener {endpoint.url} is {'TLS' if endpoint.tls else 'plain MQTT'}, so "
+                f"{'--no-tls' if endpoint.tls else '--tls'} would not connect: leave it out, or restart the stack with "
+                f"{'--no-kit-tls' if endpoint.tls else '--kit-tls'}")
+        options.broker_host = endpoint.address
+        options.broker_port = broker_port or endpoint.port
+        options.tls = endpoint.tls if tls is None else tls
+        if options.tls and ca is None and endpoint.ca_file:
+            options.ca_file = Path(endpoint.ca_file)
+    try:
+        kit = kit_provision.build_config(dev.device_id, dev.password, options)
+    except kit_provision.ProvisionError as exc:
+        if broker_host is None and endpoint is None and "mqtt.host" in str(exc):
+            raise kit_provision.ProvisionError(f"{exc}\n  (no stack with a kit address is running: start one with "
+                                               "`airtrail stack up --kit-address ADDRESS`, or give --broker-host)") from None
+        raise
     if bundle_dir is None:
         bundle_dir = kit_bundle.DEFAULT_OUT
         kit_bundle.build(bundle_dir)
@@ -179,14 +219,21 @@ def provision(
     total = sum(f.size for f in manifest.files)
     with KitLink(port) as link, _bar() as progress:
         overall = progress.add_task(f"firmware {manifest.firmware_version}", total=total)
-        result = kit_provision.provision(link, bundle_dir, conf, progress=_FileBars(progress, overall))
+        result = kit_provision.provision(link, bundle_dir, kit, progress=_FileBars(progress, overall))
         if restart:
             link.restart()
+    mqtt = kit.config["mqtt"]
+    broker = f"{mqtt['host']}:{mqtt.get('port') or ('8883' if mqtt['tls'] else '1883')}" if mqtt.get("host") else "-"
     console.print(
         f"Kit [bold]{dev.device_id}[/] on {port}: {len(result.copied)} files copied, {len(result.unchanged)} unchanged, "
-        f"{len(result.removed)} stale removed; config.json written ({mode.value} mode, "
-        f"{len(networks)} Wi-Fi network(s), broker {broker_host or '-'})."
+        f"{len(result.removed)} stale removed; config.json written ({variant.value} kit, {mode.value} mode, "
+        f"{len(options.wifi)} Wi-Fi network(s), broker {broker}{' over TLS' if mqtt['tls'] else ''}"
+        f"{', CA ' + str(options.ca_file) if kit.ca_pem else ''})."
     )
+    if mqtt.get("host") and not mqtt["tls"]:
+        console.print("[yellow]Note:[/] no TLS: the kit's password travels in clear; fine only on a trusted hotspot.")
+    elif mqtt["tls"] and kit.ca_pem is None:
+        console.print("[yellow]Note:[/] TLS without --ca: encrypted, but the kit cannot tell your broker from an impostor.")
 
 
 @app.command()

@@ -5,9 +5,12 @@ What lands on the kit:
     /lib/airkit/*.mpy       the bundle (only files whose SHA-256 differs are sent)
     /main.py, /boot.py
     /airtrail-bundle.json   the bundle's manifest: which firmware this kit runs
-    /config.json            device id, broker credentials from the device
-                            registry, Wi-Fi networks, mode (keys of
-                            airkit.config.DEFAULTS; the kit merges the rest)
+    /config.json            device id, variant, sensors, intervals, mode,
+                            Wi-Fi networks, the broker and the credentials from
+                            the device registry (keys of airkit.config.DEFAULTS;
+                            the kit merges the rest)
+    /airtrail-ca.pem        the CA that signed the broker's certificate (--ca),
+                            which the kit verifies the broker with
 
 What is left alone: the kit's stored readings (/queue) and sequence number
 (/seq), so re-provisioning a kit that still holds a walk loses nothing.
@@ -24,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from airkit import config as kit_config
+from collector.settings import is_loopback
 
 from .bundle import KIT_MANIFEST, MANIFEST, PACKAGE, Manifest, sha256
 from .errors import KitError
@@ -53,32 +57,96 @@ def parse_wifi(spec: str) -> dict[str, str]:
     return {"ssid": ssid, "password": password}
 
 
-def build_config(
-    device_id: str,
-    password: str,
-    wifi: list[dict[str, str]],
-    broker_host: str | None,
-    broker_port: int | None = None,
-    tls: bool = False,
-    mode: str = "online",
-    variant: str | None = None,
-) -> dict[str, Any]:
-    """The kit's config.json, checked with the firmware's own airkit.config.validate().
+@dataclass
+class KitOptions:
+    """What `kit provision` can set, as its flags give it; None: the variant's or firmware's default.
 
-    Raises ProvisionError listing every problem the kit would report at boot.
+    The keys are airkit.config's: a fixed kit has no GPS and no battery unless
+    asked for (airkit.config.VARIANT_SENSORS), every kit a BME280.
     """
-    mqtt: dict[str, Any] = {"username": device_id, "password": password, "tls": tls}
-    if broker_host:
-        mqtt["host"] = broker_host
-    if broker_port:
-        mqtt["port"] = broker_port
-    conf: dict[str, Any] = {"device_id": device_id, "mode": mode, "wifi": wifi, "mqtt": mqtt}
-    if variant:
-        conf["variant"] = variant
-    _, problems = kit_config.validate(json.loads(json.dumps(conf)))
+
+    variant: str = "walk"
+    pm: str | None = None  # airkit.config.PM_SENSORS
+    co2: bool | None = None  # a Sensirion SCD4x on the I2C bus
+    gps: bool | None = None
+    battery: bool | None = None
+    interval_s: int | None = None
+    sample_s: int | None = None
+    mode: str = "online"
+    wifi: list[dict[str, str]] = field(default_factory=list)
+    broker_host: str | None = None
+    broker_port: int | None = None
+    tls: bool = False
+    ca_file: Path | None = None  # on this computer; copied onto the kit as KIT_CA_PATH
+
+
+@dataclass
+class KitConfig:
+    config: dict[str, Any]  # /config.json
+    ca_pem: bytes | None = None  # the CA certificate to write at config["mqtt"]["ca_file"]
+
+
+# Where the broker's CA goes on the kit. PEM: MicroPython's mbedtls parses it
+# (its load_verify_locations passes the text with its terminating NUL) and
+# so does CPython's load_verify_locations(cafile=...), which the virtual kits use.
+KIT_CA_PATH = "/airtrail-ca.pem"
+
+
+def read_ca(path: Path) -> bytes:
+    """The CA file's bytes, refused unless it holds a PEM certificate."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ProvisionError(f"--ca {path}: {exc.strerror}; give the CA the broker's certificate is signed with "
+                             "(`airtrail stack status` prints the local stack's)") from None
+    if b"-----BEGIN CERTIFICATE-----" not in data:
+        raise ProvisionError(f"--ca {path} holds no PEM certificate (-----BEGIN CERTIFICATE-----); give the CA file, "
+                             "not a key or a DER file (convert one with `openssl x509 -inform der -in FILE -out ca.pem`)")
+    return data
+
+
+def build_config(device_id: str, password: str, options: KitOptions) -> KitConfig:
+    """The kit's config.json and CA, checked with the firmware's own airkit.config.validate().
+
+    Raises ProvisionError listing every problem the kit would report at boot,
+    plus those only this computer can see (a loopback broker, a CA file that is
+    not there), before anything is built or written.
+    """
+    problems = []
+    host = options.broker_host
+    if host and is_loopback(host):
+        problems.append(f"--broker-host {host} is this computer's loopback: on the kit it would mean the kit itself. "
+                        "Give this computer's address on the kits' network, or start the stack with "
+                        "`airtrail stack up --kit-address ADDRESS` and leave --broker-host out")
+    mqtt: dict[str, Any] = {"username": device_id, "password": password, "tls": options.tls}
+    if host:
+        mqtt["host"] = host
+    if options.broker_port:
+        mqtt["port"] = options.broker_port
+    ca_pem = None
+    if options.ca_file is not None:
+        if not options.tls:
+            problems.append("--ca is given but TLS is off: add --tls (the CA is only used to verify a TLS broker)")
+        try:
+            ca_pem = read_ca(options.ca_file)
+        except ProvisionError as exc:
+            problems.append(str(exc))
+        mqtt["ca_file"] = KIT_CA_PATH
+    sensors = {key: value for key, value in (("pm", options.pm), ("scd4x", options.co2), ("gps", options.gps),
+                                             ("battery", options.battery)) if value is not None}
+    conf: dict[str, Any] = {"device_id": device_id, "variant": options.variant, "mode": options.mode,
+                            "wifi": options.wifi, "mqtt": mqtt, "sensors": sensors}
+    for key, value in (("interval_s", options.interval_s), ("sample_s", options.sample_s)):
+        if value is not None:
+            conf[key] = value
+    merged, kit_problems = kit_config.validate(json.loads(json.dumps(conf)))
+    problems += kit_problems
     if problems:
         raise ProvisionError("the kit would refuse this configuration:\n  - " + "\n  - ".join(problems))
-    return conf
+    # Every sensor spelt out, the variant's defaults included, so config.json
+    # on the kit says what the kit has.
+    conf["sensors"] = merged["sensors"]
+    return KitConfig(conf, ca_pem)
 
 
 def check_mpy_compatible(kit: tuple[int, int], manifest: Manifest) -> None:
@@ -97,15 +165,16 @@ def check_mpy_compatible(kit: tuple[int, int], manifest: Manifest) -> None:
 def provision(
     link: KitLink,
     bundle_dir: Path,
-    conf: dict[str, Any],
+    kit: KitConfig,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> ProvisionResult:
-    """Copy the bundle and write config.json over an open KitLink.
+    """Copy the bundle, the broker's CA (if any) and config.json over an open KitLink.
 
     ``progress(path, done_bytes, total_bytes)`` follows each file being sent.
     """
     manifest = Manifest.load(bundle_dir)
     check_mpy_compatible(link.mpy_version(), manifest)
+    conf = kit.config
     result = ProvisionResult(config=conf)
 
     link.makedirs(PACKAGE_DIR)
@@ -130,6 +199,8 @@ def provision(
             result.removed.append(path)
 
     link.write(KIT_MANIFEST, (bundle_dir / MANIFEST).read_bytes())
+    if kit.ca_pem is not None:
+        link.write(conf["mqtt"]["ca_file"], kit.ca_pem)
     link.write(CONFIG_PATH, (json.dumps(conf, indent=1) + "\n").encode())
     return result
 

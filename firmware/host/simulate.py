@@ -20,6 +20,7 @@ route so a fleet draws the whole loop.
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import random
 import shutil
@@ -29,16 +30,20 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from airkit import app as kit_app
 from airkit import config as kit_config
-from airkit import pms5003
+from airkit import pms5003, sds011
 from airkit.bme280 import REG_CTRL_MEAS
 
 from . import frames
-from .fakebus import FakeI2C, FakeUART, RegisterDevice
+from .fakebus import FakeI2C, FakeUART, RegisterDevice, ScriptedDevice
 from .route import WALKING_SPEED_M_S, Point, Route, builtin
 from .simhw import SimADC, ScriptedWLAN, SimNTP, SimPin, SimRTC, SimTime, SimWDT
+
+if TYPE_CHECKING:
+    from .provision import KitConfig
 
 SIM_SSID = "airtrail-sim"
 SIM_WIFI_PASSWORD = "sim-password"
@@ -81,6 +86,10 @@ class Air:
             "n03": n03, "n05": n03 * 0.29, "n10": n03 * 0.055, "n25": n03 * 0.006, "n50": n03 * 0.0015, "n100": n03 * 0.0006,
         }
 
+    def co2(self, t_s: float) -> float:
+        """CO2 in ppm beside an open window: outdoor ~420 ppm plus a slow swing."""
+        return 460 + 40 * math.sin(t_s / 5400 * 2 * math.pi + self.phase) + self.rng.gauss(0, 5)
+
     def climate(self, t_s: float) -> tuple[float, float, float]:
         temp = self.temp + 0.8 * math.sin(t_s / 3600 * 2 * math.pi + self.phase) + self.rng.gauss(0, 0.05)
         rh = min(99.0, max(5.0, self.rh - 2.5 * (temp - self.temp) + self.rng.gauss(0, 0.3)))
@@ -103,17 +112,19 @@ class Walker:
 # -- simulated sensors on fake buses -------------------------------------------------
 
 
-class SimPMSUART(FakeUART):
-    """A PMS5003 in active mode on a UART: one frame per virtual second while
-    its fan runs (SET pin high and not put to sleep by command), all-zero
-    frames for the first FAN_SPINUP_MS after waking, as the real sensor does."""
+class _ActivePMUART(FakeUART):
+    """A PM sensor in active mode on a UART: one frame per virtual second
+    while its fan runs (not put to sleep by pin or command). Subclasses say
+    what a frame is and which commands sleep and wake the sensor."""
 
     FRAME_MS = 1000
-    FAN_SPINUP_MS = 3000
     FIFO_FRAMES = 8  # a real UART FIFO would have lost older frames anyway
+    SLEEP = b""
+    WAKE = b""
 
-    def __init__(self, simtime: SimTime, values: Callable[[], dict[str, float]], set_pin: SimPin | None) -> None:
-        super().__init__(responder=frames.pms5003_responder(values))
+    def __init__(self, simtime: SimTime, values: Callable[[], dict[str, float]], set_pin: SimPin | None = None,
+                 responder=None) -> None:
+        super().__init__(responder=responder)
         self.simtime = simtime
         self.values = values
         self.set_pin = set_pin
@@ -122,6 +133,9 @@ class SimPMSUART(FakeUART):
         self._running = self.running()  # powered since the kit booted
         self._woke = now
         self._next = now + self.FRAME_MS
+
+    def frame(self, since_wake_ms: int) -> bytes:
+        raise NotImplementedError
 
     def running(self) -> bool:
         return (self.set_pin is None or self.set_pin.level == 1) and not self.commanded_sleep
@@ -140,8 +154,7 @@ class SimPMSUART(FakeUART):
         due = (now - self._next) // self.FRAME_MS + 1
         first = max(0, due - self.FIFO_FRAMES)
         for i in range(first, due):
-            t = self._next + i * self.FRAME_MS
-            self.feed(frames.pms5003_warmup_frame() if t - self._woke < self.FAN_SPINUP_MS else frames.pms5003_frame(self.values()))
+            self.feed(self.frame(self._next + i * self.FRAME_MS - self._woke))
         self._next += due * self.FRAME_MS
 
     def any(self) -> int:
@@ -150,11 +163,48 @@ class SimPMSUART(FakeUART):
 
     def write(self, buf) -> int:
         data = bytes(buf)
-        if pms5003.SLEEP in data:
+        if self.SLEEP in data:
             self.commanded_sleep = True
-        if pms5003.WAKE in data:
+        if self.WAKE in data:
             self.commanded_sleep = False
         return super().write(data)
+
+
+class SimPMSUART(_ActivePMUART):
+    """A PMS5003 (or PMS7003, the same protocol): its SET pin sleeps it too,
+    and it sends all-zero frames for the first FAN_SPINUP_MS after waking,
+    as the real sensor does."""
+
+    FAN_SPINUP_MS = 3000
+    SLEEP = pms5003.SLEEP
+    WAKE = pms5003.WAKE
+
+    def __init__(self, simtime: SimTime, values: Callable[[], dict[str, float]], set_pin: SimPin | None) -> None:
+        super().__init__(simtime, values, set_pin, responder=frames.pms5003_responder(values))
+
+    def frame(self, since_wake_ms: int) -> bytes:
+        return frames.pms5003_warmup_frame() if since_wake_ms < self.FAN_SPINUP_MS else frames.pms5003_frame(self.values())
+
+
+class SimSDS011UART(_ActivePMUART):
+    """A Nova SDS011: no SET pin, slept and woken by command (protocol V1.3,
+    each answered with a 0xC5 reply), PM2.5 and PM10 only."""
+
+    SLEEP = sds011.SLEEP
+    WAKE = sds011.WORK
+
+    def __init__(self, simtime: SimTime, values: Callable[[], dict[str, float]]) -> None:
+        super().__init__(simtime, values, None, responder=self._reply)
+
+    @staticmethod
+    def _reply(written: bytes) -> bytes | None:
+        if written[:2] != b"\xaa\xb4" or len(written) < 5:
+            return None
+        return frames.sds011_reply(written[2], written[3], written[4])
+
+    def frame(self, since_wake_ms: int) -> bytes:
+        v = self.values()
+        return frames.sds011_frame(v["pm25"], v["pm10"])
 
 
 class SimGPSUART(FakeUART):
@@ -209,14 +259,14 @@ class KitReport:
 class VirtualKit:
     """One virtual kit. ``run()`` blocks; ``run_async()`` for an event loop."""
 
-    def __init__(self, device_id: str, password: str, broker: tuple[str, int] = ("127.0.0.1", 1883),
+    def __init__(self, device_id: str, password: str, broker: tuple[str, int] | None = None,
                  interval_s: int = 10, sample_s: int | None = None, speedup: float = 60.0,
                  route: Route | None = None, start_m: float = 0.0, mode: str = "online",
                  gps: bool = True, seed: int | None = None, data_dir: Path | None = None,
                  rtc_error_s: float = -7.0, batch_max: int = 50, queue_budget_kb: int = 512,
                  keepalive: int = 60, start_unix: float | None = None, air: Air | None = None,
                  missing: tuple[str, ...] = (), pm_duty: str = "cycle", pm_warmup_s: int = 30,
-                 new_client: Callable[[dict], object] | None = None) -> None:
+                 new_client: Callable[[dict], object] | None = None, provisioned: KitConfig | None = None) -> None:
         self.device_id = device_id
         self.password = password
         self.broker = broker
@@ -238,6 +288,11 @@ class VirtualKit:
         self.pm_duty = pm_duty
         self.pm_warmup_s = pm_warmup_s
         self.new_client = new_client  # cfg -> MQTT client (tests watch the wire with it); None: the kit's own
+        # A config.json built by `kit provision` (provision.build_config): then
+        # it, not the arguments above, says which parts the kit has, its
+        # intervals, Wi-Fi and broker; ``broker`` (if given) stands for the
+        # network route from the kit to the broker it names.
+        self.provisioned = provisioned
         self._own_dir = data_dir is None
         self.data_dir = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix=f"airtrail-{device_id}-"))
         self.kit: kit_app.Kit | None = None
@@ -247,12 +302,20 @@ class VirtualKit:
 
     def config(self) -> dict:
         """The kit's config.json, validated by the firmware's own rules."""
-        raw = {
+        raw = self._provisioned_config() if self.provisioned is not None else self._own_config()
+        cfg, problems = kit_config.validate(raw)
+        if problems:
+            raise ValueError(f"virtual kit {self.device_id}: " + "; ".join(problems))
+        return cfg
+
+    def _own_config(self) -> dict:
+        host, port = self.broker or ("127.0.0.1", 1883)
+        return {
             "device_id": self.device_id,
             "variant": "walk",
             "mode": self.mode,
             "wifi": [{"ssid": SIM_SSID, "password": SIM_WIFI_PASSWORD}],
-            "mqtt": {"host": self.broker[0], "port": self.broker[1], "password": self.password, "keepalive": self.keepalive},
+            "mqtt": {"host": host, "port": port, "password": self.password, "keepalive": self.keepalive},
             "interval_s": self.interval_s,
             "sample_s": self.sample_s,
             "sensors": {"pm": "pms5003", "bme280": True, "gps": self.gps, "scd4x": False, "battery": True},
@@ -262,10 +325,20 @@ class VirtualKit:
             "queue_budget_kb": self.queue_budget_kb,
             "walk_wifi_retry_s": max(10, min(300, self.interval_s * 30)),
         }
-        cfg, problems = kit_config.validate(raw)
-        if problems:
-            raise ValueError(f"virtual kit {self.device_id}: " + "; ".join(problems))
-        return cfg
+
+    def _provisioned_config(self) -> dict:
+        assert self.provisioned is not None
+        raw = json.loads(json.dumps(self.provisioned.config))
+        mqtt = raw.setdefault("mqtt", {})
+        if self.broker is not None:
+            mqtt["host"], mqtt["port"] = self.broker
+        if self.provisioned.ca_pem is not None:
+            # The kit's filesystem is data_dir: the CA goes where config.json names it.
+            ca = self.data_dir / mqtt["ca_file"].lstrip("/")
+            ca.parent.mkdir(parents=True, exist_ok=True)
+            ca.write_bytes(self.provisioned.ca_pem)
+            mqtt["ca_file"] = str(ca)
+        return raw
 
     def _build(self, outages) -> kit_app.Kit:
         from airkit import pins
@@ -277,23 +350,31 @@ class VirtualKit:
         self.simtime = tb
         air = self.air or Air(self.seed)
         walker = Walker(self.route, tb, self.start_m)
-        wlan = ScriptedWLAN(tb, {SIM_SSID: SIM_WIFI_PASSWORD}, outages)
+        wlan = ScriptedWLAN(tb, {n["ssid"]: n.get("password", "") for n in cfg["wifi"]}, outages)
         rtc = SimRTC(tb, self.rtc_error_s)
         pm_set = SimPin(1)
-        devices = {} if "bme280" in self.missing else {pins.I2C_ADDR["walk"]["bme280"]: bme280_device(air, tb)}
+        variant, fitted = cfg["variant"], cfg["sensors"]
+        addresses = pins.I2C_ADDR[variant]
+        devices: dict[int, object] = {}
+        if fitted["bme280"] and "bme280" not in self.missing:
+            devices[addresses["bme280"]] = bme280_device(air, tb)
+        if fitted["scd4x"] and "scd4x" not in self.missing:
+            devices[addresses["scd4x"]] = ScriptedDevice(frames.scd4x_responses(
+                lambda: (air.co2(tb.elapsed_s()), *air.climate(tb.elapsed_s())[::2])))
         i2c = FakeI2C(devices)
-        divider = pins.BATT_DIVIDER["walk"]
+        divider = pins.BATT_DIVIDER.get(variant)
         start = time.monotonic()
-        pm_uart = FakeUART() if "pm" in self.missing else SimPMSUART(tb, lambda: air.pm(walker.where(), tb.elapsed_s()), pm_set)
-        gps_uart = (FakeUART() if "gps" in self.missing else SimGPSUART(tb, walker)) if self.gps else None
+        pm_uart = self._pm_uart(fitted["pm"], tb, lambda: air.pm(walker.where(), tb.elapsed_s()), pm_set)
+        gps_uart = (FakeUART() if "gps" in self.missing else SimGPSUART(tb, walker)) if fitted["gps"] else None
         hw = kit_app.Hardware(
             rtc=rtc,
             pm_uart=pm_uart,
             pm_set=pm_set,
             gps_uart=gps_uart,
             i2c=i2c,
-            i2c_addr=pins.I2C_ADDR["walk"],
-            batt_adc=SimADC(lambda: 5.05 - 0.02 * (time.monotonic() - start) / 3600, divider),
+            i2c_addr=addresses,
+            batt_adc=SimADC(lambda: 5.05 - 0.02 * (time.monotonic() - start) / 3600, divider)
+            if fitted["battery"] and divider is not None else None,
             batt_divider=divider,
             wlan=wlan,
             ntp=SimNTP(rtc, wlan),
@@ -306,6 +387,16 @@ class VirtualKit:
         seq = SeqCounter(str(self.data_dir / "seq"))
         return kit_app.Kit(cfg, hw, queue, seq, tb, data_dir=str(self.data_dir), log=self.report.log.append,
                             new_client=self.new_client)
+
+    def _pm_uart(self, sensor: str, tb: SimTime, values: Callable[[], dict[str, float]], pm_set: SimPin) -> FakeUART | None:
+        """The simulated PM sensor config.json names (sensors.pm); a silent UART if it is "missing"."""
+        if sensor == "none":
+            return None
+        if "pm" in self.missing:
+            return FakeUART()
+        if sensor == "sds011":
+            return SimSDS011UART(tb, values)
+        return SimPMSUART(tb, values, pm_set)  # pms5003 and pms7003 speak the same protocol
 
     def prepare(self, outages=()) -> kit_app.Kit:
         """Build the kit (and its simulated parts) without running it, so a
