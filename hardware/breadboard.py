@@ -7,15 +7,17 @@
 
 The breadboard is the kit's power bus. The DevKit has one 5V and one 3V3 pin
 and few GND pins, so every part's power wire plugs into a strip instead:
-one strip (column) per net, with three empty columns between nets so a bent
-leg cannot bridge 5V to 3V3. A strip has five holes; a net that needs more
-(the walk kit's ground has six connections) takes the strip across the centre
-gap too, joined by a short jumper, which costs one hole on each side.
+one strip (column) per net, with empty columns between nets so a bent leg
+cannot bridge 5V to 3V3. A strip has five holes; a net that needs more (the
+walk kit's ground has six connections) takes the strip across the centre gap
+too, joined by a short jumper, which costs one hole on each side.
 
 The supply divider is the one part that sits *on* the breadboard: its two
 resistors lie along rows a and b between the 5V strip, a strip of its own
 (the middle, where the ADC wire plugs in) and the GND strip. Every other part
-is a module on jumper wires; its signal wires go straight to the ESP32.
+is a module on jumper wires. Its signal wires go straight to the ESP32, except
+a GPIO that two parts share (I2C with an SCD40 fitted): a header pin takes
+one connector, so that signal gets a strip too.
 """
 
 from __future__ import annotations
@@ -27,11 +29,14 @@ from airkit.errors import ConfigError
 from . import bom
 from .pins import RAILS, Part, PinMap
 
-# Columns between the strips of two nets: four columns is 0.4 inch, the
-# standard lead spacing of a 1/4 W resistor lying flat, so the divider's
-# resistors reach from one strip to the next without bending.
-NET_SPACING = 4
+# Columns from one net's strip to the next: two empty columns between them,
+# so a bent leg or a stray strand cannot join 5V to 3V3. Where a divider
+# resistor spans two strips they are four columns (0.4 inch) apart, the
+# standard lead spacing of a 1/4 W resistor lying flat.
+NET_SPACING = 3
+RESISTOR_SPACING = 4
 FIRST_COLUMN = 2
+BOARD = "esp32"  # the part id of the ESP32's own jumpers to a shared signal strip
 # Parts that are components on the breadboard rather than modules on wires.
 ON_BREADBOARD = ("divider",)
 
@@ -77,7 +82,7 @@ class Plug:
 
     hole: str
     net: str
-    part: str  # the part id; "bridge" for the jumper that joins two halves
+    part: str  # the part id; "bridge" for the jumper that joins two halves, BOARD for the ESP32's
     to: str  # the part's pin label, as in the pin map
     source: str  # the wire's source in the pin map (a rail or a role): its colour
     kind: str  # "jumper" (a Dupont wire), "leg" (a resistor leg) or "bridge"
@@ -103,6 +108,11 @@ class Layout:
                 return p.hole
         raise KeyError((part, to))
 
+    @property
+    def shared(self) -> set[str]:
+        """GPIO roles that reach their parts through a strip (used by more than one part)."""
+        return {p.source for p in self.plugs if p.part == BOARD}
+
     def strip_of(self, hole: str) -> Strip:
         row, column = hole[0], int(hole[1:])
         half = next(i for i, rows in enumerate(self.board.halves) if row in rows)
@@ -113,9 +123,15 @@ def _ohms(value: int) -> str:
     return f"{value // 1000}k" if value % 1000 == 0 else f"{value}R"
 
 
-def _needs(pinmap: PinMap, parts: list[Part]) -> dict[str, list[tuple[Part, str, str]]]:
-    """Net -> what must plug into it, in part order: (part, pin label, source)."""
-    nets: dict[str, list[tuple[Part, str, str]]] = {"5V": []}
+def _needs(pinmap: PinMap, parts: list[Part]) -> dict[str, list[tuple[str, str, str]]]:
+    """Net -> what must plug into it, in order: (part id, pin label, source).
+
+    The rails; the divider's middle; and any GPIO that more than one part is
+    wired to (the I2C lines with an SCD40 fitted), because a header pin takes
+    one Dupont connector: the ESP32's wire goes to a strip and the parts'
+    wires come from it.
+    """
+    nets: dict[str, list[tuple[str, str, str]]] = {"5V": []}
     for part in parts:
         if part.id in ON_BREADBOARD:
             for w in part.wires:
@@ -123,24 +139,40 @@ def _needs(pinmap: PinMap, parts: list[Part]) -> dict[str, list[tuple[Part, str,
                     nets.setdefault(w.source, [])
     nets.setdefault("GND", [])
     nets.setdefault("3V3", [])
+    uses: dict[str, int] = {}
     for part in parts:
         for w in part.wires:
-            if w.source in RAILS or part.id in ON_BREADBOARD:
-                nets[w.source].append((part, w.to, w.source))
+            if w.source not in RAILS and part.id not in ON_BREADBOARD:
+                uses[w.source] = uses.get(w.source, 0) + 1
+    for role, n in uses.items():
+        if n > 1:
+            nets[role] = [(BOARD, f"GPIO{pinmap.pins[role]}", role)]
+    for part in parts:
+        for w in part.wires:
+            if w.source in nets and (w.source in RAILS or part.id in ON_BREADBOARD or uses.get(w.source, 0) > 1):
+                nets[w.source].append((part.id, w.to, w.source))
     return {net: users for net, users in nets.items() if users}
 
 
 def layout(pinmap: PinMap, parts: list[Part], board: Geometry | None = None) -> Layout:
-    """Assign every rail wire and the divider's legs a hole of their own."""
+    """Assign every wire that goes to the breadboard, and the divider's legs, a hole of their own."""
     board = board or geometry()
     needs = _needs(pinmap, parts)
     divider = [p for p in parts if p.id in ON_BREADBOARD]
     # the divider's middle strip also takes one leg of each resistor
     legs = {w.source: 2 for p in divider for w in p.wires if w.source not in RAILS}
-    columns = {net: FIRST_COLUMN + i * NET_SPACING for i, net in enumerate(needs)}
+    spanned = {frozenset((a.source, b.source)) for p in divider for a, b in zip(p.wires, p.wires[1:])}
+    columns: dict[str, int] = {}
+    for net in needs:
+        if not columns:
+            columns[net] = FIRST_COLUMN
+            continue
+        last = list(columns)[-1]
+        gap = RESISTOR_SPACING if frozenset((last, net)) in spanned else NET_SPACING
+        columns[net] = columns[last] + gap
     if max(columns.values()) > board.columns:
-        raise BreadboardError(f"{pinmap.variant} kit: {len(needs)} strips {NET_SPACING} columns apart need "
-                              f"{max(columns.values())} columns; the breadboard in bom.toml has {board.columns}")
+        raise BreadboardError(f"{pinmap.variant} kit: {len(needs)} strips need {max(columns.values())} "
+                              f"columns; the breadboard in bom.toml has {board.columns}")
     strips: list[Strip] = []
     free: dict[str, list[str]] = {}
     plugs: list[Plug] = []
@@ -150,7 +182,7 @@ def layout(pinmap: PinMap, parts: list[Part], board: Geometry | None = None) -> 
         if wanted > two or (wanted > one and len(board.halves) < 2):
             raise BreadboardError(f"{pinmap.variant} kit: the {net} net needs {wanted} holes; a column of the "
                                   f"breadboard in bom.toml has {two if len(board.halves) > 1 else one}")
-        label = net if net in RAILS else "divider middle"
+        label = "divider middle" if net in legs else net
         halves = [0] if wanted <= one else [0, 1]
         strips += [Strip(columns[net], h, net, label) for h in halves]
         holes = [h for s in strips if s.net == net for h in s.holes(board)]
@@ -181,9 +213,9 @@ def layout(pinmap: PinMap, parts: list[Part], board: Geometry | None = None) -> 
                     plugs.append(Plug(hole, w.source, part.id, w.to, w.source, "leg"))
             resistors.append(Resistor(values[i] if i < len(values) else "R", (ends[0], ends[1]), part.id))
     for net, users in needs.items():
-        for part, to, source in users:
-            if part.id in ON_BREADBOARD and source in RAILS:
+        for part_id, to, source in users:
+            if part_id in ON_BREADBOARD and source in RAILS:
                 continue  # a resistor leg, placed above
-            plugs.append(Plug(take(net), net, part.id, to, source, "jumper"))
+            plugs.append(Plug(take(net), net, part_id, to, source, "jumper"))
     return Layout(board, tuple(strips), tuple(plugs), tuple(resistors))
 

@@ -151,6 +151,7 @@ class Block:
 
     draw: Callable[[float], tuple[list[str], float]]
     gap: float = 4.0  # mm left below it
+    keep_with_next: bool = False  # a heading: never the last thing on a page
 
     @property
     def height(self) -> float:
@@ -176,7 +177,7 @@ def _plug_text(pinmap: PinMap, parts: dict[str, Part], plug: breadboard.Plug) ->
         return f"resistor {plug.to} leg"
     if plug.part == BUS_PART:
         return f"{cname} wire to ESP32 {plug.source} pin"
-    if plug.source not in RAILS:
+    if plug.part == breadboard.BOARD or plug.part in breadboard.ON_BREADBOARD:
         return f"{cname} wire to ESP32 GPIO{pinmap.pins[plug.source]} {plug.source}"
     return f"{cname} wire to {_short(parts[plug.part])} {plug.to}"
 
@@ -222,11 +223,12 @@ def _breadboard_block(pinmap: PinMap, plan: Layout, parts: list[Part]) -> list[B
         for strip in plan.strips:
             holes = strip.holes(board)
             (x1, y1), (_, y2) = _hole_xy(plan, holes[0], left, board_top), _hole_xy(plan, holes[-1], left, board_top)
-            colour, _ = _colour(strip.net) if strip.net in RAILS else ("#7F7F7F", "")
+            colour, _ = _colour(strip.net)
             out.append(_rect(x1 - p / 2 + 0.4, y1 - p / 2 + 0.4, p - 0.8, y2 - y1 + p - 0.8, "#FFFFFF", colour, 1.0,
                              extra=f' data-strip="{strip.column}{holes[0][0]}-{holes[-1][0]}" data-net="{strip.net}"'))
             label_y = board_top - label_h - 1 if strip.half == 0 else board_top + height + 1
-            out += _boxed(x1 - 2 * p + 1, label_y, 4 * p - 2, label_h, strip.label, BODY, anchor="middle",
+            label_w = breadboard.NET_SPACING * p - 1.5
+            out += _boxed(x1 - label_w / 2, label_y, label_w, label_h, strip.label, BODY, anchor="middle",
                           fill="#FFFFFF")
         for i, row in enumerate(board.rows):
             _, ry = _hole_xy(plan, f"{row}1", left, board_top)
@@ -257,7 +259,7 @@ def _breadboard_block(pinmap: PinMap, plan: Layout, parts: list[Part]) -> list[B
             x, yy = _hole_xy(plan, hole, left, board_top)
             pl = wire_of.get(hole)
             tag = f' data-hole="{hole}"'
-            if pl and pl.kind != "bridge":
+            if pl and pl.kind != "bridge" and pl.part != breadboard.BOARD:
                 tag += f' data-wire="{pl.part}/{escape(pl.to, {chr(34): "&quot;"})}"'
             s = 6.0
             out.append(_rect(x - s / 2 - 0.3, yy - s / 2 - 0.3, s + 0.6, s + 0.6, INK, INK, 0.2, 1.6))
@@ -287,7 +289,7 @@ def _hole_list_blocks(plan: Layout, numbered: list[tuple[str, str, str]]) -> lis
         heading = f"{strips[0].label}: {where}"
 
         def draw(top: float, heading=heading, entries=entries, net=net) -> tuple[list[str], float]:
-            colour, _ = _colour(net) if net in RAILS else ("#7F7F7F", "")
+            colour, _ = _colour(net)
             n_rows = (len(entries) + 1) // 2
             box_h = 9 + n_rows * row_h + 1.5
             out = [_rect(MARGIN, top, CONTENT_W, box_h, "#FFFFFF", colour, 0.8, 2)]
@@ -309,7 +311,8 @@ def _hole_list_blocks(plan: Layout, numbered: list[tuple[str, str, str]]) -> lis
 def _board_block(pinmap: PinMap, plan: Layout, parts: list[Part]) -> Block:
     """Both headers of the DevKit in their physical order; the pins in use labelled outside."""
     role_of_gpio = {gpio: role for role, gpio in pinmap.pins.items()}
-    users: dict[str, list[str]] = {}
+    users: dict[str, list[str]] = {str(pinmap.pins[p.source]): [f"breadboard {p.hole}"]
+                                   for p in plan.plugs if p.part == breadboard.BOARD}
     for part in parts:
         for w in part.wires:
             if w.source in RAILS:
@@ -317,6 +320,8 @@ def _board_block(pinmap: PinMap, plan: Layout, parts: list[Part]) -> Block:
                     users.setdefault(w.source, []).append(f"breadboard {plan.hole(part.id, w.to)}")
                 continue
             key = str(pinmap.pins[w.source])
+            if w.source in plan.shared:
+                continue
             target = (f"breadboard {plan.hole(part.id, w.to)}" if part.id in breadboard.ON_BREADBOARD
                       else _short(part))
             users.setdefault(key, []).append(target)
@@ -383,7 +388,7 @@ def _ends(pinmap: PinMap, plan: Layout, part: Part, w) -> tuple[str, str, str]:
             return _strip_hole(plan, plan.hole(part.id, w.to)), "resistor leg", w.to
         return (f"ESP32 {_pin_name(pinmap.pins[w.source])} {w.source}", f"{colour} wire",
                 _strip_hole(plan, plan.hole(part.id, w.to)))
-    if w.source in RAILS:
+    if w.source in RAILS or w.source in plan.shared:
         return _strip_hole(plan, plan.hole(part.id, w.to)), f"{colour} wire", w.to
     return f"ESP32 {_pin_name(pinmap.pins[w.source])} {w.source}", f"{colour} wire", w.to
 
@@ -395,7 +400,8 @@ def _card(pinmap: PinMap, plan: Layout, part: Part, number: int) -> Block:
     mid_w = inner - 2 * end_w - 8
     rows = [(_ends(pinmap, plan, part, w), w) for w in part.wires]
     extra = [p for p in plan.plugs if p.kind == "bridge"][::2] if part.id == BUS_PART else []
-    height = 10 + len(note) * SMALL * 1.25 + 2 + (len(rows) + len(extra)) * row_h + 2
+    shared = [p for p in plan.plugs if p.part == breadboard.BOARD] if part.id == BUS_PART else []
+    height = 10 + len(note) * SMALL * 1.25 + 2 + (len(rows) + len(extra) + len(shared)) * row_h + 2
 
     def draw(top: float) -> tuple[list[str], float]:
         dash = ' stroke-dasharray="3 1.5"' if part.optional else ""
@@ -409,6 +415,8 @@ def _card(pinmap: PinMap, plan: Layout, part: Part, number: int) -> Block:
         lines = [(ends, _colour(w.source)[0], w.note) for ends, w in rows]
         lines += [((_strip_hole(plan, b.hole), "short black wire", _strip_hole(plan, b.to[3:])),
                    _colour(b.net)[0], "") for b in extra]
+        lines += [((f"ESP32 GPIO{pinmap.pins[b.source]} {b.source}", f"{_colour(b.source)[1]} wire",
+                    _strip_hole(plan, b.hole)), _colour(b.source)[0], "") for b in shared]
         for (src, through, dst), colour, wnote in lines:
             x = MARGIN + 4
             cy = y + row_h / 2 - 0.5
@@ -459,14 +467,15 @@ def render_sheets(pinmap: PinMap, alternate: str = "") -> list[str]:
     blocks.append(_board_block(pinmap, plan, parts))
     blocks.append(Block(lambda top: _paragraph(
         MARGIN, top, "3. Part by part. Names are the ESP32 side: pm_tx is the ESP32's TX pin, wired to the "
-        "part's RX pin. A dashed card is an optional part.", BODY, "bold"), 1.0))
+        "part's RX pin. A dashed card is an optional part.", BODY, "bold"), 1.0, keep_with_next=True))
     blocks += [_card(pinmap, plan, part, i + 1) for i, part in enumerate(parts)]
     pages: list[list[str]] = [[]]
     y = HEADER_H
-    for block in blocks:
+    for i, block in enumerate(blocks):
         if block.height > PAGE_H - HEADER_H - FOOTER_H:
             raise SheetError(f"a block of {block.height:.0f} mm does not fit on an A4 page")
-        if y + block.height > PAGE_H - FOOTER_H:
+        needed = block.height + (blocks[i + 1].height if block.keep_with_next and i + 1 < len(blocks) else 0)
+        if y + needed > PAGE_H - FOOTER_H:
             pages.append([])
             y = HEADER_H
         elements, bottom = block.draw(y)

@@ -437,3 +437,22 @@ def test_the_width_table_is_dejavu_sans_as_installed():
 def test_the_sheets_name_the_font_they_were_measured_with_first():
     root = parse(SHEETS["walk-sheet-1.svg"])
     assert root.get("font-family").split(",")[0] == "DejaVu Sans"
+
+
+def test_a_gpio_wired_to_two_parts_reaches_them_through_a_strip_because_a_header_pin_takes_one_wire():
+    fixed = pins.load_variant("fixed")
+    plan = breadboard.layout(fixed, wiring.fitted_parts(fixed))
+    assert plan.shared == {"i2c_sda", "i2c_scl"}  # the BME280 and the SCD40 share the bus
+    for role in plan.shared:
+        on_strip = [p for p in plan.plugs if p.net == role]
+        assert {p.part for p in on_strip} == {breadboard.BOARD, "bme280", "scd40"}
+        assert len({plan.strip_of(p.hole) for p in on_strip}) == 1
+    walk = pins.load_variant("walk")
+    assert breadboard.layout(walk, wiring.fitted_parts(walk)).shared == set()
+
+
+@pytest.mark.parametrize("kit", KITS)
+def test_every_esp32_pin_has_at_most_one_wire_on_the_sheets(kit):
+    """A header pin takes one Dupont connector: count the wires that start at each ESP32 pin on the cards."""
+    starts = [t for page in pages_of(kit) for t in texts_of(page) if re.fullmatch(r"ESP32 (GPIO\d+ \w+|\w+ pin)", t)]
+    assert starts and len(starts) == len(set(starts)), sorted(starts)
