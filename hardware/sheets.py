@@ -15,18 +15,21 @@ Each page is an SVG of exactly 210 x 297 mm whose viewBox is in millimetres
   ESP32 pin or a breadboard hole.
 
 Text widths come from the advance widths of DejaVu Sans and DejaVu Sans Bold,
-the first font in the SVGs' font-family (FONT_ADVANCES below, read from the
-fonts' hmtx tables; tests/test_hardware_wiring.py re-reads them from the TTF
-files). Kerning only narrows a line, and the fallback fonts (Arial, Helvetica)
-are narrower than DejaVu Sans, so a label that fits here fits when printed.
+the first font in the SVGs' font-family (hardware/font_metrics.toml, read
+from the fonts' hmtx tables; tests/test_hardware_wiring.py re-reads them from
+the TTF files). Kerning, which the widths leave out, mostly narrows a line,
+and the fallbacks (Arial, Helvetica) are narrower than DejaVu Sans, so a label
+that fits here fits when printed.
 Every boxed label is checked while the page is built: text that would overrun
 its box is wrapped onto a second line, or made smaller, or refused.
 """
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from xml.sax.saxutils import escape
 
 from . import breadboard
@@ -42,33 +45,13 @@ BREADBOARD_SCALE = 3  # the drawing's 2.54 mm pitch becomes 7.62 mm: holes big e
 TITLE, HEADING, BODY, SMALL = 6.0, 5.0, 4.0, 3.4  # font sizes in mm (SMALL is about 9.6 pt)
 LIGHT = "#F4F4F4"
 
-# Advance widths in font units (2048 per em) of DejaVu Sans and DejaVu Sans
-# Bold (fonts-dejavu-core 2.37), for the characters space (32) to tilde (126),
-# then a few others the sheets may print.
-UNITS_PER_EM = 2048
-ASCENT, DESCENT = 1901 / UNITS_PER_EM, 483 / UNITS_PER_EM  # hhea ascender / descender, both fonts
-FONT_ADVANCES = {
-    "normal": (
-        651, 821, 942, 1716, 1303, 1946, 1597, 563, 799, 799, 1024, 1716, 651, 739, 651, 690,
-        1303, 1303, 1303, 1303, 1303, 1303, 1303, 1303, 1303, 1303, 690, 690, 1716, 1716, 1716, 1087,
-        2048, 1401, 1405, 1430, 1577, 1294, 1178, 1587, 1540, 604, 604, 1343, 1141, 1767, 1532, 1612,
-        1235, 1612, 1423, 1300, 1251, 1499, 1401, 2025, 1403, 1251, 1403, 799, 690, 799, 1716, 1024,
-        1024, 1255, 1300, 1126, 1300, 1260, 721, 1300, 1298, 569, 569, 1186, 569, 1995, 1298, 1253,
-        1300, 1300, 842, 1067, 803, 1298, 1212, 1675, 1212, 1212, 1075, 1303, 690, 1303, 1716,
-    ),
-    "bold": (
-        713, 934, 1067, 1716, 1425, 2052, 1786, 627, 936, 936, 1071, 1716, 778, 850, 778, 748,
-        1425, 1425, 1425, 1425, 1425, 1425, 1425, 1425, 1425, 1425, 819, 819, 1716, 1716, 1716, 1188,
-        2048, 1585, 1561, 1503, 1700, 1399, 1399, 1681, 1714, 762, 762, 1587, 1305, 2038, 1714, 1741,
-        1501, 1741, 1577, 1475, 1397, 1663, 1585, 2259, 1579, 1483, 1485, 936, 748, 936, 1716, 1024,
-        1024, 1382, 1466, 1214, 1466, 1389, 891, 1466, 1458, 702, 702, 1362, 702, 2134, 1458, 1407,
-        1466, 1466, 1010, 1219, 979, 1458, 1335, 1892, 1321, 1335, 1192, 1458, 748, 1458, 1716,
-    ),
-}
-FONT_EXTRA_ADVANCES = {
-    "normal": {"·": 651, "×": 1716, "–": 1024, "°": 1024, "Ω": 1565},
-    "bold": {"·": 778, "×": 1716, "–": 1024, "°": 1024, "Ω": 1741},
-}
+# Advance widths of DejaVu Sans and DejaVu Sans Bold, the first font in the
+# sheets' font-family: see the comment in the file.
+_METRICS = tomllib.loads(Path(__file__).with_name("font_metrics.toml").read_text(encoding="utf-8"))
+UNITS_PER_EM = _METRICS["units_per_em"]
+ASCENT, DESCENT = _METRICS["ascender"] / UNITS_PER_EM, _METRICS["descender"] / UNITS_PER_EM
+FONT_ADVANCES = {w: tuple(_METRICS[w]["ascii"]) for w in ("normal", "bold")}  # chr(32) onwards
+FONT_EXTRA_ADVANCES = {w: dict(_METRICS[w]["other"]) for w in ("normal", "bold")}
 
 
 class SheetError(ValueError):
@@ -86,7 +69,7 @@ def text_width(s: str, size: float, weight: str = "normal") -> float:
         elif ch in extra:
             units += extra[ch]
         else:
-            raise SheetError(f"no width for {ch!r} in {s!r}: add it to FONT_EXTRA_ADVANCES in hardware/sheets.py")
+            raise SheetError(f"no width for {ch!r} in {s!r}: add its advance width to hardware/font_metrics.toml")
     return units * size / UNITS_PER_EM
 
 
