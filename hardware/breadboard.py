@@ -37,12 +37,11 @@ NET_SPACING = 3
 RESISTOR_SPACING = 4
 FIRST_COLUMN = 2
 BOARD = "esp32"  # the part id of the ESP32's own jumpers to a shared signal strip
+# A pin map that needs more strips or holes than the breadboard has raises
+# ConfigError (the error tree is drawn in airkit/errors.py), which the CLI
+# prints as a Problem line.
 # Parts that are components on the breadboard rather than modules on wires.
 ON_BREADBOARD = ("divider",)
-
-
-class BreadboardError(ConfigError):
-    """The pin map needs more holes or strips than the breadboard in bom.toml has."""
 
 
 @dataclass(frozen=True)
@@ -171,7 +170,7 @@ def layout(pinmap: PinMap, parts: list[Part], board: Geometry | None = None) -> 
         gap = RESISTOR_SPACING if frozenset((last, net)) in spanned else NET_SPACING
         columns[net] = columns[last] + gap
     if max(columns.values()) > board.columns:
-        raise BreadboardError(f"{pinmap.variant} kit: {len(needs)} strips need {max(columns.values())} "
+        raise ConfigError(f"{pinmap.variant} kit: {len(needs)} strips need {max(columns.values())} "
                               f"columns; the breadboard in bom.toml has {board.columns}")
     strips: list[Strip] = []
     free: dict[str, list[str]] = {}
@@ -180,7 +179,7 @@ def layout(pinmap: PinMap, parts: list[Part], board: Geometry | None = None) -> 
     for net, users in needs.items():
         wanted = len(users) + legs.get(net, 0)
         if wanted > two or (wanted > one and len(board.halves) < 2):
-            raise BreadboardError(f"{pinmap.variant} kit: the {net} net needs {wanted} holes; a column of the "
+            raise ConfigError(f"{pinmap.variant} kit: the {net} net needs {wanted} holes; a column of the "
                                   f"breadboard in bom.toml has {two if len(board.halves) > 1 else one}")
         label = "divider middle" if net in legs else net
         halves = [0] if wanted <= one else [0, 1]
