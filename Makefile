@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 AIRTRAIL := $(VENV)/bin/airtrail
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the local stack and the tests run for real.
-APT_PACKAGES := mosquitto mosquitto-clients influxdb victoria-metrics openssl chromium
+APT_PACKAGES := mosquitto mosquitto-clients influxdb victoria-metrics openssl chromium fonts-dejavu-core
 APT_STAMP := .stamp-apt
 PYTEST_ARGS ?=
 

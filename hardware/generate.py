@@ -1,6 +1,6 @@
 """Every file generated from the hardware data, in one place.
 
-    out = outputs()            # {path: expected text} for pins.py, the SVGs, the guide
+    out = outputs()            # {path: expected text} for pins.py, the SVGs and A4 sheets, the guide
     stale(out)                 # paths whose file on disk differs (or is missing)
     write(out)                 # writes the changed ones, returns them
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import guide, pins, wiring
+from . import guide, pins, sheets, wiring
 
 WIRING_DIR = Path(__file__).with_name("wiring")
 
@@ -23,7 +23,10 @@ def firmware_pins() -> dict[Path, str]:
 
 
 def wiring_svgs() -> dict[Path, str]:
-    return {WIRING_DIR / name: svg for name, svg in wiring.render_all(pins.load_all()).items()}
+    """The one-column diagrams (walk.svg, for a screen) and the A4 wiring sheets (walk-sheet-1.svg, ...)."""
+    maps = pins.load_all()
+    drawings = {**wiring.render_all(maps), **sheets.sheets_all(maps)}
+    return {WIRING_DIR / name: svg for name, svg in drawings.items()}
 
 
 def guide_text() -> dict[Path, str]:

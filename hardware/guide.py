@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from . import bom, pins, power, wiring
+from . import bom, breadboard, pins, power, sheets, wiring
 
 GUIDE = Path(__file__).with_name("README.md")
 SYMBOL = {"GBP": "£", "EUR": "€", "USD": "$"}
@@ -136,6 +136,32 @@ def render_unverified() -> str:
     return "\n".join(f"- {s.label}: {s.ma:g} mA. {s.note}".rstrip() for s in todo)
 
 
+def render_wiring_sheets() -> str:
+    """Links to every A4 sheet, and where the power bus goes on the breadboard, per kit."""
+    maps = pins.load_all()
+    names = list(sheets.sheets_all(maps))
+    lines = ["| Kit | A4 wiring sheets (print at 100 %) | Power bus on the breadboard |", "|---|---|---|"]
+    for variant, pinmap in sorted(maps.items(), key=lambda kv: kv[0] != "walk"):
+        for alternate in ["", *(p.id for p in pinmap.parts if p.alternate_for)]:
+            stem = f"{variant}-{alternate}" if alternate else variant
+            pages = [n for n in names if n.rsplit("-sheet-", 1)[0] == stem]
+            links = " · ".join(f"[sheet {i + 1}](wiring/{n})" for i, n in enumerate(pages))
+            plan = breadboard.layout(pinmap, [p for p in wiring.fitted_parts(pinmap, alternate) if p.wires])
+            bus = []
+            for net in dict.fromkeys(s.net for s in plan.strips):
+                strips = [s for s in plan.strips if s.net == net]
+                wires = [p for p in plan.plugs if p.net == net and p.kind != "bridge"]
+                where = f"{strips[0].label} column {strips[0].column}"
+                if len(strips) > 1:
+                    ends = "–".join(p.hole for p in plan.plugs if p.net == net and p.kind == "bridge")
+                    where += f", both halves joined {ends}"
+                bus.append(f"{where} ({len(wires)} connection{'s' if len(wires) != 1 else ''})" if net in pins.RAILS
+                           else where)
+            kit = pinmap.title + (f" with the {pinmap.part(alternate).short or alternate}" if alternate else "")
+            lines.append(f"| {kit} | {links} | {_cell('; '.join(bus))} |")
+    return "\n".join(lines)
+
+
 BLOCKS: dict[str, Callable[[], str]] = {
     "bom-walk": lambda: render_bom("walk"),
     "bom-fixed": lambda: render_bom("fixed"),
@@ -144,6 +170,7 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "power-states": render_power_states,
     "power-runtimes": render_runtimes,
     "power-unverified": render_unverified,
+    "wiring-sheets": render_wiring_sheets,
 }
 
 

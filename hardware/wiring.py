@@ -65,11 +65,11 @@ def _text(x: float, y: float, s: str, size: int = 20, anchor: str = "start", wei
             f'font-weight="{weight}" fill="{fill}">{escape(s)}</text>')
 
 
-def _wire(x1: float, y1: float, x2: float, y2: float, colour: str, width: int = 8) -> str:
+def _wire(x1: float, y1: float, x2: float, y2: float, colour: str, width: float = 8, casing: float = 4) -> str:
     # A dark casing under every wire keeps light colours (yellow, white)
     # visible on white paper and in greyscale.
     return (f'<line x1="{x1:g}" y1="{y1:g}" x2="{x2:g}" y2="{y2:g}" stroke="{INK}" '
-            f'stroke-width="{width + 4}" stroke-linecap="round"/>'
+            f'stroke-width="{width + casing:g}" stroke-linecap="round"/>'
             f'<line x1="{x1:g}" y1="{y1:g}" x2="{x2:g}" y2="{y2:g}" stroke="{colour}" '
             f'stroke-width="{width}" stroke-linecap="round"/>')
 

@@ -72,3 +72,16 @@ def test_the_guide_states_the_calibration_storage_and_that_raw_values_are_kept()
     assert "hardware/calibration/<device>.toml" in TEXT
     assert "Raw readings are always kept" in TEXT
     assert Path(guide.GUIDE.parent / "calibration" / "_example.toml").exists()
+
+
+def test_the_guide_links_every_page_of_every_wiring_sheet():
+    from hardware import pins, sheets
+
+    for name in sheets.sheets_all(pins.load_all()):
+        assert f"](wiring/{name})" in TEXT, name
+
+
+def test_the_guide_gives_the_walk_kits_six_ground_connections_enough_holes():
+    assert "pick three rows" not in TEXT
+    assert "six ground connections" in TEXT and "both halves" in TEXT
+    assert "GND column 10, both halves joined e10–f10 (6 connections)" in TEXT
