@@ -60,8 +60,9 @@ def privacy_filter(points: pd.DataFrame, zones: list[Zone] | tuple[Zone, ...], t
         in_zone |= placed & (haversine_m(lat, lon, zone.lat, zone.lon) <= zone.radius_m)
 
     # Distance along each trace from its start and to its end, over placed points in time order.
-    order = np.lexsort((points["t"].to_numpy(np.int64), pd.factorize(points[by])[0]))
-    who = pd.factorize(points[by])[0][order]
+    codes = pd.factorize(points[by])[0]
+    order = np.lexsort((points["t"].to_numpy(np.int64), codes))
+    who = codes[order]
     olat, olon, oplaced = lat[order], lon[order], placed[order]
     step = np.zeros(n)
     # Each placed point's distance from the previous placed point of the same trace.
