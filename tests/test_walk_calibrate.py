@@ -54,10 +54,11 @@ def test_a_humidity_fit_uses_each_readings_rh_and_gives_nan_where_rh_is_missing(
     assert report == [_report("kit-a", "pm25", WITH_RH, 1, n_missing_rh=1), _report("kit-b", "pm25", WITH_RH, 1)]
 
 
-def test_a_missing_raw_value_stays_missing_and_is_not_counted():
-    out, report = apply_calibration(_readings(pm25=[np.nan, 2.0, 3.0]), {"kit-a": {"pm25": LINEAR}})
-    assert np.isnan(out["pm25_cal"].iloc[0]) and out["pm25_cal"].iloc[1] == 5.0
-    assert report[0] == _report("kit-a", "pm25", LINEAR, 1)
+def test_a_missing_raw_value_stays_missing_and_is_not_counted_even_as_missing_rh():
+    readings = _readings(pm25=[np.nan, 2.0, 3.0], rh=[np.nan, 50.0, 50.0])
+    out, report = apply_calibration(readings, {"kit-a": {"pm25": WITH_RH}})
+    assert np.isnan(out["pm25_cal"].iloc[0]) and out["pm25_cal"].iloc[1] == 0.5 * 2 + 5 - 0.1 * 50
+    assert report[0] == _report("kit-a", "pm25", WITH_RH, 1)
 
 
 def test_values_outside_the_range_the_colocation_saw_are_corrected_and_counted_as_extrapolated():

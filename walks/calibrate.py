@@ -183,11 +183,12 @@ def colocation_ratios(readings: pd.DataFrame, start_ns: int, end_ns: int,
 def apply_ratios(readings: pd.DataFrame, ratios: dict[str, dict[object, dict]]) -> pd.DataFrame:
     """Readings with ``<field>_coloc`` = raw / the kit's co-location ratio (NaN for a kit without one)."""
     out = readings.copy()
+    code, kits = pd.factorize(readings["kit"])  # map the kits once, not once per field
     for field, per_kit in ratios.items():
         if field not in readings.columns:
             raise ValueError(f"readings lack the column {field} that the ratios are for")
-        ratio = readings["kit"].map({kit: e["ratio"] for kit, e in per_kit.items() if e["ratio"] is not None})
-        out[f"{field}_coloc"] = readings[field].to_numpy(float) / ratio.to_numpy(float)
+        by_code = np.array([per_kit.get(kit, {}).get("ratio") or np.nan for kit in kits] + [np.nan])
+        out[f"{field}_coloc"] = readings[field].to_numpy(float) / by_code[code]  # code -1 (no kit) takes the NaN at the end
     return out
 
 
