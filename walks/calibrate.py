@@ -22,7 +22,8 @@ later. The new columns are named after the raw field and the correction:
 Co-location ratios. Each kit is compared with the group minute by minute:
 the readings in the window (``start_ns <= t < end_ns``) are put in whole UTC
 minutes, each kit's value in a minute is the median of its readings there,
-and the group's is the median across kits in that minute, counted only in
+and the group's is the median across kits in that minute (the kit itself
+included, so every kit is compared with the same reference), counted only in
 minutes where at least ``MIN_KITS`` kits read. A kit's ratio is its median
 over those shared minutes divided by the group's median over the same
 minutes. This is more robust than the median across kits of their whole-window
@@ -82,7 +83,8 @@ def apply_calibration(readings: pd.DataFrame, fits: dict[object, dict[str, Fit]]
     its coefficients (``model`` None when the kit has no fit for the field),
     how many readings were calibrated, how many of them were outside the fit's
     raw range (extrapolated) and how many could not be because a ``linear_rh``
-    fit had no RH for them.
+    fit had no RH for them. Fits for fields the readings do not have are
+    ignored, and so are fits for kits that are not in the readings.
     """
     if "kit" not in readings.columns:
         raise ValueError("readings lack the column kit")
@@ -187,7 +189,8 @@ def apply_ratios(readings: pd.DataFrame, ratios: dict[str, dict[object, dict]]) 
     for field, per_kit in ratios.items():
         if field not in readings.columns:
             raise ValueError(f"readings lack the column {field} that the ratios are for")
-        by_code = np.array([per_kit.get(kit, {}).get("ratio") or np.nan for kit in kits] + [np.nan])
+        ratio = [per_kit.get(kit, {}).get("ratio") for kit in kits]
+        by_code = np.array([np.nan if r is None else r for r in ratio] + [np.nan], dtype=float)
         out[f"{field}_coloc"] = readings[field].to_numpy(float) / by_code[code]  # code -1 (no kit) takes the NaN at the end
     return out
 
