@@ -32,6 +32,8 @@ from .influx.client import InfluxQL, quote_ident, quote_str
 from .influx.lineproto import READINGS_MEASUREMENT, point_time_us, reading_seconds
 
 ALWAYS = ("seq", "clk", "flags")  # stored with every reading, selected whatever the fields asked for
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+EARLIEST = _EPOCH + timedelta(seconds=wire.EARLIEST_TS)  # no believable reading is older
 
 
 class UnknownFields(AirtrailError):
@@ -51,12 +53,15 @@ def check_fields(names: Sequence[str]) -> None:
         raise UnknownFields(f"unknown field(s) {', '.join(unknown)}; known: {', '.join(MEASUREMENT_NAMES)}")
 
 
-def readings_query(device_id: str, start: datetime, end: datetime, fields: Sequence[str], limit: int) -> str:
-    """InfluxQL for one kit's readings with start <= time < end, oldest first."""
+def readings_query(device_id: str, start: datetime, end: datetime, fields: Sequence[str], limit: int,
+                   seq_after: int | None = None, seq_before: int | None = None) -> str:
+    """InfluxQL for one kit's readings with start <= time < end (and seq_after < seq < seq_before
+    when given), oldest first."""
     columns = ", ".join(quote_ident(n) for n in [*fields, *ALWAYS])
+    seq = "".join(f' AND "seq" {op} {int(bound)}' for op, bound in ((">", seq_after), ("<", seq_before)) if bound is not None)
     return (
         f"SELECT {columns} FROM {quote_ident(READINGS_MEASUREMENT)} WHERE \"device\" = {quote_str(device_id)} "
-        f"AND time >= {_us(start)}u AND time < {_us(end)}u ORDER BY time LIMIT {int(limit)}"
+        f"AND time >= {_us(start)}u AND time < {_us(end)}u{seq} ORDER BY time LIMIT {int(limit)}"
     )
 
 
@@ -107,6 +112,48 @@ def fetch_readings(
     return rows(influxql.query(readings_query(device_id, start, end, fields, limit)), device_id, fields)
 
 
+def fetch_columns(
+    influxql: InfluxQL,
+    device_id: str,
+    start: datetime = EARLIEST,
+    end: datetime | None = None,
+    fields: Sequence[str] = MEASUREMENT_NAMES,
+    seq_after: int | None = None,
+    seq_before: int | None = None,
+    page_size: int = 50_000,
+) -> dict[str, list[Any]]:
+    """One kit's stored readings as columns ({"ts": [...], "seq": [...], "pm25": [...], ...}, the
+    columns of reading_columns(fields) but ``time`` and ``device``), oldest first, read in pages
+    of ``page_size`` so that a long walk never asks InfluxDB for everything at once.
+
+    ``seq_after`` / ``seq_before`` bound the sequence numbers (exclusive): a kit whose clock was
+    wrong is found by its sequence numbers, whatever time it stamped (the walk tooling).
+    """
+    check_fields(fields)
+    end = end or datetime.now(UTC) + timedelta(seconds=wire.MAX_FUTURE_S)
+    names = [n for n in wire.reading_columns(fields) if n not in ("device", "time")]
+    out: dict[str, list[Any]] = {n: [] for n in names}
+    while start < end:
+        series = influxql.query(readings_query(device_id, start, end, fields, page_size, seq_after, seq_before))
+        got = 0
+        for s in series[:1]:
+            index = {c: i for i, c in enumerate(s["columns"])}
+            columns = list(zip(*s["values"])) if s["values"] else []
+            got = len(s["values"])
+            if not got:
+                break
+            for name in names:
+                if name == "ts":
+                    out["ts"] += [reading_seconds(int(t)) for t in columns[index["time"]]]
+                else:
+                    out[name] += columns[index[name]] if name in index else [None] * got
+            last_us = int(columns[index["time"]][-1])
+            start = _EPOCH + (last_us + 1) * _ONE_US
+        if got < page_size:
+            break
+    return out
+
+
 @dataclass
 class Page:
     rows: list[dict[str, Any]]
@@ -123,7 +170,6 @@ def page(rows: list[dict[str, Any]], limit: int) -> Page:
 
 
 _CURSOR = re.compile(r"^[0-9]{1,19}$")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_US = timedelta(microseconds=1)
 
 

@@ -17,7 +17,7 @@ from airkit import contract as wire
 
 from collector.influx.client import InfluxQL, make_writer
 from collector.influx.lineproto import reading_line
-from collector.readings import BadCursor, UnknownFields, fetch_readings, page, readings_query, rows_csv
+from collector.readings import BadCursor, UnknownFields, fetch_columns, fetch_readings, page, readings_query, rows_csv
 from tests.support.micropython import requires_micropython, run_micropython
 
 T0 = int(datetime(2026, 11, 18, 11, 6, 40, tzinfo=UTC).timestamp())
@@ -77,6 +77,20 @@ def test_pages_of_one_row_walk_every_reading_once_also_two_in_one_second(stored)
             break
     assert walked == everything and len(walked) == 31
     assert [(r["ts"], r["seq"]) for r in walked if r["ts"] == T0 + 100] == [(T0 + 100, 10), (T0 + 100, 1000)]
+
+
+def test_columns_read_in_small_pages_are_the_rows_read_at_once(stored):
+    fields = ["pm25", "temp", "lat"]
+    rows = fetch_readings(stored, "walk-a", _at(T0), _at(T0 + 1000), fields)
+    columns = fetch_columns(stored, "walk-a", _at(T0), _at(T0 + 1000), fields, page_size=4)
+    assert list(columns) == [c for c in wire.reading_columns(fields) if c not in ("device", "time")]
+    assert columns == {name: [r[name] for r in rows] for name in columns}
+
+
+def test_a_kit_is_found_by_its_sequence_numbers_whatever_time_it_stamped(stored):
+    found = fetch_columns(stored, "walk-a", fields=["pm25"], seq_after=26, seq_before=1001)
+    assert list(zip(found["seq"], found["clk"])) == [(1000, "rtc"), (27, "gps"), (28, "gps"), (29, "gps")]  # oldest first
+    assert fetch_columns(stored, "walk-a", fields=["pm25"], seq_after=5000)["seq"] == []
 
 
 def test_a_cursor_past_the_end_of_the_range_reads_nothing_and_a_made_up_one_is_refused(stored):
