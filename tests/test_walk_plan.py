@@ -87,7 +87,8 @@ def test_files_the_walk_names_must_be_there(walk):
     _edit(walk, '# gpx = "phones/heron.gpx"', 'gpx = "phones/heron.gpx"')
     problems = _problems(walk)
     assert len(problems) == 2
-    assert problems[0].startswith("line 19: route.geojson does not exist")
+    line = next(n for n, text in enumerate(walk.read_text().splitlines(), 1) if text.startswith('file = "route.geojson"'))
+    assert problems[0].startswith(f"line {line}: route.geojson does not exist")
     assert "phones/heron.gpx does not exist" in problems[1]
 
 

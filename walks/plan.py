@@ -17,7 +17,7 @@ import re
 import tomllib
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -80,6 +80,44 @@ class Window(_Strict):
         return self
 
 
+class Colocation(Window):
+    apply: bool = Field(default=False, description="Add each kit's values divided by its ratio to the group median as extra fields.")
+
+
+class Readings(_Strict):
+    source: Literal["influxdb", "api", "pull"] = "influxdb"
+    url: str | None = Field(default=None, description="source = api: the collector's address.")
+    folder: Path | None = Field(default=None, description="source = pull: the folder `airtrail kit pull --out` wrote.")
+    search_h: float = Field(default=48, gt=0, le=24 * 14, description="How far around the walk to look for kits whose clock was wrong.")
+
+    @model_validator(mode="after")
+    def _where(self) -> Readings:
+        if self.source == "api" and not self.url:
+            raise ValueError('source = "api" needs the collector\'s url, e.g. url = "https://air.example.org"')
+        if self.source == "api" and not self.url.startswith(("http://", "https://")):
+            raise ValueError(f"url {self.url!r} needs its scheme: https://{self.url}")
+        if self.source == "pull" and self.folder is None:
+            raise ValueError('source = "pull" needs the folder of pulled files, e.g. folder = "pulls"')
+        return self
+
+
+class Alignment(_Strict):
+    tolerance_s: float = Field(default=10, ge=0, le=600, description="A reading this close in time to a fix takes it, at a track's ends.")
+    max_gap_s: float = Field(default=60, gt=0, le=3600, description="Fixes farther apart than this are not interpolated between.")
+    route_distance_m: float = Field(default=50, gt=0, le=1000, description="Readings farther than this from the route are off it.")
+
+
+class Humidity(_Strict):
+    correction: Literal["none", "epa", "kohler"] = "none"
+    kappa: float | None = Field(default=None, gt=0, lt=2, description="correction = kohler: the aerosol's hygroscopicity κ.")
+
+    @model_validator(mode="after")
+    def _kappa(self) -> Humidity:
+        if self.correction == "kohler" and self.kappa is None:
+            raise ValueError('correction = "kohler" needs the κ of the aerosol, e.g. kappa = 0.3 (state where it comes from)')
+        return self
+
+
 class Participant(_Strict):
     pseudonym: str = Field(description="A name the participant chose for the outputs; never their real name.")
     kit: str = Field(description="The device id of the kit they carried.")
@@ -119,9 +157,14 @@ class WalkPlan(_Strict):
     window: Window
     route: Route
     participants: tuple[Participant, ...] = Field(min_length=1)
-    colocation: Window | None = None
+    colocation: Colocation | None = None
     privacy_zones: tuple[PrivacyZone, ...] = ()
     privacy: Privacy = Privacy()
+    readings: Readings = Readings()
+    alignment: Alignment = Alignment()
+    humidity: Humidity = Humidity()
+    observations: tuple[Path, ...] = Field(default=(), description="Notes (CSV, GeoJSON) and photo folders or files.")
+    calibration: Path | None = Field(default=None, description="A folder of <device>.toml calibrations; default hardware/calibration.")
     languages: tuple[str, ...] = ("en",)
     licence: str = "CC-BY-4.0"
     folder: Path = Field(default=Path("."), exclude=True)  # where the file is; its paths are relative to it
@@ -156,6 +199,10 @@ class WalkPlan(_Strict):
         twice = sorted({p.pseudonym for p in self.participants if pseudonyms.count(p.pseudonym.casefold()) > 1})
         if twice:
             raise ValueError(f"each participant needs their own pseudonym; used more than once: {', '.join(twice)}")
+        kits = [p.kit for p in self.participants]
+        shared = sorted({k for k in kits if kits.count(k) > 1})
+        if shared:
+            raise ValueError(f"each participant carries their own kit; carried by more than one: {', '.join(shared)}")
         if self.colocation is not None and self.colocation.start >= self.window.end:
             raise ValueError("the co-location window must start before the walk ends (kits side by side before setting off)")
         return self
@@ -170,6 +217,11 @@ class WalkPlan(_Strict):
         end = datetime.combine(self.date, window.end, zone)
         utc = ZoneInfo("UTC")
         return start.astimezone(utc), end.astimezone(utc)
+
+    def span_s(self) -> tuple[int, int]:
+        """From the co-location (or the walk's start) to the walk's end, Unix seconds UTC."""
+        start = self.utc_window(self.colocation)[0] if self.colocation else self.utc_window()[0]
+        return int(min(start, self.utc_window()[0]).timestamp()), int(self.utc_window()[1].timestamp())
 
     def path(self, relative: Path) -> Path:
         return relative if relative.is_absolute() else self.folder / relative
@@ -253,8 +305,16 @@ def _files(plan: WalkPlan, index: dict[tuple[Any, ...], int]) -> list[str]:
     problems = []
     named = [(("route", "file"), plan.route.file)]
     named += [(("participants", i, "gpx"), p.gpx) for i, p in enumerate(plan.participants) if p.gpx is not None]
+    named += [(("observations", i), o) for i, o in enumerate(plan.observations)]
+    folders = [(("readings", "folder"), plan.readings.folder)] if plan.readings.source == "pull" else []
+    folders += [(("calibration",), plan.calibration)] if plan.calibration is not None else []
+    for loc, relative in folders:
+        if not plan.path(relative).is_dir():
+            line = _line(index, loc)
+            problems.append(f"{'line ' + str(line) + ': ' if line else ''}{relative} is not a folder next to the walk file "
+                            f"({plan.path(relative).resolve()}); fix the path or create it")
     for loc, relative in named:
-        if not plan.path(relative).is_file():
+        if not (plan.path(relative).exists() if loc[0] == "observations" else plan.path(relative).is_file()):
             line = _line(index, loc)
             problems.append(f"{'line ' + str(line) + ': ' if line else ''}{relative} does not exist next to the walk file "
                             f"({plan.path(relative).resolve()}); fix the path or copy the file there")
@@ -295,6 +355,8 @@ date = {day.isoformat()}
 timezone = "Europe/London"          # an IANA name: America/Mexico_City, Europe/Brussels, ...
 languages = ["en", "es"]            # the outputs' languages: {", ".join(LANGUAGES)}
 licence = "CC-BY-4.0"               # the published data's licence: {", ".join(LICENCES)}
+# observations = ["notes.csv", "photos"]   # participants' notes (CSV or GeoJSON) and photos (their EXIF time and place)
+# calibration = "calibration"       # a folder of <device>.toml calibrations (default: hardware/calibration)
 
 [window]                            # when the group walked
 start = 10:00:00
@@ -303,6 +365,22 @@ end = 11:30:00
 [colocation]                        # optional: kits side by side before setting off (cross-calibration)
 start = 09:45:00
 end = 09:55:00
+apply = false                       # true: also add each kit's values divided by its ratio to the group median
+
+[readings]                          # where the kits' readings come from
+source = "influxdb"                 # "influxdb" (the collector's, from its settings), "api" or "pull"
+# url = "https://air.example.org"   # source = "api": a collector's address; its read token in AIRTRAIL_READ_TOKEN
+# folder = "pulls"                  # source = "pull": the folder `airtrail kit pull --out` wrote
+search_h = 48                       # how far around the walk to look for kits whose clock was wrong
+
+[alignment]
+tolerance_s = 10                    # a reading this close to a fix takes it, at the ends of a track
+max_gap_s = 60                      # no position is made up across a longer gap between fixes
+route_distance_m = 50               # readings farther from the route are off it
+
+[humidity]                          # raw PM is always kept; a correction adds columns
+correction = "none"                 # "epa" (Plantower PM2.5, US EPA 2021) or "kohler" (needs kappa)
+# kappa = 0.3
 
 [route]
 file = "route.geojson"              # the planned route: a GeoJSON LineString, or a GPX route or track
