@@ -182,8 +182,9 @@ def _geojson_rows(path: Path, text: str) -> _Rows:
             properties = {}
         unknown = sorted(set(properties) - {"time", "text", "participant", "photo"})
         if unknown:
-            issues.append(f"the propert{'y' if len(unknown) == 1 else 'ies'} {', '.join(unknown)} "
-                          "are not notes properties (time, text, participant, photo): rename or remove them")
+            one = len(unknown) == 1
+            issues.append(f"the propert{'y' if one else 'ies'} {', '.join(unknown)} {'is not a notes property' if one else 'are not notes properties'}"
+                          f" (time, text, participant, photo): rename or remove {'it' if one else 'them'}")
         for name in ("time", "text", "participant", "photo"):
             value = properties.get(name)
             if value is not None and not isinstance(value, str):
@@ -327,10 +328,13 @@ def read_photos(photos: list[Path] | Path, timezone: str, participant: str = "")
         except FileNotFoundError:
             problems.append(f"{path}: there is no such file")
             continue
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-            heic = " (an iPhone's HEIC: export it as JPEG, or set Settings > Camera > Formats to Most Compatible)" \
-                if path.suffix.lower() in (".heic", ".heif") else ""
-            problems.append(f"{path}: is not an image Pillow can read{heic} ({exc})")
+        except UnidentifiedImageError:
+            heic = (": an iPhone's HEIC; export it as JPEG, or set Settings > Camera > Formats to Most Compatible"
+                    if path.suffix.lower() in (".heic", ".heif") else "")
+            problems.append(f"{path}: is not an image Pillow can read{heic}")
+            continue
+        except (OSError, SyntaxError, ValueError) as exc:  # a truncated or corrupt file Pillow recognised
+            problems.append(f"{path}: cannot be read as an image ({exc})")
             continue
         if kind != "JPEG":
             problems.append(f"{path}: is a {kind} image, not a JPEG; export it as JPEG, which keeps the EXIF time and place")
@@ -461,8 +465,9 @@ def attach(observations: pd.DataFrame, points: pd.DataFrame, max_time_s: float =
     own = placed[kept]
     out["distance_m"] = np.where(own, haversine_m(o_lat[kept], o_lon[kept], p_lat[rows], p_lon[rows]), np.nan)
     out["dt_s"] = np.where(has_time[kept], (t[kept] - (points["t"].to_numpy(np.int64)[rows] if len(rows) else 0)) / _NS, np.nan)
-    left_out = pd.DataFrame({"source": observations["source"].to_numpy(dtype=object)[~kept], "reason": reason[~kept]},
-                            index=observations.index[~kept])
+    left_out = pd.DataFrame({"source": pd.Series(observations["source"].to_numpy(dtype=object)[~kept], dtype=object),
+                             "reason": pd.Series(reason[~kept], dtype=object)})
+    left_out.index = observations.index[~kept]
     counts = pd.Series(reason[~kept]).value_counts()
     return Attached(out, {name: int(counts.get(name, 0)) for name in REASONS}, left_out)
 
