@@ -16,7 +16,8 @@ one of these where they enter, with a message that says what to do.
   │   ├── GuideError                hardware.guide: the hardware guide lacks a generated section's markers
   │   ├── PowerModelError           hardware.power: a runtime question the power model cannot answer
   │   ├── PlanError                 walks.plan: a walk file with problems, each with its line
-  │   └── GpxError                  walks.gpx: a GPX that cannot give a walk its positions
+  │   ├── GpxError                  walks.gpx: a GPX that cannot give a walk its positions
+  │   └── ObservationError          walks.observations: notes or photos with problems, each with its line or file
   ├── StackError                    collector.errors: a local service cannot start, stop or be found
   ├── DeviceError                   collector.errors: device registry problems (unknown id, duplicate)
   ├── InfluxError                   collector.errors: InfluxDB answered in a way we cannot use
