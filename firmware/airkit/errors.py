@@ -17,7 +17,9 @@ one of these where they enter, with a message that says what to do.
   │   ├── PowerModelError           hardware.power: a runtime question the power model cannot answer
   │   ├── PlanError                 walks.plan: a walk file with problems, each with its line
   │   ├── GpxError                  walks.gpx: a GPX that cannot give a walk its positions
-  │   └── ObservationError          walks.observations: notes or photos with problems, each with its line or file
+  │   ├── ObservationError          walks.observations: notes or photos with problems, each with its line or file
+  │   ├── ReadingsError             walks.sources: a source of a walk's readings that cannot be read
+  │   └── WalkRouteError            walks.route: a route file that holds no line to follow
   ├── StackError                    collector.errors: a local service cannot start, stop or be found
   ├── DeviceError                   collector.errors: device registry problems (unknown id, duplicate)
   ├── InfluxError                   collector.errors: InfluxDB answered in a way we cannot use

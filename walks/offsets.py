@@ -1,0 +1,120 @@
+"""Each kit's clock, put right: what to add to its stamps to get true time, run by run.
+
+A reading stamped by a synchronised clock (``clk`` ntp or gps) is on true
+time. The others (``clk = "rtc"``) come in runs: the readings of one boot of
+the kit, numbered and stamped one after the other from wherever its clock
+resumed. A run ends where the stamps jump back, or forward by more than
+``RUN_BREAK_S`` (a reboot with a clock restored from its last saved time).
+Each run gets its offset, in this order:
+
+  ``explicit``     the walk file states how far the participant's kit was
+                   ahead (``clock_offset_s``);
+  ``estimated``    the run's PM series lined up with the median series of the
+                   kits whose clocks were synchronised (walks.clock), when the
+                   estimate is confident;
+  ``unconfirmed``  an estimate that is not confident is reported, not applied:
+                   the run keeps the kit's own stamps and its readings say so;
+  ``no_reference`` no synchronised kit measured PM on the walk, so nothing to
+                   line the run up with: the kit's own stamps are kept.
+Synchronised readings are ``synced`` with an offset of 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .clock import OffsetEstimate, estimate_offset
+from .sources import SYNCED
+
+__all__ = ["METHODS", "RUN_BREAK_S", "ClockRun", "correct_clocks", "reference_series", "runs"]
+
+RUN_BREAK_S = 600
+METHODS = ("synced", "explicit", "estimated", "unconfirmed", "no_reference")
+REFERENCE_BIN_S = 10  # the synchronised kits' median is taken per this many seconds
+_NS = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class ClockRun:
+    kit: str
+    method: str  # one of METHODS
+    offset_s: float  # applied to the run's stamps (0 unless explicit or estimated)
+    estimate: OffsetEstimate | None  # the estimate, applied or not
+    readings: int
+    seq_first: int
+    seq_last: int
+
+
+def runs(readings: pd.DataFrame) -> np.ndarray:
+    """A run number per reading (readings sorted by kit, then seq): -1 for synchronised ones."""
+    kit = pd.factorize(readings["kit"])[0]
+    ts = readings["ts"].to_numpy(np.int64)
+    rtc = ~readings["clk"].isin(SYNCED).to_numpy()
+    out = np.full(len(readings), -1, dtype=np.int64)
+    idx = np.flatnonzero(rtc)
+    if not len(idx):
+        return out
+    step = np.diff(ts[idx])
+    new = np.ones(len(idx), dtype=bool)
+    # A new run where the kit changes, an unsynchronised stretch resumes after synced readings,
+    # or the stamps jump back or far ahead.
+    new[1:] = (kit[idx[1:]] != kit[idx[:-1]]) | (idx[1:] != idx[:-1] + 1) | (step <= 0) | (step > RUN_BREAK_S)
+    out[idx] = np.cumsum(new) - 1
+    return out
+
+
+def reference_series(readings: pd.DataFrame, field: str = "pm25") -> tuple[np.ndarray, np.ndarray]:
+    """(times s, values): the median across synchronised kits of ``field`` per REFERENCE_BIN_S."""
+    synced = readings[readings["clk"].isin(SYNCED).to_numpy() & readings[field].notna().to_numpy()] if field in readings else readings[:0]
+    if synced.empty:
+        return np.array([]), np.array([])
+    binned = synced.assign(bin=synced["ts"].to_numpy(np.int64) // REFERENCE_BIN_S)
+    per_kit = binned.groupby(["bin", "kit"], sort=True)[field].mean()
+    median = per_kit.groupby(level="bin", sort=True).median()
+    # Each bin at the mean time of its readings, not its middle: kits sample at a fixed phase,
+    # and a bin's middle would shift the reference by up to half a bin.
+    when = binned.groupby("bin", sort=True)["ts"].mean()
+    return when.to_numpy(float), median.to_numpy(float)
+
+
+def correct_clocks(readings: pd.DataFrame, explicit: dict[str, float], span_s: tuple[int, int], search_s: float,
+                   field: str = "pm25") -> tuple[pd.DataFrame, list[ClockRun]]:
+    """The readings (kit, ts, clk, seq, ...) with ``t`` (true time, int64 ns), ``clock`` (a method)
+    and ``clock_offset_s`` added, sorted by kit then seq; and the runs with their offsets.
+
+    ``explicit`` maps a kit to the offset to add to its unsynchronised stamps (seconds).
+    """
+    readings = readings.sort_values(["kit", "seq"], kind="stable").reset_index(drop=True)
+    run = runs(readings)
+    offset = np.zeros(len(readings))
+    method = np.zeros(len(readings), dtype=np.int8)  # METHODS index; 0 synced
+    ref_t, ref_v = reference_series(readings, field)
+    centre_true = (span_s[0] + span_s[1]) / 2
+    out_runs: list[ClockRun] = []
+    for r in range(int(run.max()) + 1 if len(run) else 0):
+        rows = np.flatnonzero(run == r)
+        kit = str(readings["kit"].iat[rows[0]])
+        ts = readings["ts"].to_numpy(float)[rows]
+        seq = readings["seq"].to_numpy()[rows]
+        estimate = None
+        if kit in explicit:
+            chosen, applied = "explicit", float(explicit[kit])
+        elif len(ref_t) < 2 or field not in readings:
+            chosen, applied = "no_reference", 0.0
+        else:
+            values = readings[field].to_numpy(float)[rows]
+            # Search around the offset that would put the run's middle on the walk's middle.
+            estimate = estimate_offset(ts, values, ref_t, ref_v, search_s=search_s, around_s=centre_true - (ts.min() + ts.max()) / 2)
+            if estimate is not None and estimate.confident:
+                chosen, applied = "estimated", float(np.round(estimate.offset_s))
+            else:
+                chosen, applied = "unconfirmed", 0.0
+        offset[rows] = applied
+        method[rows] = METHODS.index(chosen)
+        out_runs.append(ClockRun(kit, chosen, applied, estimate, len(rows), int(seq.min()), int(seq.max())))
+    t = readings["ts"].to_numpy(np.int64) * _NS + np.round(offset * _NS).astype(np.int64)
+    readings = readings.assign(t=t, clock=pd.Categorical.from_codes(method, categories=METHODS), clock_offset_s=offset)
+    return readings, out_runs

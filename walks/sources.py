@@ -1,0 +1,268 @@
+"""Where a walk's readings come from, and how a kit's are found whatever its clock said.
+
+Three sources, one table. Each gives a kit's readings as a DataFrame with
+the columns ``kit``, ``ts`` (the kit's clock, Unix seconds), ``clk``, ``seq``,
+the contract fields (float, NaN where not measured), x_* fields and
+``flags`` ("" when none):
+
+  ``InfluxSource``  the collector's InfluxDB, through the collector's one read
+                    of stored readings (``collector.readings.fetch_columns``,
+                    paged), with the collector's settings;
+  ``ApiSource``     a running collector's HTTP API with a read token (the
+                    collector often runs on a server whose InfluxDB the
+                    facilitator's laptop cannot reach), CSV pages followed
+                    by their ``next`` link;
+  ``PullSource``    the files `airtrail kit pull` wrote (firmware/PULL_FORMAT.md)
+                    when the kits never had a network.
+
+``gather`` finds a kit's readings of a walk. Readings stamped by a
+synchronised clock (``clk`` ntp or gps) are found by time. A kit whose clock
+never synchronised (``clk = "rtc"``) may have stamped its readings hours or
+days off (after a power cut it continues from its last saved time), so its
+readings are found by sequence number: the kit numbers every reading, across
+reboots, so the walk's readings are those numbered after the kit's last
+synchronised reading before the walk (the hand-out) and before its first
+one after it (the block it sent on return), whatever time they carry. When
+the kit has no synchronised reading on a side, that side is open.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from airkit import contract as wire
+from airkit.errors import ConfigError
+
+__all__ = ["ApiSource", "InfluxSource", "PullSource", "ReadingsError", "ReadingSource", "SYNCED", "gather", "readings_frame"]
+
+SYNCED = ("ntp", "gps")  # clock sources whose stamps are true time
+NUMERIC = tuple(wire.FIELDS) + tuple(wire.POSITION)
+_PULL_NAME = re.compile(r"^(?P<device>.+)-(?P<stamp>\d{8}T\d{6}Z)\.(?P<ext>csv|jsonl)$")
+
+
+class ReadingsError(ConfigError):
+    """A source of readings that cannot be read; the message says which and what to do."""
+
+
+def readings_frame(columns: dict[str, Sequence[Any]] | pd.DataFrame, kit: str | None = None) -> pd.DataFrame:
+    """Readings in the walk's one table: kit, ts, clk, seq, the contract fields in contract
+    order, x_* fields sorted, flags; NaN where a field was not measured."""
+    frame = pd.DataFrame(columns) if not isinstance(columns, pd.DataFrame) else columns
+    if kit is not None:
+        frame = frame.assign(kit=kit)
+    elif "device" in frame.columns:
+        frame = frame.rename(columns={"device": "kit"})
+    n = len(frame)
+    out = {
+        "kit": frame["kit"].astype(str).to_numpy() if n else np.array([], dtype=object),
+        "ts": pd.to_numeric(frame.get("ts", pd.Series(dtype="int64")), errors="raise").to_numpy(np.int64) if n else np.array([], np.int64),
+        "clk": frame["clk"].fillna("rtc").astype(str).to_numpy() if n else np.array([], dtype=object),
+        "seq": frame["seq"].to_numpy(np.int64) if n else np.array([], np.int64),
+    }
+    for name in NUMERIC:
+        if name in frame.columns:
+            out[name] = pd.to_numeric(frame[name], errors="coerce").to_numpy(float)
+    for name in sorted(c for c in frame.columns if c.startswith(wire.EXPERIMENTAL_PREFIX)):
+        out[name] = pd.to_numeric(frame[name], errors="coerce").to_numpy(float)
+    flags = frame["flags"] if "flags" in frame.columns else pd.Series([""] * n, dtype=object)
+    out["flags"] = flags.fillna("").astype(str).to_numpy() if n else np.array([], dtype=object)
+    return pd.DataFrame(out)
+
+
+class ReadingSource(Protocol):
+    def by_time(self, kit: str, start_s: int, end_s: int) -> pd.DataFrame:
+        """The kit's readings stamped start_s <= ts < end_s."""
+
+    def by_seq(self, kit: str, after: int | None, before: int | None) -> pd.DataFrame | None:
+        """The kit's readings with after < seq < before, whatever their stamp; None if the source cannot ask."""
+
+    def describe(self) -> dict[str, Any]:
+        """Where the readings came from, for the summary's provenance (no secrets)."""
+
+
+def _utc(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+class InfluxSource:
+    """Readings from the collector's InfluxDB (its settings: config file, environment, flags)."""
+
+    def __init__(self, influx_settings: Any) -> None:
+        from collector.influx.client import InfluxQL
+
+        self.settings = influx_settings
+        self.influxql = InfluxQL(influx_settings)
+
+    def _fetch(self, kit: str, **bounds: Any) -> pd.DataFrame:
+        from collector.errors import InfluxError
+        from collector.readings import fetch_columns
+
+        try:
+            return readings_frame(fetch_columns(self.influxql, kit, **bounds), kit=kit)
+        except InfluxError as exc:
+            raise ReadingsError(f"cannot read kit {kit}'s readings from InfluxDB at {self.settings.url}: {exc}") from None
+
+    def by_time(self, kit: str, start_s: int, end_s: int) -> pd.DataFrame:
+        return self._fetch(kit, start=_utc(start_s), end=_utc(end_s))
+
+    def by_seq(self, kit: str, after: int | None, before: int | None) -> pd.DataFrame:
+        return self._fetch(kit, seq_after=after, seq_before=before)
+
+    def describe(self) -> dict[str, Any]:
+        return {"source": "influxdb", "url": self.settings.url, "database": self.settings.database}
+
+    def close(self) -> None:
+        self.influxql.close()
+
+
+class ApiSource:
+    """Readings from a running collector's HTTP API (`GET /devices/{id}/readings`, CSV pages)."""
+
+    def __init__(self, url: str, token: str | None, page_size: int = 100_000, client: Any = None) -> None:
+        import httpx
+
+        if not url.startswith(("http://", "https://")):
+            raise ReadingsError(f"the collector's address {url!r} needs its scheme: https://{url}")
+        self.url = url.rstrip("/")
+        self.token = token
+        self.page_size = page_size
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.client = client or httpx.Client(headers=headers, timeout=60.0)
+
+    def by_time(self, kit: str, start_s: int, end_s: int) -> pd.DataFrame:
+        import httpx
+
+        params: dict[str, Any] | None = {"start": wire.utc_iso(start_s), "end": wire.utc_iso(end_s), "format": "csv",
+                                         "limit": self.page_size}
+        url: str | None = f"{self.url}/devices/{kit}/readings"
+        pages = []
+        while url:
+            try:
+                answer = self.client.get(url, params=params)
+            except httpx.HTTPError as exc:
+                raise ReadingsError(f"cannot reach the collector at {self.url}: {exc}; check the address and the network") from None
+            if answer.status_code == 404:
+                return readings_frame(pd.DataFrame(columns=["ts", "clk", "seq", "flags"]), kit=kit)
+            if answer.status_code in (401, 403):
+                raise ReadingsError(f"the collector at {self.url} refused the read token ({answer.status_code}): set "
+                                    "AIRTRAIL_READ_TOKEN (or --token) to its api.read_token")
+            if answer.status_code != 200:
+                raise ReadingsError(f"the collector at {self.url} answered {answer.status_code} for kit {kit}: {answer.text[:300]}")
+            if answer.headers.get("Airtrail-Positions") not in (None, "gps"):
+                raise ReadingsError(f"the collector at {self.url} withholds kit {kit}'s positions without the read token: "
+                                    "set AIRTRAIL_READ_TOKEN (or --token) to its api.read_token")
+            text = answer.text
+            if text.count("\n") > 1:
+                pages.append(pd.read_csv(io.StringIO(text), dtype={"device": str, "clk": str, "flags": str}, keep_default_na=False,
+                                         na_values={c: [""] for c in NUMERIC}))
+            url, params = answer.links.get("next", {}).get("url"), None
+        frame = pd.concat(pages, ignore_index=True) if pages else pd.DataFrame(columns=["ts", "clk", "seq", "flags"])
+        return readings_frame(frame, kit=kit)
+
+    def by_seq(self, kit: str, after: int | None, before: int | None) -> None:
+        return None  # the API asks by time only: gather searches its wide window
+
+    def describe(self) -> dict[str, Any]:
+        return {"source": "api", "url": self.url}
+
+
+@dataclass
+class PullSource:
+    """Readings from the files `airtrail kit pull --out <folder>` wrote, one CSV (or JSONL) per pull."""
+
+    folder: Path
+    _cache: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.folder.is_dir():
+            raise ReadingsError(f"there is no folder {self.folder} of pulled readings: run `airtrail kit pull --out {self.folder}` "
+                                "for each kit, or fix [readings] folder in the walk file")
+
+    def files(self, kit: str) -> list[Path]:
+        """The kit's pulls: its CSVs, and the JSONL of any pull without one."""
+        found: dict[str, Path] = {}
+        for path in sorted(self.folder.iterdir()):
+            m = _PULL_NAME.match(path.name)
+            if m and m["device"] == kit:
+                key = m["stamp"]
+                if m["ext"] == "csv" or key not in found:
+                    found[key] = path
+        return [found[k] for k in sorted(found)]
+
+    def _all(self, kit: str) -> pd.DataFrame:
+        if kit not in self._cache:
+            frames = [self._read(path, kit) for path in self.files(kit)]
+            frame = pd.concat(frames, ignore_index=True) if frames else readings_frame(
+                pd.DataFrame(columns=["ts", "clk", "seq", "flags"]), kit=kit)
+            # Pulls without --delete overlap: each reading once, by its sequence number.
+            self._cache[kit] = frame.drop_duplicates("seq", keep="first").sort_values("seq", kind="stable").reset_index(drop=True)
+        return self._cache[kit]
+
+    @staticmethod
+    def _read(path: Path, kit: str) -> pd.DataFrame:
+        try:
+            if path.suffix == ".csv":
+                frame = pd.read_csv(path, dtype={"device": str, "clk": str, "flags": str}, keep_default_na=False,
+                                    na_values={c: [""] for c in NUMERIC}, engine="c")
+            else:
+                frame = pd.DataFrame([json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()])
+        except (OSError, ValueError, pd.errors.ParserError) as exc:
+            raise ReadingsError(f"{path} is not a pull file airtrail can read ({exc}); pull the kit again, or decode its raw "
+                                "copy with `airtrail kit decode`") from None
+        missing = [c for c in ("ts", "seq") if c not in frame.columns] if len(frame) else []
+        if missing:
+            raise ReadingsError(f"{path} lacks the column(s) {', '.join(missing)} of a pull file (firmware/PULL_FORMAT.md)")
+        return readings_frame(frame, kit=kit)
+
+    def by_time(self, kit: str, start_s: int, end_s: int) -> pd.DataFrame:
+        frame = self._all(kit)
+        return frame[(frame["ts"] >= start_s) & (frame["ts"] < end_s)].reset_index(drop=True)
+
+    def by_seq(self, kit: str, after: int | None, before: int | None) -> pd.DataFrame:
+        frame = self._all(kit)
+        keep = np.ones(len(frame), dtype=bool)
+        if after is not None:
+            keep &= frame["seq"].to_numpy() > after
+        if before is not None:
+            keep &= frame["seq"].to_numpy() < before
+        return frame[keep].reset_index(drop=True)
+
+    def describe(self) -> dict[str, Any]:
+        return {"source": "pull", "folder": self.folder.name}
+
+
+def gather(source: ReadingSource, kit: str, start_s: int, end_s: int, search_s: int) -> pd.DataFrame:
+    """The kit's readings of a walk from ``start_s`` to ``end_s`` (true time, Unix seconds):
+    its synchronised readings in that span, and every unsynchronised one numbered between its
+    last synchronised reading before the span and its first after it (module docstring)."""
+    near = source.by_time(kit, start_s - search_s, end_s + search_s)
+    synced = near[near["clk"].isin(SYNCED).to_numpy()]
+    ts, seq = synced["ts"].to_numpy(), synced["seq"].to_numpy()
+    before = seq[ts < start_s]
+    after = seq[ts >= end_s]
+    lo = int(before.max()) if len(before) else None
+    hi = int(after.min()) if len(after) else None
+    by_seq = source.by_seq(kit, lo, hi)
+    if by_seq is None:  # the source asks by time only: the unsynchronised readings of the wide window
+        by_seq = near
+        keep = np.ones(len(near), dtype=bool)
+        if lo is not None:
+            keep &= near["seq"].to_numpy() > lo
+        if hi is not None:
+            keep &= near["seq"].to_numpy() < hi
+        by_seq = near[keep]
+    unsynced = by_seq[~by_seq["clk"].isin(SYNCED).to_numpy()]
+    in_span = synced[(ts >= start_s) & (ts < end_s)]
+    found = pd.concat([in_span, unsynced], ignore_index=True)
+    return found.drop_duplicates("seq").sort_values("seq", kind="stable").reset_index(drop=True)
+
