@@ -1,0 +1,201 @@
+"""`airtrail walk build`: a simulated walk with known truth, built from the files a facilitator has.
+
+Three kits walk a 4 km route together: Heron's kit has its own GPS and a
+synchronised clock; Kestrel's runs 40 s fast and never synchronised; Otter's
+lost power and resumed three hours behind. Kestrel and Otter carry phones
+that record GPX tracks. The kits' readings come from `kit pull` files.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from airtrail.cli import app as airtrail
+from tests.support.walksim import Kit, Walk, walk_file
+from walks.build import assemble, load_inputs
+from walks.outputs import OUTPUTS, write_walk
+from walks.plan import load_plan
+from walks.privacy import haversine_m
+from walks.sources import PullSource
+
+KITS = [
+    Kit("walk-a", "Heron", 0, "gps", 1.0, phone=False),
+    Kit("walk-b", "Kestrel", -40, "rtc", 1.25, phone=True, lag_m=2),
+    Kit("walk-c", "Otter", 3 * 3600, "rtc", 0.85, phone=True, lag_m=3),
+]
+ZONE = (53.4740 + 350 / 111_195.0, -2.2500 + 900 / (111_195.0 * np.cos(np.radians(53.474))), 60.0)  # on the route's second leg
+ZONES = f"[[privacy_zones]]\nname = \"a home\"\nlat = {ZONE[0]}\nlon = {ZONE[1]}\nradius_m = {ZONE[2]}\n"
+
+
+def _build(folder: Path, sim: Walk, **walk_options):
+    (folder / "walk.toml").write_text(walk_file(sim, **walk_options))
+    plan = load_plan(folder / "walk.toml")
+    return assemble(plan, load_inputs(plan, PullSource(plan.path(plan.readings.folder))))
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("walk")
+    sim = Walk(KITS)
+    truth = sim.write(folder)
+    walk = _build(folder, sim, zones=ZONES)
+    return folder, sim, truth, walk
+
+
+def test_each_unsynchronised_clock_is_found_to_within_3_s_and_applied(simulated):
+    _, _, _, walk = simulated
+    clocks = {c["kit"]: c for c in walk.summary["clocks"]}
+    assert clocks["walk-a"]["method"] == "synced"
+    for kit in KITS[1:]:
+        found = clocks[kit.device]
+        assert found["method"] == "estimated" and found["confident"], found
+        assert abs(found["offset_s"] - kit.clock_offset_s) <= 3, found
+    assert set(walk.readings["clock"]) == {"synced", "estimated"}
+
+
+def test_at_least_95_percent_of_readings_are_within_10_m_of_where_they_were_taken(simulated):
+    _, sim, truth, walk = simulated
+    placed = walk.readings[walk.readings["lat"].notna()]
+    assert len(placed) > 0.7 * len(walk.readings)
+    errors = []
+    for kit in KITS:
+        mine = placed[placed["kit"] == kit.device]
+        true_t = truth[kit.device][mine["seq"].to_numpy() - kit.seq0]
+        lat, lon = sim.position(kit, true_t)
+        errors.append(haversine_m(mine["lat"].to_numpy(), mine["lon"].to_numpy(), lat, lon))
+    errors = np.concatenate(errors)
+    assert np.mean(errors <= 10) >= 0.95, np.percentile(errors, [50, 95, 99])
+
+
+def test_no_published_reading_lies_in_the_privacy_zone_or_near_where_a_trace_starts_or_ends(simulated):
+    _, _, _, walk = simulated
+    r = walk.readings[walk.readings["lat"].notna()]
+    assert (haversine_m(r["lat"], r["lon"], ZONE[0], ZONE[1]) > ZONE[2]).all()
+    assert walk.summary["readings"]["removed"]["privacy_zone"] > 0
+    _, sim, _, _ = simulated
+    for kit in KITS:
+        mine = r[r["kit"] == kit.device]
+        # Where the trace began and ended (each trace's first and last fix are within GPS noise of these).
+        for end in (sim.t0, sim.t0 + 3599):
+            lat, lon = sim.position(kit, np.array([end]))
+            assert haversine_m(mine["lat"], mine["lon"], lat[0], lon[0]).min() > 200 - 15
+
+
+def test_every_reading_is_accounted_for_in_the_summary(simulated):
+    _, _, _, walk = simulated
+    counts = walk.summary["readings"]
+    assert counts["found"] == counts["outside_walk"] + counts["colocation"] + counts["in_walk"]
+    assert sum(counts["position"].values()) == counts["in_walk"]
+    assert counts["in_walk"] - sum(counts["removed"].values()) == counts["published"] == len(walk.readings)
+    assert [p["readings"] for p in walk.summary["participants"]] == [
+        int((walk.readings["participant"] == k.participant).sum()) for k in KITS]
+
+
+def test_the_outputs_are_written_the_data_package_validates_and_a_rebuild_is_byte_identical(simulated, tmp_path):
+    import frictionless
+
+    folder, sim, _, walk = simulated
+    first = write_walk(walk, tmp_path / "one")
+    assert sorted(first) == sorted(OUTPUTS)
+    report = frictionless.validate(str(first["datapackage.json"]))
+    assert report.valid, report.flatten(["rowNumber", "fieldName", "message"])[:5]
+    again = _build(folder, sim, zones=ZONES)
+    second = write_walk(again, tmp_path / "two")
+    for name in OUTPUTS:
+        assert first[name].read_bytes() == second[name].read_bytes(), name
+
+
+def test_readings_csv_starts_with_the_contracts_row_shape_and_keeps_raw_values(simulated, tmp_path):
+    from airkit import contract as wire
+
+    _, _, _, walk = simulated
+    paths = write_walk(walk, tmp_path)
+    header = paths["readings.csv"].read_text().splitlines()[0].split(",")
+    assert header[: header.index("flags") + 1] == wire.reading_columns(walk.fields)
+    assert header[header.index("flags") + 1:][:3] == ["participant", "walk_time", "clock"]
+    points = json.loads(paths["points.geojson"].read_text())
+    assert len(points["features"]) == int(walk.readings["lat"].notna().sum())
+    first = points["features"][0]["properties"]
+    assert set(first) >= {"participant", "walk_time", "pm25", "segment", "position"} and "Heron" == first["participant"]
+
+
+def test_the_command_builds_the_walk_and_says_what_it_did(simulated, tmp_path):
+    folder, *_ = simulated
+    result = CliRunner().invoke(airtrail, ["walk", "build", str(folder / "walk.toml"), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "readings published" in result.output and "kit walk-b (Kestrel): clock offset -" in result.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(OUTPUTS)
+
+
+def test_a_kit_whose_clock_is_days_off_is_found_by_its_sequence_numbers(tmp_path):
+    # Otter's kit synchronised at the office the day before (seq 900-909), lost power, and
+    # resumed three days behind; the walk's readings are numbered after the office ones.
+    kits = [KITS[0], KITS[1], Kit("walk-c", "Otter", 3 * 86400 + 7, "rtc", 0.85, phone=True, lag_m=3)]
+    sim = Walk(kits)
+    office = [{"ts": sim.t0 - 86400 + 10 * i, "seq": 900 + i, "clk": "ntp", "pm25": 5.0, "flags": []} for i in range(10)]
+    sim.write(tmp_path, extra_readings={"walk-c": office})
+    walk = _build(tmp_path, sim)
+    otter = next(c for c in walk.summary["clocks"] if c["kit"] == "walk-c" and c["method"] != "synced")
+    assert otter["method"] == "estimated" and abs(otter["offset_s"] - (3 * 86400 + 7)) <= 3
+    assert (walk.readings["kit"] == "walk-c").sum() > 250
+
+
+def test_a_kit_that_breathed_other_air_is_flagged_not_silently_moved(tmp_path):
+    kits = [KITS[0], Kit("walk-b", "Kestrel", -40, "rtc", 1.25, phone=True, lag_m=2)]
+    sim = Walk(kits)
+    sim.write(tmp_path)
+    pulls = tmp_path / "pulls" / "walk-b-20260516T120000Z.csv"
+    lines = pulls.read_text().splitlines()
+    rng = np.random.default_rng(5)
+    header = lines[0].split(",")
+    at = header.index("pm25")
+    shuffled = [line.split(",") for line in lines[1:]]
+    for row in shuffled:
+        row[at] = f"{rng.uniform(5, 60):.1f}"  # unrelated to the air the group breathed
+    pulls.write_text("\n".join([lines[0]] + [",".join(r) for r in shuffled]) + "\n")
+    walk = _build(tmp_path, sim)
+    kestrel = next(c for c in walk.summary["clocks"] if c["kit"] == "walk-b")
+    assert kestrel["method"] == "unconfirmed" and kestrel["offset_s"] == 0 and kestrel["confident"] is False
+    mine = walk.readings[walk.readings["kit"] == "walk-b"]
+    assert (mine["clock"] == "unconfirmed").all() and (mine["clock_offset_s"] == 0).all()
+
+
+def test_a_walk_without_its_pulled_readings_is_a_problem_that_says_where(tmp_path):
+    sim = Walk(KITS[:1])
+    sim.write(tmp_path)
+    shutil.rmtree(tmp_path / "pulls")
+    (tmp_path / "walk.toml").write_text(walk_file(sim))
+    result = subprocess.run([str(Path(sys.executable).with_name("airtrail")), "walk", "build", str(tmp_path / "walk.toml")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("Problem:") and "pulls is not a folder next to the walk file" in result.stderr
+
+
+def test_notes_are_published_at_the_walk_point_they_belong_to_and_those_that_fit_nowhere_are_counted(simulated, tmp_path):
+    folder, sim, _, _ = simulated
+    shutil.copytree(folder, tmp_path / "walk", ignore=shutil.ignore_patterns("build", "walk.toml"))
+    (tmp_path / "walk" / "notes.csv").write_text(
+        "time,lat,lon,text,participant\n"
+        "2026-05-16T10:30:00,,,bus idling at the stop,Kestrel\n"  # local time: 09:30 UTC, mid-walk
+        f",{53.4740 + 700 / 111_195.0:.6f},{-2.2500 + 1200 / (111_195.0 * np.cos(np.radians(53.474))):.6f},bonfire smell,\n"
+        "2026-05-16T10:00:30,,,left home,Otter\n")  # inside the trimmed start: no published point near in time
+    (tmp_path / "walk" / "walk.toml").write_text('observations = ["notes.csv"]\n' + walk_file(sim, zones=ZONES))
+    plan = load_plan(tmp_path / "walk" / "walk.toml")
+    walk = assemble(plan, load_inputs(plan, PullSource(plan.path(plan.readings.folder))))
+    paths = write_walk(walk, tmp_path / "out")
+    features = json.loads(paths["observations.geojson"].read_text())["features"]
+    assert sorted(f["properties"]["text"] for f in features) == ["bonfire smell", "bus idling at the stop"]
+    bus = next(f for f in features if f["properties"]["text"] == "bus idling at the stop")
+    published = {(round(float(a), 6), round(float(o), 6)) for a, o in zip(walk.readings["lat"], walk.readings["lon"])}
+    assert all((f["geometry"]["coordinates"][1], f["geometry"]["coordinates"][0]) in published for f in features)
+    assert bus["properties"]["participant"] == "Kestrel" and bus["properties"]["segment"] is not None
+    assert walk.summary["observations"]["given"] == 3 and walk.summary["observations"]["attached"] == 2
+    assert sum(walk.summary["observations"]["unattached"].values()) == 1

@@ -1,0 +1,266 @@
+"""A walk, built: from its plan and inputs to the published readings, segments and summary.
+
+Two stages, so that each can be measured and tested on its own:
+
+``load_inputs(plan, source)``  reads everything the walk names: each kit's
+    readings (walks.sources.gather: by time, and by sequence number for
+    kits whose clock was wrong), each participant's phone GPX, the planned
+    route, observations and calibrations.
+``assemble(plan, inputs)``     the in-memory stage, pure and columnar:
+    1. clocks put right, run by run (walks.offsets);
+    2. readings kept from the co-location to the walk's end, by true time;
+    3. each reading placed by time on its participant's track (the phone's
+       GPX, else the kit's own GPS fixes) (walks.align);
+    4. calibration, co-location ratios and humidity corrections as extra
+       columns, raw values kept (walks.calibrate);
+    5. the privacy filter (walks.privacy);
+    6. the route cut into segments, each reading on its segment, and the
+       statistics per segment (walks.segments, walks.summary);
+    7. observations attached to the nearest published point
+       (walks.observations);
+    8. the summary: every count of what was kept, dropped and why.
+The outputs are written by walks.outputs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from airkit import contract as wire
+
+from .align import place_readings
+from .gpx import Track, read_track
+from .offsets import correct_clocks
+from .plan import WalkPlan
+from .privacy import Zone, privacy_filter
+from .route import read_route
+from .segments import Segments, assign, split_route
+from .sources import ReadingSource, gather, readings_frame
+
+__all__ = ["Inputs", "Walk", "assemble", "load_inputs"]
+
+POLLUTANTS = ("pm25", "pm10", "pm1")
+_NS = 1_000_000_000
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+@dataclass
+class Inputs:
+    readings: pd.DataFrame  # every kit's found readings (walks.sources.readings_frame)
+    tracks: dict[str, Track]  # participant -> their phone's fixes
+    route: tuple[np.ndarray, np.ndarray]  # lat, lon of the planned route
+    observations: pd.DataFrame | None = None
+    fits: dict[str, Any] = field(default_factory=dict)  # kit -> {field: hardware.calibration.Fit}
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Walk:
+    plan: WalkPlan
+    readings: pd.DataFrame  # published readings, placed or not, with the walk's columns
+    fields: list[str]  # contract and x_* fields measured on the walk
+    segments: Segments
+    stats: pd.DataFrame  # one row per segment
+    observations: pd.DataFrame  # attached observations
+    summary: dict[str, Any]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _observation_files(plan: WalkPlan) -> list[Path]:
+    out = []
+    for relative in plan.observations:
+        path = plan.path(relative)
+        out += sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
+    return out
+
+
+def load_inputs(plan: WalkPlan, source: ReadingSource, progress: Progress = _quiet) -> Inputs:
+    """Everything the walk names, read: readings, phone tracks, route, observations, calibrations."""
+    start, end = plan.span_s()
+    search = int(plan.readings.search_h * 3600)
+    frames = []
+    for p in plan.participants:
+        progress(f"readings of {p.kit}")
+        frames.append(gather(source, p.kit, start, end, search))
+    readings = pd.concat(frames, ignore_index=True) if frames else readings_frame({"kit": [], "ts": [], "clk": [], "seq": []})
+    tracks = {}
+    files = [plan.path(plan.route.file)]
+    for p in plan.participants:
+        if p.gpx is not None:
+            progress(f"track of {p.pseudonym}")
+            tracks[p.pseudonym] = read_track(plan.path(p.gpx))
+            files.append(plan.path(p.gpx))
+    progress("route")
+    route = read_route(plan.path(plan.route.file))
+    observations = None
+    obs_files = _observation_files(plan)
+    if obs_files:
+        progress("observations")
+        from .observations import read_notes, read_photos
+
+        notes = [read_notes(f, plan.timezone) for f in obs_files if f.suffix.lower() in (".csv", ".geojson", ".json")]
+        photos = [f for f in obs_files if f.suffix.lower() in (".jpg", ".jpeg")]
+        parts = notes + ([read_photos(photos, plan.timezone)] if photos else [])
+        observations = pd.concat(parts, ignore_index=True) if parts else None
+        files += obs_files
+    from .calibrate import load_fits
+
+    fits = load_fits(plan.kits, plan.path(plan.calibration)) if plan.calibration else load_fits(plan.kits)
+    provenance = {"inputs": [{"file": str(f.relative_to(plan.folder) if f.is_relative_to(plan.folder) else f.name),
+                              "sha256": _sha256(f)} for f in files],
+                  "readings": source.describe()}
+    return Inputs(readings, tracks, route, observations, fits, provenance)
+
+
+def _fixes(plan: WalkPlan, readings: pd.DataFrame, tracks: dict[str, Track]) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Each participant's fixes (participant, t, lat, lon): their phone's track, else their kit's GPS."""
+    frames, used = [], {}
+    for p in plan.participants:
+        if p.pseudonym in tracks:
+            track = tracks[p.pseudonym]
+            frames.append(pd.DataFrame({"kit": p.pseudonym, "t": track.t, "lat": track.lat, "lon": track.lon}))
+            used[p.pseudonym] = "gpx"
+        else:
+            used[p.pseudonym] = "kit_gps"
+    if "lat" in readings and "lon" in readings:
+        own = readings[~readings["participant"].isin([p for p, how in used.items() if how == "gpx"]).to_numpy()
+                       & readings["lat"].notna().to_numpy() & readings["lon"].notna().to_numpy()
+                       & ~readings["flags"].str.contains("gps_stale", regex=False).to_numpy()]
+        frames.append(pd.DataFrame({"kit": own["participant"].to_numpy(), "t": own["t"].to_numpy(),
+                                    "lat": own["lat"].to_numpy(), "lon": own["lon"].to_numpy()}))
+    fixes = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({"kit": [], "t": [], "lat": [], "lon": []})
+    return fixes.astype({"t": np.int64}), used
+
+
+def measured_fields(readings: pd.DataFrame) -> list[str]:
+    """Contract and x_* fields with at least one value, in contract order (reading_columns)."""
+    names = [c for c in readings.columns if (c in wire.FIELDS or c in wire.POSITION or c.startswith(wire.EXPERIMENTAL_PREFIX))
+             and readings[c].notna().any()]
+    return [c for c in wire.reading_columns(names) if c in names]
+
+
+def assemble(plan: WalkPlan, inputs: Inputs, progress: Progress = _quiet) -> Walk:
+    """The in-memory stage: from loaded columns to the published readings and the summary."""
+    from .calibrate import apply_calibration, apply_ratios, colocation_ratios, humidity_correction
+    from .summary import route_summary, segment_stats
+
+    start, end = plan.span_s()
+    walk_start, walk_end = (int(m.timestamp()) for m in plan.utc_window())
+    who = {p.kit: p.pseudonym for p in plan.participants}
+    explicit = {p.kit: -float(p.clock_offset_s) for p in plan.participants if p.clock_offset_s is not None}
+
+    progress("clocks")
+    found = inputs.readings
+    readings, clock_runs = correct_clocks(found, explicit, (start, end), plan.readings.search_h * 3600)
+    readings["participant"] = readings["kit"].map(who)
+    t = readings["t"].to_numpy(np.int64)
+    in_span = (t >= start * _NS) & (t < end * _NS)
+    in_walk = (t >= walk_start * _NS) & (t < walk_end * _NS)
+    counts: dict[str, Any] = {"found": len(readings), "outside_walk": int((~in_span).sum()),
+                              "colocation": int((in_span & ~in_walk).sum()), "in_walk": int(in_walk.sum())}
+
+    colocation: dict[str, Any] = {}
+    if plan.colocation is not None:
+        c0, c1 = (int(m.timestamp()) * _NS for m in plan.utc_window(plan.colocation))
+        colocation = colocation_ratios(readings[in_span], c0, c1)
+    walk = readings[in_walk].reset_index(drop=True)
+
+    progress("positions")
+    fixes, position_source = _fixes(plan, walk, inputs.tracks)
+    placement = place_readings(walk.assign(kit=walk["participant"]), fixes, plan.alignment.tolerance_s, plan.alignment.max_gap_s)
+    walk = placement.readings.assign(kit=walk["kit"].to_numpy())
+    walk["position_source"] = walk["participant"].map(position_source)
+    counts["position"] = placement.counts
+
+    progress("corrections")
+    walk, calibration = apply_calibration(walk, inputs.fits)
+    if plan.colocation is not None and plan.colocation.apply and colocation:
+        walk = apply_ratios(walk, colocation)
+    if plan.humidity.correction != "none":
+        walk = humidity_correction(walk, plan.humidity.correction, plan.humidity.kappa)
+
+    progress("privacy")
+    zones = [Zone(z.lat, z.lon, z.radius_m) for z in plan.privacy_zones]
+    filtered = privacy_filter(walk, zones, plan.privacy.trim_m)
+    published = filtered.points
+    counts["removed"] = filtered.removed
+
+    progress("segments")
+    segments = split_route(*inputs.route, every_m=plan.route.segment_m,
+                           stops=[(s.name, s.lat, s.lon) for s in plan.route.stops] or None)
+    segment, distance = assign(segments, published["lat"].to_numpy(float), published["lon"].to_numpy(float),
+                               plan.alignment.route_distance_m)
+    published = published.assign(segment=segment, route_distance_m=np.where(np.isfinite(distance), distance, np.nan))
+    order = {p.pseudonym: i for i, p in enumerate(plan.participants)}
+    published = (published.assign(_who=published["participant"].map(order))
+                 .sort_values(["_who", "t", "seq"], kind="stable").drop(columns="_who").reset_index(drop=True))
+    placed = published["lat"].notna().to_numpy()
+    counts["published"] = len(published)
+    counts["published_placed"] = int(placed.sum())
+    counts["off_route"] = int((placed & (published["segment"].to_numpy() < 0)).sum())
+    stats = segment_stats(published[placed & (published["segment"].to_numpy() >= 0)], len(segments),
+                          pollutants=tuple(p for p in POLLUTANTS if p in published))
+
+    observations = pd.DataFrame()
+    obs_summary: dict[str, Any] = {}
+    if inputs.observations is not None and len(inputs.observations):
+        progress("observations")
+        from .observations import attach
+
+        points = published[placed].reset_index()[["index", "participant", "t", "lat", "lon"]].set_index("index")
+        attached = attach(inputs.observations, points)
+        observations = attached.observations
+        if len(observations):
+            observations = observations.assign(segment=published["segment"].to_numpy()[observations["point"].to_numpy(np.int64)])
+        obs_summary = {"given": len(inputs.observations), "attached": len(observations), "unattached": attached.unattached}
+
+    fields = measured_fields(published if len(published) else walk)
+    summary = {
+        "readings": counts,
+        "participants": [{"pseudonym": p.pseudonym, "kit": p.kit, "positions": position_source[p.pseudonym],
+                          "readings": int((published["participant"] == p.pseudonym).sum())} for p in plan.participants],
+        "clocks": _synced(readings, who) + [_clock(run, who) for run in clock_runs],
+        "calibration": calibration,
+        "colocation": colocation,
+        "humidity": {"correction": plan.humidity.correction, "kappa": plan.humidity.kappa},
+        "route": {"length_m": float(segments.cuts_m[-1]), "segments": len(segments), **route_summary(stats)},
+        "observations": obs_summary,
+        "provenance": inputs.provenance,
+    }
+    return Walk(plan, published, fields, segments, stats, observations, summary)
+
+
+def _synced(readings: pd.DataFrame, who: dict[str, str]) -> list[dict[str, Any]]:
+    synced = readings[(readings["clock"] == "synced").to_numpy()]
+    out = []
+    for kit, rows in synced.groupby("kit", sort=False):
+        out.append({"participant": who.get(kit), "kit": kit, "method": "synced", "offset_s": 0.0, "estimated_offset_s": None,
+                    "confident": None, "peak": None, "distinctness": None, "overlap_s": None, "readings": len(rows),
+                    "seq_first": int(rows["seq"].min()), "seq_last": int(rows["seq"].max())})
+    return out
+
+
+def _clock(run, who: dict[str, str]) -> dict[str, Any]:
+    e = run.estimate
+    return {"participant": who.get(run.kit), "kit": run.kit, "method": run.method, "offset_s": run.offset_s,
+            "estimated_offset_s": e.offset_s if e else None, "confident": e.confident if e else None,
+            "peak": e.peak if e else None, "distinctness": e.distinctness if e else None,
+            "overlap_s": e.overlap_s if e else None, "readings": run.readings, "seq_first": run.seq_first, "seq_last": run.seq_last}

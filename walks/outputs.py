@@ -1,0 +1,350 @@
+"""A built walk, written out in open formats, the same bytes for the same inputs.
+
+    readings.csv          every published reading: the contract's one row
+                          shape (airkit.contract.reading_columns), then the
+                          walk's columns (WALK_COLUMNS), then corrections
+    points.geojson        each published reading that has a position
+    segments.geojson      the route's segments, with their statistics
+    observations.geojson  notes and photos, at the point they were attached to
+    summary.json          counts in and out and why, clocks, calibration,
+                          per-segment statistics, provenance and licence
+    datapackage.json      a Frictionless Data Package describing all of them
+                          (fields, types, units, licence, hashes)
+
+Everything is written from sorted columns with fixed number formats and no
+time of building, so a rebuild with the same inputs gives byte-identical
+files (their hashes in datapackage.json say so). Coordinates are rounded to
+6 decimals (about 0.1 m, already finer than any GPS); measured values are
+written as stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from airkit import contract as wire
+
+from .build import Walk
+
+__all__ = ["FORMAT_VERSION", "OUTPUTS", "WALK_COLUMNS", "write_walk"]
+
+FORMAT_VERSION = 1
+OUTPUTS = ("readings.csv", "points.geojson", "segments.geojson", "observations.geojson", "summary.json", "datapackage.json")
+COORDINATE_DECIMALS = 6
+
+# The walk's own columns of readings.csv, after the contract's: (name, Table Schema type, unit, description).
+WALK_COLUMNS = (
+    ("participant", "string", "", "pseudonym of the person who carried the kit"),
+    ("walk_time", "datetime", "", "true time of the reading (kit time + clock offset), ISO 8601 UTC"),
+    ("clock", "string", "", "how the time was put right: synced, explicit, estimated, unconfirmed, no_reference"),
+    ("clock_offset_s", "number", "s", "seconds added to the kit's time"),
+    ("position", "string", "", "how lat/lon were found: fix, interpolated, nearest; or why not: gap, off_track, no_fixes"),
+    ("position_source", "string", "", "gpx (the participant's phone) or kit_gps (the kit's own GPS)"),
+    ("segment", "integer", "", "the route segment the reading is on (segments.geojson index); empty when off the route"),
+    ("route_distance_m", "number", "m", "distance from the planned route"),
+)
+_LICENCE_URL = {
+    "CC-BY-4.0": ("https://creativecommons.org/licenses/by/4.0/", "Creative Commons Attribution 4.0"),
+    "CC-BY-SA-4.0": ("https://creativecommons.org/licenses/by-sa/4.0/", "Creative Commons Attribution Share-Alike 4.0"),
+    "CC0-1.0": ("https://creativecommons.org/publicdomain/zero/1.0/", "CC0 1.0"),
+    "ODbL-1.0": ("https://opendatacommons.org/licenses/odbl/1-0/", "Open Data Commons Open Database License 1.0"),
+    "ODC-By-1.0": ("https://opendatacommons.org/licenses/by/1-0/", "Open Data Commons Attribution License 1.0"),
+    "PDDL-1.0": ("https://opendatacommons.org/licenses/pddl/1-0/", "Open Data Commons Public Domain Dedication and License 1.0"),
+}
+INDICATIVE = ("DAQI bands and the WHO 2021 guideline are defined on 24-hour means; a walk is an hour or two of moving, "
+              "short readings from low-cost sensors, so both are indicative only.")
+
+
+def _airtrail_version() -> str:
+    try:
+        return version("airtrail")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+# -- values as text, column at a time ---------------------------------------------------
+
+
+def _iso(t_ns: np.ndarray) -> np.ndarray:
+    """ISO 8601 UTC of int64 ns: whole seconds when every time is whole, else milliseconds."""
+    unit = "s" if not np.any(t_ns % 1_000_000_000) else "ms"
+    return np.char.add(np.datetime_as_string(t_ns.astype("datetime64[ns]"), unit=unit).astype(str), "Z")
+
+
+def _number_text(values: np.ndarray, decimals: int | None = None) -> np.ndarray:
+    """Shortest round-trip text of each float (NaN as ''), optionally rounded first; whole numbers keep no '.0'."""
+    v = np.asarray(values, dtype=float)
+    if decimals is not None:
+        v = np.round(v, decimals)
+    out = np.full(len(v), "", dtype=object)
+    finite = np.isfinite(v)
+    whole = finite & (v == np.trunc(v)) & (np.abs(v) < 2**53)
+    out[whole] = v[whole].astype(np.int64).astype(str)
+    rest = finite & ~whole
+    out[rest] = [repr(x) for x in v[rest].tolist()]
+    return out
+
+
+def _json_strings(values: pd.Series) -> np.ndarray:
+    """JSON text of each string (null for missing/empty), one json.dumps per distinct value."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    texts = np.array([json.dumps(u, ensure_ascii=False) if isinstance(u, str) and u != "" else "null" for u in uniques] + ["null"], dtype=object)
+    return texts[codes]  # -1 (missing) takes the last, "null"
+
+
+def _clean(value: Any) -> Any:
+    """JSON-able: numpy scalars to Python, NaN to None, floats to at most 6 decimals."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, (np.bool_, bool)):
+        return bool(value)
+    if isinstance(value, (np.integer, int)):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        f = float(value)
+        if math.isnan(f):
+            return None
+        if math.isinf(f):
+            return "inf" if f > 0 else "-inf"
+        return round(f, 6)
+    if isinstance(value, Path):
+        return str(value)
+    if value is pd.NA or value is None:
+        return None
+    return value
+
+
+def _dump(doc: Any) -> str:
+    return json.dumps(_clean(doc), ensure_ascii=False, indent=2, allow_nan=False) + "\n"
+
+
+# -- the tables ----------------------------------------------------------------------------
+
+
+def extra_columns(walk: Walk) -> list[str]:
+    """Corrections added by the walk (calibration, co-location, humidity), in the order they were added."""
+    return [c for c in walk.readings.columns if re.match(r"^[a-z0-9_]+_(cal|coloc|epa|dry)$", c)]
+
+
+def readings_table(walk: Walk) -> tuple[list[str], dict[str, np.ndarray]]:
+    """The columns of readings.csv and their text."""
+    r = walk.readings
+    columns = wire.reading_columns(walk.fields) + [name for name, *_ in WALK_COLUMNS] + extra_columns(walk)
+    text: dict[str, np.ndarray] = {}
+    for name in columns:
+        if name == "device":
+            text[name] = r["kit"].astype(str).to_numpy()
+        elif name == "time":
+            text[name] = _iso(r["ts"].to_numpy(np.int64) * 1_000_000_000)
+        elif name == "walk_time":
+            text[name] = _iso(r["t"].to_numpy(np.int64))
+        elif name in ("ts", "seq"):
+            text[name] = r[name].to_numpy(np.int64).astype(str)
+        elif name == "segment":
+            seg = r["segment"].to_numpy(np.int64)
+            text[name] = np.where(seg >= 0, seg.astype(str), "")
+        elif name in ("lat", "lon"):
+            text[name] = _number_text(r[name].to_numpy(float), COORDINATE_DECIMALS)
+        elif name in ("clk", "flags", "participant", "clock", "position", "position_source"):
+            text[name] = r[name].astype(object).where(r[name].notna(), "").astype(str).to_numpy()
+        elif name in ("route_distance_m",):
+            text[name] = _number_text(r[name].to_numpy(float), 1)
+        elif name in extra_columns(walk):
+            text[name] = _number_text(r[name].to_numpy(float), 3)
+        else:
+            text[name] = _number_text(r[name].to_numpy(float) if name in r else np.full(len(r), np.nan))
+    return columns, text
+
+
+def _csv(columns: list[str], text: dict[str, np.ndarray]) -> str:
+    def cell(values: np.ndarray) -> np.ndarray:
+        values = values.astype(object)
+        risky = pd.Series(values).str.contains(r'[",\n]', regex=True).to_numpy(bool)
+        if risky.any():
+            values[risky] = ['"' + v.replace('"', '""') + '"' for v in values[risky]]
+        return values
+
+    if not len(next(iter(text.values()), [])):
+        return ",".join(columns) + "\n"
+    joined = pd.Series(cell(text[columns[0]]))
+    for name in columns[1:]:
+        joined = joined + "," + cell(text[name])
+    return ",".join(columns) + "\n" + "\n".join(joined.tolist()) + "\n"
+
+
+def points_geojson(walk: Walk, columns: list[str], text: dict[str, np.ndarray]) -> str:
+    placed = walk.readings["lat"].notna().to_numpy()
+    r = walk.readings[placed]
+    if not len(r):
+        return '{"type":"FeatureCollection","features":[]}\n'
+    lon = text["lon"][placed]
+    lat = text["lat"][placed]
+    parts = pd.Series('{"type":"Feature","geometry":{"type":"Point","coordinates":[' + lon + "," + lat + ']},"properties":{')
+    first = True
+    for name in columns:
+        if name in ("lat", "lon", "time", "ts"):
+            continue  # the position is the geometry; the kit's own time is in readings.csv
+        values = text[name][placed]
+        if name in ("device", "clk", "flags", "participant", "clock", "position", "position_source", "walk_time"):
+            values = _json_strings(pd.Series(values))
+        else:
+            values = np.where(values == "", "null", values)
+        parts = parts + (("" if first else ",") + json.dumps(name) + ":") + values
+        first = False
+    body = ",\n".join((parts + "}}").tolist())
+    return '{"type":"FeatureCollection","features":[\n' + body + "\n]}\n"
+
+
+def segments_geojson(walk: Walk) -> str:
+    features = []
+    stats = walk.stats.reset_index(drop=True)
+    for i in range(len(walk.segments)):
+        lat, lon = walk.segments.polyline(i)
+        coords = [[round(float(x), COORDINATE_DECIMALS), round(float(y), COORDINATE_DECIMALS)] for x, y in zip(lon, lat)]
+        row = stats.iloc[i].to_dict() if i < len(stats) else {}
+        props = {"segment": i, "name": walk.segments.names[i], "from_m": float(walk.segments.cuts_m[i]),
+                 "to_m": float(walk.segments.cuts_m[i + 1]), **{k: v for k, v in row.items() if k != "segment"}}
+        features.append({"type": "Feature", "geometry": {"type": "LineString", "coordinates": coords}, "properties": props})
+    return json.dumps(_clean({"type": "FeatureCollection", "features": features}), ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def observations_geojson(walk: Walk) -> str:
+    features = []
+    obs = walk.observations
+    if len(obs):
+        obs = obs.sort_values(["t", "source"], kind="stable") if "t" in obs else obs
+        for row in obs.to_dict("records"):
+            t = row.get("t")
+            when = _iso(np.array([int(t)], np.int64))[0] if t is not None and not pd.isna(t) and row.get("has_time", True) else None
+            props = {"participant": row.get("participant") or None, "time": when, "text": row.get("text") or None,
+                     "photo": row.get("photo") or None, "segment": int(row["segment"]) if row.get("segment", -1) >= 0 else None}
+            features.append({"type": "Feature",
+                             "geometry": {"type": "Point", "coordinates": [round(float(row["lon"]), COORDINATE_DECIMALS),
+                                                                           round(float(row["lat"]), COORDINATE_DECIMALS)]},
+                             "properties": props})
+    return json.dumps(_clean({"type": "FeatureCollection", "features": features}), ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def summary_doc(walk: Walk) -> dict[str, Any]:
+    plan = walk.plan
+    start, end = plan.utc_window()
+    stats = walk.stats.reset_index(drop=True)
+    segments = [{"segment": i, "name": walk.segments.names[i], **{k: v for k, v in row.items() if k != "segment"}}
+                for i, row in enumerate(stats.to_dict("records"))]
+    colocation = None
+    if plan.colocation is not None:
+        c0, c1 = plan.utc_window(plan.colocation)
+        colocation = {"start": c0.isoformat().replace("+00:00", "Z"), "end": c1.isoformat().replace("+00:00", "Z"),
+                      "applied": plan.colocation.apply}
+    return {
+        "format": {"name": "airtrail-walk", "version": FORMAT_VERSION, "airtrail": _airtrail_version()},
+        "walk": {"title": plan.title, "date": plan.date.isoformat(), "timezone": plan.timezone,
+                 "start": start.isoformat().replace("+00:00", "Z"), "end": end.isoformat().replace("+00:00", "Z"),
+                 "colocation": colocation, "languages": list(plan.languages), "licence": plan.licence,
+                 "privacy": {"zones": len(plan.privacy_zones), "trim_m": plan.privacy.trim_m}},
+        "indicative": INDICATIVE,
+        **{k: v for k, v in walk.summary.items() if k != "provenance"},
+        "segments": segments,
+        "provenance": walk.summary.get("provenance", {}),
+    }
+
+
+# -- the data package ---------------------------------------------------------------------
+
+
+def _field_schema(name: str, walk: Walk) -> dict[str, Any]:
+    units = {**{k: v[0] for k, v in wire.FIELDS.items()}, **{k: v[0] for k, v in wire.POSITION.items()}}
+    described = {**{k: v[3] for k, v in wire.FIELDS.items()}, **{k: v[3] for k, v in wire.POSITION.items()}}
+    walk_cols = {n: (t, u, d) for n, t, u, d in WALK_COLUMNS}
+    if name in walk_cols:
+        kind, unit, text = walk_cols[name]
+    elif name == "device":
+        kind, unit, text = "string", "", "device id of the kit"
+    elif name == "time":
+        kind, unit, text = "datetime", "", "the kit's own time of the reading (ts), ISO 8601 UTC"
+    elif name == "ts":
+        kind, unit, text = "integer", "s", "the kit's own time of the reading, Unix seconds"
+    elif name == "clk":
+        kind, unit, text = "string", "", "how the kit's clock was set: ntp, gps or rtc (never synchronised)"
+    elif name == "seq":
+        kind, unit, text = "integer", "", "the kit's sequence number of the reading"
+    elif name == "flags":
+        kind, unit, text = "string", "", "quality flags joined with ','"
+    elif name in ("lat", "lon"):
+        kind, unit, text = "number", "°", f"{'latitude' if name == 'lat' else 'longitude'}, WGS84, of the reading on the walk (see position)"
+    elif name in units:
+        kind, unit, text = ("integer" if name in ("sats", "co2") or name.startswith("n") and name[1:].isdigit() else "number",
+                            units[name], described[name])
+    else:
+        base = name.rsplit("_", 1)[0]
+        how = {"cal": "calibrated (hardware/calibration)", "coloc": "divided by the kit's co-location ratio to the group median",
+               "epa": "US EPA correction for Plantower sensors (Barkjohn et al. 2021)", "dry": "κ-Köhler humidity correction"}
+        kind, unit, text = "number", units.get(base, units.get(base.removesuffix("_cf1"), "")), f"{base}, {how.get(name.rsplit('_', 1)[1], 'derived')}"
+    out: dict[str, Any] = {"name": name, "type": kind, "description": text}
+    if unit:
+        out["unit"] = unit
+    return out
+
+
+def datapackage(walk: Walk, columns: list[str], hashes: dict[str, str], sizes: dict[str, int]) -> dict[str, Any]:
+    plan = walk.plan
+    url, title = _LICENCE_URL[plan.licence]
+    slug = re.sub(r"[^a-z0-9]+", "-", f"{plan.title} {plan.date.isoformat()}".lower()).strip("-")
+    geo = {"format": "geojson", "mediatype": "application/geo+json", "encoding": "utf-8"}
+
+    def resource(name: str, path: str, description: str, **more: Any) -> dict[str, Any]:
+        return {"name": name, "path": path, "description": description, **more, "bytes": sizes[path], "hash": f"sha256:{hashes[path]}"}
+
+    return {
+        "profile": "data-package",
+        "name": slug or "walk",
+        "title": plan.title,
+        "description": f"A data walk on {plan.date.isoformat()} ({plan.timezone}), built with airtrail. {INDICATIVE}",
+        "version": f"{FORMAT_VERSION}.0.0",
+        "licenses": [{"name": plan.licence, "path": url, "title": title}],
+        "sources": [{"title": "airtrail citizen-sensing kits", "path": "https://github.com/airtrail"}],
+        "keywords": ["air quality", "data walk", "citizen science", "PM2.5"],
+        "resources": [
+            resource("readings", "readings.csv", "Every published reading, with where and when it was taken on the walk.",
+                     profile="tabular-data-resource", format="csv", mediatype="text/csv", encoding="utf-8",
+                     schema={"fields": [_field_schema(c, walk) for c in columns], "missingValues": [""]}),
+            resource("points", "points.geojson", "Each published reading that has a position, as a GeoJSON point.", **geo),
+            resource("segments", "segments.geojson", "The planned route in segments, with per-segment statistics.", **geo),
+            resource("observations", "observations.geojson", "Participants' notes and photos, at the point they were attached to.", **geo),
+            resource("summary", "summary.json", "Counts in and out and why, clock offsets, calibration, provenance.",
+                     format="json", mediatype="application/json", encoding="utf-8"),
+        ],
+    }
+
+
+def write_walk(walk: Walk, out: Path) -> dict[str, Path]:
+    """Write every output into ``out`` (created); returns name -> path."""
+    out.mkdir(parents=True, exist_ok=True)
+    columns, text = readings_table(walk)
+    documents = {
+        "readings.csv": _csv(columns, text),
+        "points.geojson": points_geojson(walk, columns, text),
+        "segments.geojson": segments_geojson(walk),
+        "observations.geojson": observations_geojson(walk),
+        "summary.json": _dump(summary_doc(walk)),
+    }
+    hashes, sizes, paths = {}, {}, {}
+    for name, body in documents.items():
+        data = body.encode("utf-8")
+        hashes[name], sizes[name] = hashlib.sha256(data).hexdigest(), len(data)
+        (out / name).write_bytes(data)
+        paths[name] = out / name
+    (out / "datapackage.json").write_text(_dump(datapackage(walk, columns, hashes, sizes)), encoding="utf-8")
+    paths["datapackage.json"] = out / "datapackage.json"
+    return paths
