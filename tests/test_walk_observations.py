@@ -351,7 +351,7 @@ def test_an_observation_with_only_a_position_goes_to_anyones_nearest_point_in_sp
 
 
 def test_the_limits_are_inclusive_and_anything_beyond_is_counted_by_reason():
-    north = 53.011 + 100 / M_PER_DEG  # exactly 100 m north of the last point
+    north = 53.011 + 100 / M_PER_DEG  # 100 m north of the last point
     obs = notes([timed("2026-11-21T10:04:00Z", text="120 s after the last point"),
                  timed("2026-11-21T10:04:00.001Z", text="just over"),
                  {"lat": north - 1e-9, "lon": -2.0, "text": "just within 100 m"},

@@ -435,22 +435,25 @@ def attach(observations: pd.DataFrame, points: pd.DataFrame, max_time_s: float =
     placed = np.isfinite(o_lat) & np.isfinite(o_lon)
     who = observations["participant"].fillna("").astype(str).to_numpy(dtype=object)
 
+    p_t = points["t"].to_numpy(np.int64)
     match = np.full(n, -1, dtype=np.int64)  # the point, as a row of ``points``
     reason = np.full(n, "", dtype=object)
     reason[~has_time & ~placed] = "no_time_or_position"
     if len(points) == 0:
         reason[has_time | placed] = "no_points"
     else:
-        p_t = points["t"].to_numpy(np.int64)
-        p_who = points["participant"].astype(str).to_numpy(dtype=object)
+        # Participants as shared integer codes (hashing, not np.isin's sort of Python strings); -1: no points.
+        names = pd.Index(pd.unique(points["participant"].astype(str).to_numpy(dtype=object)))
+        code, p_code = names.get_indexer(who), names.get_indexer(points["participant"].astype(str).to_numpy(dtype=object))
         named = has_time & (who != "")
-        known = named & np.isin(who, p_who)
+        known = named & (code >= 0)
         reason[named & ~known] = "participant_has_no_points"
-        match[known] = _nearest_in_time(t[known], who[known], p_t, p_who)
+        match[known] = _nearest_in_time(t[known], code[known], p_t, p_code)
         anyone = has_time & (who == "")
         match[anyone] = _nearest_in_time(t[anyone], None, p_t, None)
         timed = known | anyone
-        late = timed & (np.abs(t - p_t[np.maximum(match, 0)]) > max_time_s * _NS)
+        late = timed.copy()
+        late[timed] = np.abs(t[timed] - p_t[match[timed]]) > max_time_s * _NS
         match[late], reason[late] = -1, "too_far_in_time"
         where = ~has_time & placed
         match[where] = _nearest_in_space(o_lat[where], o_lon[where], p_lat, p_lon)
@@ -464,7 +467,10 @@ def attach(observations: pd.DataFrame, points: pd.DataFrame, max_time_s: float =
     out["point"] = points.index.to_numpy()[rows]
     own = placed[kept]
     out["distance_m"] = np.where(own, haversine_m(o_lat[kept], o_lon[kept], p_lat[rows], p_lon[rows]), np.nan)
-    out["dt_s"] = np.where(has_time[kept], (t[kept] - (points["t"].to_numpy(np.int64)[rows] if len(rows) else 0)) / _NS, np.nan)
+    dt_s = np.full(len(rows), np.nan)
+    own_time = has_time[kept]
+    dt_s[own_time] = (t[kept][own_time] - p_t[rows[own_time]]) / _NS
+    out["dt_s"] = dt_s
     left_out = pd.DataFrame({"source": pd.Series(observations["source"].to_numpy(dtype=object)[~kept], dtype=object),
                              "reason": pd.Series(reason[~kept], dtype=object)})
     left_out.index = observations.index[~kept]
@@ -473,6 +479,7 @@ def attach(observations: pd.DataFrame, points: pd.DataFrame, max_time_s: float =
 
 
 def _nearest_in_time(t: np.ndarray, who: np.ndarray | None, p_t: np.ndarray, p_who: np.ndarray | None) -> np.ndarray:
+    # ``who``/``p_who``: participant codes (integers shared by both), or None for "anyone".
     """For each time, the row of the nearest point in time (of the same participant when ``who`` is given)."""
     if len(t) == 0:
         return np.zeros(0, dtype=np.int64)
@@ -481,8 +488,7 @@ def _nearest_in_time(t: np.ndarray, who: np.ndarray | None, p_t: np.ndarray, p_w
     right = pd.DataFrame({"t": p_t[p_order], "row": p_order})
     by = None
     if who is not None and p_who is not None:
-        codes = pd.Index(pd.unique(p_who))
-        left["who"], right["who"] = codes.get_indexer(who[order]), codes.get_indexer(p_who[p_order])
+        left["who"], right["who"] = who[order], p_who[p_order]
         by = "who"
     found = pd.merge_asof(left, right, on="t", by=by, direction="nearest")["row"].to_numpy(np.int64)
     rows = np.empty(len(t), dtype=np.int64)
