@@ -53,3 +53,29 @@ def test_each_reading_is_on_its_nearest_piece_and_far_ones_are_off_the_route():
 def test_a_route_that_cannot_be_cut_says_why(lat, lon, says):
     with pytest.raises(ValueError, match=says):
         split_route(lat, lon)
+
+
+def test_matching_by_cell_agrees_with_a_brute_force_search_all_round_the_route():
+    # Points on every side of the route's middle (negative and positive plane coordinates).
+    rng = np.random.default_rng(4)
+    lat = np.array([LAT0, LAT0, LAT0 + 300 / M_PER_DEG, LAT0 + 300 / M_PER_DEG])
+    lon = -2.0 + np.array([0, 400, 400, 100]) / M_PER_DEG_LON
+    segments = split_route(lat, lon, every_m=50)
+    e, n = rng.uniform(-60, 460, 3000), rng.uniform(-60, 360, 3000)
+    plat, plon = LAT0 + n / M_PER_DEG, -2.0 + e / M_PER_DEG_LON
+    index, distance = assign(segments, plat, plon, max_distance_m=40)
+    along = segments.route.along()
+    x, y = segments.route.xy(segments.route.lat, segments.route.lon)
+    fine = np.linspace(0, along[-1], 20_000)
+    fx, fy = np.interp(fine, along, x), np.interp(fine, along, y)
+    px, py = segments.route.xy(plat, plon)
+    d = np.hypot(px[:, None] - fx[None, :], py[:, None] - fy[None, :])
+    true_d, at = d.min(axis=1), fine[d.argmin(axis=1)]
+    true_index = np.where(true_d <= 40, np.searchsorted(segments.cuts_m, at, side="right") - 1, -1)
+    near_a_cut = np.min(np.abs(at[:, None] - segments.cuts_m[None, :]), axis=1) < 2.5
+    # A near tie between two pieces (round a corner) may go either way within the snap of a cell.
+    fine_index = np.searchsorted(segments.cuts_m, fine, side="right") - 1
+    other = np.where(fine_index[None, :] != np.clip(true_index, 0, None)[:, None], d, np.inf).min(axis=1)
+    clear = ~near_a_cut & (np.abs(true_d - 40) > 2.5) & (other - true_d > 2.5)
+    assert (index[clear] == true_index[clear]).all()
+    assert np.abs(distance - true_d).max() < 1.5

@@ -101,6 +101,8 @@ def load_inputs(plan: WalkPlan, source: ReadingSource, progress: Progress = _qui
         progress(f"readings of {p.kit}")
         frames.append(gather(source, p.kit, start, end, search))
     readings = pd.concat(frames, ignore_index=True) if frames else readings_frame({"kit": [], "ts": [], "clk": [], "seq": []})
+    # Few distinct kits, clock sources and flag sets: categories, so that comparing and grouping them is integer work.
+    readings = readings.astype({"kit": pd.CategoricalDtype([p.kit for p in plan.participants]), "clk": "category", "flags": "category"})
     tracks = {}
     files = [plan.path(plan.route.file)]
     for p in plan.participants:
@@ -130,77 +132,96 @@ def load_inputs(plan: WalkPlan, source: ReadingSource, progress: Progress = _qui
     return Inputs(readings, tracks, route, observations, fits, provenance)
 
 
-def _fixes(plan: WalkPlan, readings: pd.DataFrame, tracks: dict[str, Track]) -> tuple[pd.DataFrame, dict[str, str]]:
-    """Each participant's fixes (participant, t, lat, lon): their phone's track, else their kit's GPS."""
-    frames, used = [], {}
-    for p in plan.participants:
+def _fixes(plan: WalkPlan, walk: pd.DataFrame, table: pd.DataFrame, tracks: dict[str, Track]) -> tuple[pd.DataFrame, list[str]]:
+    """Each participant's fixes (kit = participant number, t, lat, lon): their phone's track, else their kit's GPS."""
+    frames, used = [], []
+    for i, p in enumerate(plan.participants):
         if p.pseudonym in tracks:
             track = tracks[p.pseudonym]
-            frames.append(pd.DataFrame({"kit": p.pseudonym, "t": track.t, "lat": track.lat, "lon": track.lon}))
-            used[p.pseudonym] = "gpx"
+            frames.append(pd.DataFrame({"kit": np.full(len(track), i, np.int64), "t": track.t, "lat": track.lat, "lon": track.lon}))
+            used.append("gpx")
         else:
-            used[p.pseudonym] = "kit_gps"
-    if "lat" in readings and "lon" in readings:
-        own = readings[~readings["participant"].isin([p for p, how in used.items() if how == "gpx"]).to_numpy()
-                       & readings["lat"].notna().to_numpy() & readings["lon"].notna().to_numpy()
-                       & ~readings["flags"].str.contains("gps_stale", regex=False).to_numpy()]
-        frames.append(pd.DataFrame({"kit": own["participant"].to_numpy(), "t": own["t"].to_numpy(),
-                                    "lat": own["lat"].to_numpy(), "lon": own["lon"].to_numpy()}))
+            used.append("kit_gps")
+    if "lat" in table and "lon" in table:
+        own = np.array([how == "kit_gps" for how in used])[walk["who"].to_numpy()]
+        rows = walk["row"].to_numpy()[own]
+        lat, lon = table["lat"].to_numpy(float)[rows], table["lon"].to_numpy(float)[rows]
+        stale = table["flags"].cat.codes.to_numpy()[rows] if isinstance(table["flags"].dtype, pd.CategoricalDtype) else None
+        bad = np.zeros(len(rows), dtype=bool)
+        if stale is not None:
+            stale_codes = np.flatnonzero(table["flags"].cat.categories.str.contains("gps_stale", regex=False))
+            bad = np.isin(stale, stale_codes)
+        keep = ~np.isnan(lat) & ~np.isnan(lon) & ~bad
+        frames.append(pd.DataFrame({"kit": walk["who"].to_numpy()[own][keep], "t": walk["t"].to_numpy()[own][keep],
+                                    "lat": lat[keep], "lon": lon[keep]}))
     fixes = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({"kit": [], "t": [], "lat": [], "lon": []})
-    return fixes.astype({"t": np.int64}), used
+    return fixes.astype({"t": np.int64, "kit": np.int64}), used
 
 
-def measured_fields(readings: pd.DataFrame) -> list[str]:
-    """Contract and x_* fields with at least one value, in contract order (reading_columns)."""
-    names = [c for c in readings.columns if (c in wire.FIELDS or c in wire.POSITION or c.startswith(wire.EXPERIMENTAL_PREFIX))
-             and readings[c].notna().any()]
+def measured_fields(table: pd.DataFrame, rows: np.ndarray) -> list[str]:
+    """Contract and x_* fields with at least one value among ``rows``, in contract order (reading_columns)."""
+    names = [c for c in table.columns if (c in wire.FIELDS or c in wire.POSITION or c.startswith(wire.EXPERIMENTAL_PREFIX))
+             and not np.isnan(table[c].to_numpy(float)[rows]).all()]
     return [c for c in wire.reading_columns(names) if c in names]
 
 
+def _take(table: pd.DataFrame, rows: np.ndarray, columns) -> dict[str, np.ndarray]:
+    return {c: table[c].to_numpy()[rows] for c in columns if c in table}
+
+
 def assemble(plan: WalkPlan, inputs: Inputs, progress: Progress = _quiet) -> Walk:
-    """The in-memory stage: from loaded columns to the published readings and the summary."""
+    """The in-memory stage: from loaded columns to the published readings and the summary.
+
+    The steps work on a slim table of keys (participant number, kit time, sequence number,
+    true time, position, the row of the loaded table); the measured values are taken from
+    the loaded table once, for the published rows, at the end.
+    """
     from .calibrate import apply_calibration, apply_ratios, colocation_ratios, humidity_correction
     from .summary import route_summary, segment_stats
 
+    table = inputs.readings
     start, end = plan.span_s()
     walk_start, walk_end = (int(m.timestamp()) for m in plan.utc_window())
-    who = {p.kit: p.pseudonym for p in plan.participants}
+    names = [p.pseudonym for p in plan.participants]
+    kit_of = {p.kit: i for i, p in enumerate(plan.participants)}
     explicit = {p.kit: -float(p.clock_offset_s) for p in plan.participants if p.clock_offset_s is not None}
 
     progress("clocks")
-    found = inputs.readings
-    readings, clock_runs = correct_clocks(found, explicit, (start, end), plan.readings.search_h * 3600)
-    readings["participant"] = readings["kit"].map(who)
-    t = readings["t"].to_numpy(np.int64)
+    keys = pd.DataFrame({"kit": table["kit"], "ts": table["ts"], "clk": table["clk"], "seq": table["seq"],
+                         "row": np.arange(len(table))})
+    if "pm25" in table:
+        keys["pm25"] = table["pm25"]
+    keys, clock_runs = correct_clocks(keys, explicit, (start, end), plan.readings.search_h * 3600)
+    keys["who"] = keys["kit"].map(kit_of).astype(np.int64)
+    t = keys["t"].to_numpy(np.int64)
     in_span = (t >= start * _NS) & (t < end * _NS)
     in_walk = (t >= walk_start * _NS) & (t < walk_end * _NS)
-    counts: dict[str, Any] = {"found": len(readings), "outside_walk": int((~in_span).sum()),
+    counts: dict[str, Any] = {"found": len(keys), "outside_walk": int((~in_span).sum()),
                               "colocation": int((in_span & ~in_walk).sum()), "in_walk": int(in_walk.sum())}
 
     colocation: dict[str, Any] = {}
     if plan.colocation is not None:
         c0, c1 = (int(m.timestamp()) * _NS for m in plan.utc_window(plan.colocation))
-        colocation = colocation_ratios(readings[in_span], c0, c1)
-    walk = readings[in_walk].reset_index(drop=True)
+        near = keys[in_span]
+        rows = near["row"].to_numpy()
+        colocation = colocation_ratios(pd.DataFrame({"kit": near["kit"].to_numpy(), "t": near["t"].to_numpy(),
+                                                     **_take(table, rows, ("pm1", "pm25", "pm10"))}), c0, c1,
+                                       fields=tuple(f for f in ("pm1", "pm25", "pm10") if f in table))
+    walk = keys[in_walk].drop(columns=[c for c in ("pm25", "ts", "clk") if c in keys]).reset_index(drop=True)
 
     progress("positions")
-    fixes, position_source = _fixes(plan, walk, inputs.tracks)
-    placement = place_readings(walk.assign(kit=walk["participant"]), fixes, plan.alignment.tolerance_s, plan.alignment.max_gap_s)
-    walk = placement.readings.assign(kit=walk["kit"].to_numpy())
-    walk["position_source"] = walk["participant"].map(position_source)
+    fixes, position_source = _fixes(plan, walk, table, inputs.tracks)
+    placement = place_readings(pd.DataFrame({"kit": walk["who"].to_numpy(), "t": walk["t"].to_numpy()}), fixes,
+                               plan.alignment.tolerance_s, plan.alignment.max_gap_s)
+    walk["lat"] = placement.readings["lat"].to_numpy()
+    walk["lon"] = placement.readings["lon"].to_numpy()
+    walk["position"] = placement.readings["position"].to_numpy()
     counts["position"] = placement.counts
-
-    progress("corrections")
-    walk, calibration = apply_calibration(walk, inputs.fits)
-    if plan.colocation is not None and plan.colocation.apply and colocation:
-        walk = apply_ratios(walk, colocation)
-    if plan.humidity.correction != "none":
-        walk = humidity_correction(walk, plan.humidity.correction, plan.humidity.kappa)
 
     progress("privacy")
     zones = [Zone(z.lat, z.lon, z.radius_m) for z in plan.privacy_zones]
-    filtered = privacy_filter(walk, zones, plan.privacy.trim_m)
-    published = filtered.points
+    filtered = privacy_filter(walk.rename(columns={"who": "participant"}), zones, plan.privacy.trim_m)
+    published = filtered.points.rename(columns={"participant": "who"})
     counts["removed"] = filtered.removed
 
     progress("segments")
@@ -208,16 +229,40 @@ def assemble(plan: WalkPlan, inputs: Inputs, progress: Progress = _quiet) -> Wal
                            stops=[(s.name, s.lat, s.lon) for s in plan.route.stops] or None)
     segment, distance = assign(segments, published["lat"].to_numpy(float), published["lon"].to_numpy(float),
                                plan.alignment.route_distance_m)
-    published = published.assign(segment=segment, route_distance_m=np.where(np.isfinite(distance), distance, np.nan))
-    order = {p.pseudonym: i for i, p in enumerate(plan.participants)}
-    published = (published.assign(_who=published["participant"].map(order))
-                 .sort_values(["_who", "t", "seq"], kind="stable").drop(columns="_who").reset_index(drop=True))
+    order = np.lexsort((published["seq"].to_numpy(), published["t"].to_numpy(), published["who"].to_numpy()))
+    published = published.iloc[order].reset_index(drop=True)
+    segment, distance = segment[order], distance[order]
+    rows = published["row"].to_numpy()
     placed = published["lat"].notna().to_numpy()
+    on_route = placed & (segment >= 0)
     counts["published"] = len(published)
     counts["published_placed"] = int(placed.sum())
-    counts["off_route"] = int((placed & (published["segment"].to_numpy() < 0)).sum())
-    stats = segment_stats(published[placed & (published["segment"].to_numpy() >= 0)], len(segments),
-                          pollutants=tuple(p for p in POLLUTANTS if p in published))
+    counts["off_route"] = int((placed & (segment < 0)).sum())
+    pollutants = tuple(p for p in POLLUTANTS if p in table)
+    stats = segment_stats(pd.DataFrame({"segment": segment[on_route], "kit": published["who"].to_numpy()[on_route],
+                                        **_take(table, rows[on_route], pollutants)}), len(segments), pollutants=pollutants)
+
+    progress("corrections")
+    fields = measured_fields(table, rows if len(rows) else np.arange(len(table)))
+    values = _take(table, rows, [c for c in fields if c not in ("lat", "lon")])
+    out = pd.DataFrame({"kit": table["kit"].to_numpy()[rows], "ts": table["ts"].to_numpy()[rows],
+                        "clk": table["clk"].to_numpy()[rows], "seq": published["seq"].to_numpy(), **values,
+                        "lat": published["lat"].to_numpy(), "lon": published["lon"].to_numpy(),
+                        "flags": table["flags"].to_numpy()[rows],
+                        "participant": pd.Categorical.from_codes(published["who"].to_numpy(), categories=names),
+                        "t": published["t"].to_numpy(), "clock": published["clock"].to_numpy(),
+                        "clock_offset_s": published["clock_offset_s"].to_numpy(), "position": published["position"].to_numpy(),
+                        "position_source": pd.Categorical.from_codes(
+                            np.array([("gpx", "kit_gps").index(u) for u in position_source])[published["who"].to_numpy()],
+                            categories=["gpx", "kit_gps"]),
+                        "segment": segment, "route_distance_m": np.where(np.isfinite(distance), distance, np.nan)})
+    calibration: list[dict[str, Any]] = []
+    if any(inputs.fits.values()):
+        out, calibration = apply_calibration(out, inputs.fits)
+    if plan.colocation is not None and plan.colocation.apply and colocation:
+        out = apply_ratios(out, colocation)
+    if plan.humidity.correction != "none":
+        out = humidity_correction(out, plan.humidity.correction, plan.humidity.kappa)
 
     observations = pd.DataFrame()
     obs_summary: dict[str, Any] = {}
@@ -225,42 +270,43 @@ def assemble(plan: WalkPlan, inputs: Inputs, progress: Progress = _quiet) -> Wal
         progress("observations")
         from .observations import attach
 
-        points = published[placed].reset_index()[["index", "participant", "t", "lat", "lon"]].set_index("index")
+        points = pd.DataFrame({"participant": out["participant"].astype(str).to_numpy(), "t": out["t"].to_numpy(),
+                               "lat": out["lat"].to_numpy(), "lon": out["lon"].to_numpy()})[placed]
         attached = attach(inputs.observations, points)
         observations = attached.observations
         if len(observations):
-            observations = observations.assign(segment=published["segment"].to_numpy()[observations["point"].to_numpy(np.int64)])
+            observations = observations.assign(segment=segment[observations["point"].to_numpy(np.int64)])
         obs_summary = {"given": len(inputs.observations), "attached": len(observations), "unattached": attached.unattached}
 
-    fields = measured_fields(published if len(published) else walk)
+    per_who = np.bincount(published["who"].to_numpy(), minlength=len(names))
     summary = {
         "readings": counts,
-        "participants": [{"pseudonym": p.pseudonym, "kit": p.kit, "positions": position_source[p.pseudonym],
-                          "readings": int((published["participant"] == p.pseudonym).sum())} for p in plan.participants],
-        "clocks": _synced(readings, who) + [_clock(run, who) for run in clock_runs],
+        "participants": [{"pseudonym": p.pseudonym, "kit": p.kit, "positions": position_source[i], "readings": int(per_who[i])}
+                         for i, p in enumerate(plan.participants)],
+        "clocks": _synced(keys, names, kit_of) + [_clock(run, names, kit_of) for run in clock_runs],
         "calibration": calibration,
         "colocation": colocation,
         "humidity": {"correction": plan.humidity.correction, "kappa": plan.humidity.kappa},
-        "route": {"length_m": float(segments.cuts_m[-1]), "segments": len(segments), **route_summary(stats)},
+        "route": {"length_m": float(segments.cuts_m[-1]), **route_summary(stats)},
         "observations": obs_summary,
         "provenance": inputs.provenance,
     }
-    return Walk(plan, published, fields, segments, stats, observations, summary)
+    return Walk(plan, out, fields, segments, stats, observations, summary)
 
 
-def _synced(readings: pd.DataFrame, who: dict[str, str]) -> list[dict[str, Any]]:
-    synced = readings[(readings["clock"] == "synced").to_numpy()]
+def _synced(keys: pd.DataFrame, names: list[str], kit_of: dict[str, int]) -> list[dict[str, Any]]:
+    synced = keys[(keys["clock"] == "synced").to_numpy()]
     out = []
-    for kit, rows in synced.groupby("kit", sort=False):
-        out.append({"participant": who.get(kit), "kit": kit, "method": "synced", "offset_s": 0.0, "estimated_offset_s": None,
+    for kit, rows in synced.groupby("kit", sort=False, observed=True):
+        out.append({"participant": names[kit_of[kit]], "kit": kit, "method": "synced", "offset_s": 0.0, "estimated_offset_s": None,
                     "confident": None, "peak": None, "distinctness": None, "overlap_s": None, "readings": len(rows),
                     "seq_first": int(rows["seq"].min()), "seq_last": int(rows["seq"].max())})
     return out
 
 
-def _clock(run, who: dict[str, str]) -> dict[str, Any]:
+def _clock(run, names: list[str], kit_of: dict[str, int]) -> dict[str, Any]:
     e = run.estimate
-    return {"participant": who.get(run.kit), "kit": run.kit, "method": run.method, "offset_s": run.offset_s,
+    return {"participant": names[kit_of[run.kit]], "kit": run.kit, "method": run.method, "offset_s": run.offset_s,
             "estimated_offset_s": e.offset_s if e else None, "confident": e.confident if e else None,
             "peak": e.peak if e else None, "distinctness": e.distinctness if e else None,
             "overlap_s": e.overlap_s if e else None, "readings": run.readings, "seq_first": run.seq_first, "seq_last": run.seq_last}

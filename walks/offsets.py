@@ -72,7 +72,7 @@ def reference_series(readings: pd.DataFrame, field: str = "pm25") -> tuple[np.nd
     if synced.empty:
         return np.array([]), np.array([])
     binned = synced.assign(bin=synced["ts"].to_numpy(np.int64) // REFERENCE_BIN_S)
-    per_kit = binned.groupby(["bin", "kit"], sort=True)[field].mean()
+    per_kit = binned.groupby(["bin", "kit"], sort=True, observed=True)[field].mean()
     median = per_kit.groupby(level="bin", sort=True).median()
     # Each bin at the mean time of its readings, not its middle: kits sample at a fixed phase,
     # and a bin's middle would shift the reference by up to half a bin.
@@ -87,15 +87,22 @@ def correct_clocks(readings: pd.DataFrame, explicit: dict[str, float], span_s: t
 
     ``explicit`` maps a kit to the offset to add to its unsynchronised stamps (seconds).
     """
-    readings = readings.sort_values(["kit", "seq"], kind="stable").reset_index(drop=True)
+    kit_code = pd.factorize(readings["kit"], sort=True)[0] if len(readings) else np.array([], np.int64)
+    seq = readings["seq"].to_numpy(np.int64)
+    ordered = len(seq) < 2 or bool(np.all((np.diff(kit_code) > 0) | ((np.diff(kit_code) == 0) & (np.diff(seq) > 0))))
+    if not ordered:
+        readings = readings.iloc[np.lexsort((seq, kit_code))]
+    readings = readings.reset_index(drop=True)
     run = runs(readings)
     offset = np.zeros(len(readings))
     method = np.zeros(len(readings), dtype=np.int8)  # METHODS index; 0 synced
     ref_t, ref_v = reference_series(readings, field)
     centre_true = (span_s[0] + span_s[1]) / 2
     out_runs: list[ClockRun] = []
-    for r in range(int(run.max()) + 1 if len(run) else 0):
-        rows = np.flatnonzero(run == r)
+    # Runs are contiguous stretches of rows: their bounds, not a scan of the table per run.
+    marked = np.flatnonzero(run >= 0)
+    bounds = np.flatnonzero(np.diff(run[marked]) != 0) + 1 if len(marked) else np.array([], np.int64)
+    for rows in np.split(marked, bounds) if len(marked) else []:
         kit = str(readings["kit"].iat[rows[0]])
         ts = readings["ts"].to_numpy(float)[rows]
         seq = readings["seq"].to_numpy()[rows]

@@ -97,21 +97,40 @@ def split_route(lat, lon, every_m: float = 50.0, stops: list[tuple[str, float, f
     return Segments(route, cuts, names)
 
 
+CELL_M = 1.0  # points are matched by the 1 m cell they fall in: walkers share cells, so far fewer queries than points
+
+
 def assign(segments: Segments, lat, lon, max_distance_m: float = 50.0) -> tuple[np.ndarray, np.ndarray]:
-    """(segment index or -1 when off the route, distance from the route in metres) for each point."""
+    """(segment index or -1 when off the route, distance from the route in metres) for each point.
+
+    Points are snapped to a grid of CELL_M cells first and each occupied cell is matched
+    once: a group walking one route puts many readings in each cell, so a million readings
+    cost a few hundred thousand tree queries. The snap moves a point by at most
+    CELL_M / √2, well inside GPS error.
+    """
     from scipy.spatial import cKDTree
 
     route = segments.route
     along = route.along()
     x, y = route.xy(route.lat, route.lon)
     dense = np.minimum(np.arange(0, along[-1] + RESOLUTION_M, RESOLUTION_M), along[-1])
-    tree = cKDTree(np.column_stack([np.interp(dense, along, x), np.interp(dense, along, y)]))
+    sx, sy = np.interp(dense, along, x), np.interp(dense, along, y)
+    tree = cKDTree(np.column_stack([sx, sy]))
     px, py = route.xy(lat, lon)
     placed = np.isfinite(px) & np.isfinite(py)
     distance = np.full(len(px), np.inf)
     nearest = np.zeros(len(px), dtype=np.int64)
     if placed.any():
-        distance[placed], nearest[placed] = tree.query(np.column_stack([px[placed], py[placed]]))
+        cx = np.floor(px[placed] / CELL_M).astype(np.int64)
+        cy = np.floor(py[placed] / CELL_M).astype(np.int64)
+        ox, oy = cx.min(), cy.min()
+        height = int(cy.max() - oy) + 1
+        cells, inverse = np.unique((cx - ox) * height + (cy - oy), return_inverse=True)
+        centres = (np.column_stack([cells // height + ox, cells % height + oy]) + 0.5) * CELL_M
+        _, i = tree.query(centres)
+        nearest[placed] = i[inverse]
+        # The distance of the point itself (not its cell) from that route sample.
+        distance[placed] = np.hypot(px[placed] - sx[nearest[placed]], py[placed] - sy[nearest[placed]])
     at = dense[nearest]
     index = np.clip(np.searchsorted(segments.cuts_m, at, side="right") - 1, 0, len(segments) - 1)
     return np.where(distance <= max_distance_m, index, -1), distance
