@@ -190,8 +190,8 @@ def _decimals(data: bytes, buf: np.ndarray, start: np.ndarray, end: np.ndarray, 
     ones = np.ones(width, np.uint8)
     dots, ndigits = dot.view(np.uint8) @ ones, digit.view(np.uint8) @ ones
     plain = ~odd & (ndigits + dots + negative == length) & (dots <= 1) & (ndigits >= 1) & (ndigits <= _MAX_DIGITS)
-    # Every digit weighted by its column from the right (exact: integers below 2**53), then the point's column taken out.
-    whole = ((digits * digit).astype(float) @ _P10[width - 1 :: -1].astype(float)).astype(np.int64)
+    # Every digit weighted by its column from the right (in int64: up to 18 columns), then the point's column taken out.
+    whole = (digits * digit) @ _P10[width - 1 :: -1]
     decimals = np.where(dots == 1, width - 1 - dot.argmax(1), 0)
     right = whole % _P10[decimals + 1]
     mantissa = np.where(dots == 1, (whole - right) // 10 + right, whole)
@@ -254,10 +254,11 @@ def _iso_times(buf: np.ndarray, start: np.ndarray, end: np.ndarray):
     doy = (153 * ((month + 9) % 12) + 2) // 5 + day - 1
     days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
     seconds = ((days * 24 + hour) * 60 + minute) * 60 + second
-    shown = min(fraction - 1, 9)  # digits beyond nanoseconds are dropped, as pandas does
-    nanos = number(14, shown) * 10 ** (9 - shown) if shown > 0 else 0
+    places = max(fraction - 1, 0)  # digits of the fraction
+    shown = min(places, 9)  # digits beyond nanoseconds are dropped, as pandas does
+    nanos = number(14, shown) * 10 ** (9 - shown) if shown else 0
     if len(zone) == 6:
-        offset = (number(13 + fraction, 2) * 60 + number(15 + fraction, 2)) * 60
+        offset = (number(14 + places, 2) * 60 + number(16 + places, 2)) * 60
         seconds = seconds - np.where(chars[:, 19 + fraction] == ord("-"), -offset, offset)
     return seconds * 1_000_000_000 + nanos
 
