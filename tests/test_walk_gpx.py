@@ -12,7 +12,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from walks.gpx import GpxError, Track, _decimals, _finish, _gpxpy, _iso_times, _scan, read_track
+from walks.gpx import _PAD, GpxError, Track, _decimals, _finish, _gpxpy, _iso_times, _scan, read_track
 
 GPXPY_FILES = Path(__file__).parent / "data" / "gpxpy"
 NO_POINTS = "has no track or route points"
@@ -225,12 +225,12 @@ def test_a_date_that_does_not_exist_is_an_error_that_names_the_file(tmp_path):
         read_track(path)
 
 
-def _columns(texts: list[str]) -> tuple[bytes, np.ndarray, np.ndarray, np.ndarray]:
-    """texts laid end to end (with a separator, as in a file) and their byte spans."""
+def _columns(texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """texts laid end to end (with a separator, as in a file, and padding after it) and their byte spans."""
     data = b"<" + b"|".join(t.encode() for t in texts) + b">"
     lengths = np.array([len(t.encode()) for t in texts])
     start = 1 + np.concatenate([[0], np.cumsum(lengths + 1)[:-1]])
-    return data, np.frombuffer(data + bytes(96), np.uint8), start, start + lengths
+    return np.frombuffer(data + bytes(_PAD), np.uint8), start, start + lengths
 
 
 decimal_text = st.one_of(
@@ -244,8 +244,7 @@ decimal_text = st.one_of(
 @given(st.lists(decimal_text, min_size=1, max_size=30))
 @example(["91.0000000000001", "-0.0", "1234567890.12345678"])  # 16 columns: past 2**53 had the sum been in floats
 def test_reading_decimals_by_digit_arithmetic_gives_exactly_what_float_gives(texts):
-    data, buf, start, end = _columns(texts)
-    got = _decimals(data, buf, start, end)
+    got = _decimals(*_columns(texts))
     assert got is not None and got.tolist() == [float(t) for t in texts]
 
 
@@ -258,9 +257,8 @@ zones = st.one_of(st.just("Z"), st.just(""), st.builds(lambda h, m, s: f"{s}{h:0
 def test_reading_times_of_one_layout_by_digit_arithmetic_gives_exactly_what_pandas_gives(moments, fraction, zone):
     texts = [m.strftime("%Y-%m-%dT%H:%M:%S") + (f".{m.microsecond:06d}{m.microsecond % 1000:03d}"[: fraction + 1] if fraction else "") + zone
              for m in moments]
-    data, buf, start, end = _columns(texts)
     expected = pd.to_datetime(pd.Series(texts), format="ISO8601", utc=True).to_numpy(dtype="datetime64[ns]").astype(np.int64)
-    assert _iso_times(buf, start, end).tolist() == expected.tolist()
+    assert _iso_times(*_columns(texts)).tolist() == expected.tolist()
 
 
 def test_the_track_keeps_its_shape_whichever_reader_read_it(tmp_path):

@@ -20,6 +20,7 @@ What a walk needs from a GPX is where the phone was *when*: so
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,11 +54,14 @@ class Track:
 def read_track(path: Path) -> Track:
     """The timed fixes of a GPX file (tracks, else a timed route)."""
     try:
-        data = path.read_bytes()
+        with path.open("rb") as file:
+            # Read straight into the scanner's zero-padded buffer: a million points are 200 MB not to copy again.
+            buf = np.zeros(os.fstat(file.fileno()).st_size + _PAD, np.uint8)
+            size = file.readinto(memoryview(buf)[: len(buf) - _PAD])  # fewer if it shrank meanwhile: zeros follow
     except OSError as exc:
         raise GpxError(f"cannot read the GPX file {path}: {exc.strerror}") from None
-    scanned = _scan(data)
-    points = scanned if scanned is not None else _gpxpy(path, data)
+    scanned = _scan(buf[: size + _PAD])
+    points = scanned if scanned is not None else _gpxpy(path, buf[:size].tobytes())
     return _finish(path, *points, reader="scan" if scanned is not None else "gpxpy")
 
 
@@ -75,6 +79,8 @@ _LT, _QUOT, _APOS, _GT, _DOT, _MINUS = (ord(c) for c in "<\"'>.-")
 _OTHER, _OPEN, _CLOSE, _ELE, _ELE_END, _TIME, _TIME_END = range(7)
 _KINDS = ((_CLOSE, b"</trkpt>"), (_ELE, b"<ele>"), (_ELE_END, b"</ele>"), (_TIME, b"<time>"), (_TIME_END, b"</time>"))
 _P10 = 10 ** np.arange(19, dtype=np.int64)
+_TAG_WIDTH = 96  # bytes read from each start tag: room for any lat and lon a GPS writes
+_PAD = _TAG_WIDTH  # zero bytes after the file, so every window read near its end is defined
 _MAX_DIGITS = 15  # a mantissa below 2**53 over an exact power of ten rounds as float() does (Clinger 1990)
 
 
@@ -84,19 +90,23 @@ def _starts_with(words: np.ndarray, text: bytes) -> np.ndarray:
     return (words & np.uint64(mask)) == np.uint64(int.from_bytes(text, "little"))
 
 
-def _scan(data: bytes):
+def _scan(data: bytes | np.ndarray):
     """(times, lat, lon, ele, kind) of a track whose every point is laid out as phones write it, else None (gpxpy decides).
 
     The layout: ``<trkpt lat=".." lon="..">`` (either order, either quote) whose
     first children are an optional ``<ele>`` and then ``<time>``; anything may
     follow (extensions). ``times`` is int64 nanoseconds when every time has the
-    same ISO 8601 layout, else their text for pandas.
+    same ISO 8601 layout, else their text for pandas. ``data`` is the file's
+    bytes, or (from read_track) a uint8 array of them followed by _PAD zeros.
     """
-    padded = data + bytes(_TAG_WIDTH)  # so every window and word near the end is defined
-    buf = np.frombuffer(padded, np.uint8)
+    if isinstance(data, bytes):
+        buf = np.frombuffer(data + bytes(_PAD), np.uint8)
+    else:
+        buf = data
+    size = len(buf) - _PAD  # past the end, zeros: every window and word near the end is defined
     # The eight bytes from every offset, as one unaligned uint64 each.
-    words = np.ndarray((len(data),), "<u8", padded, 0, (1,))
-    tags = np.flatnonzero(buf[: len(data)] == _LT)
+    words = np.ndarray((size,), "<u8", buf, 0, (1,))
+    tags = np.flatnonzero(buf[:size] == _LT)
     head = words[tags]
     if _starts_with(head, b"<!").any() or _starts_with(head[1:], b"<?").any():
         return None  # a comment or CDATA could hide or fake a point; gpxpy reads the file
@@ -118,43 +128,42 @@ def _scan(data: bytes):
         return None
     (lat_from, lat_to), (lon_from, lon_to) = lat_lon
     ele_from, ele_to = tags[o + 1] + len(b"<ele>"), tags[o + 2]
-    lat, lon = _decimals(data, buf, lat_from, lat_to), _decimals(data, buf, lon_from, lon_to)
-    ele = _decimals(data, buf, np.where(has_ele, ele_from, 0), np.where(has_ele, ele_to, 0), empty=np.nan)
+    lat, lon = _decimals(buf, lat_from, lat_to), _decimals(buf, lon_from, lon_to)
+    ele = _decimals(buf, np.where(has_ele, ele_from, 0), np.where(has_ele, ele_to, 0), empty=np.nan)
     if lat is None or lon is None or ele is None:
         return None  # a value float() does not read: gpxpy decides what it means
     time_from, time_to = tags[first] + len(b"<time>"), tags[first + 1]
     times = _iso_times(buf, time_from, time_to)
     if times is None:  # not all one layout: pandas reads each
-        times = [data[a:b].decode("utf-8", errors="replace").strip() for a, b in zip(time_from.tolist(), time_to.tolist())]
+        times = [buf[a:b].tobytes().decode("utf-8", errors="replace").strip() for a, b in zip(time_from.tolist(), time_to.tolist())]
     return times, lat, lon, ele, "track"
 
 
-_TAG_WIDTH = 96  # bytes read from each start tag: room for any lat and lon a GPS writes
 
 
 def _attributes(buf, words, start, end):
-    """((lat from, to), (lon from, to)) byte spans in start tags exactly ``<trkpt lat="…" lon="…">``, else None."""
+    """((lat from, to), (lon from, to)) byte spans in start tags exactly ``<trkpt lat="…" lon="…">``, else None.
+
+    The first value ends at the first quote, the second at the first ">"; a
+    stray quote or ">" in either leaves a value that is not a number, so the
+    file goes to gpxpy.
+    """
     width = int(min(_TAG_WIDTH, (end - start).max()))
     tag = _windows(buf, width)[start]
-    quote = (tag == _QUOT) | (tag == _APOS)
     rows = np.arange(len(tag))
     q0 = len(b"<trkpt lat=")
-    q1 = q0 + 1 + quote[:, q0 + 1 :].argmax(1)
-    q2 = q1 + len(b' lon="')
-    q2 = np.minimum(q2, width - 1)  # a longer start tag fails the checks below
-    later = np.arange(width, dtype=np.uint8) > q2.astype(np.uint8)[:, None]
-    q3 = (quote & later).argmax(1)  # 0 where there is none: fails below
-    lat_first = _starts_with(words[start + 7], b"lat=")
-    lon_first = _starts_with(words[start + 7], b"lon=")
-    second = words[start + q1 + 2]
-    ok = (lat_first & _starts_with(second, b"lon=")) | (lon_first & _starts_with(second, b"lat="))
-    ok &= quote[:, q0] & (tag[rows, q1] == tag[:, q0]) & _is_space(tag[rows, q1 + 1])
-    ok &= (q2 == q1 + len(b' lon="')) & quote[rows, q2] & (tag[rows, q3] == tag[rows, q2]) & (q3 > q2)
-    ok &= (tag[rows, np.minimum(q3 + 1, width - 1)] == _GT) & (start + q3 < end)
+    q1 = q0 + 1 + ((tag[:, q0 + 1 :] == _QUOT) | (tag[:, q0 + 1 :] == _APOS)).argmax(1)
+    q2 = np.minimum(q1 + len(b' lon="'), width - 1)
+    gt = q0 + 1 + (tag[:, q0 + 1 :] == _GT).argmax(1)
+    first_name, second_name = words[start + 7], words[start + q1 + 2]
+    lat_first = _starts_with(first_name, b"lat=") & _starts_with(second_name, b"lon=")
+    lon_first = _starts_with(first_name, b"lon=") & _starts_with(second_name, b"lat=")
+    ok = (lat_first | lon_first) & ((tag[:, q0] == _QUOT) | (tag[:, q0] == _APOS)) & (tag[rows, q1] == tag[:, q0])
+    ok &= _is_space(tag[rows, q1 + 1]) & ((tag[rows, q2] == _QUOT) | (tag[rows, q2] == _APOS))
+    ok &= (gt > q2 + 1) & (tag[rows, gt - 1] == tag[rows, q2]) & (tag[rows, gt] == _GT) & (start + gt < end)
     if not ok.all():
         return None
-    q0 = start + q0
-    q1, q2, q3 = start + q1, start + q2, start + q3
+    q0, q1, q2, q3 = start + q0, start + q1, start + q2, start + gt - 1
     lat = (np.where(lat_first, q0, q2) + 1, np.where(lat_first, q1, q3))
     lon = (np.where(lat_first, q2, q0) + 1, np.where(lat_first, q3, q1))
     return lat, lon
@@ -169,8 +178,8 @@ def _is_space(chars: np.ndarray) -> np.ndarray:
     return (chars == 32) | (chars == 9) | (chars == 10) | (chars == 13)
 
 
-def _decimals(data: bytes, buf: np.ndarray, start: np.ndarray, end: np.ndarray, empty: float | None = None):
-    """float() of each ``data[start:end]``: plain decimals by digit arithmetic, anything else by float(); None if one is not a number.
+def _decimals(buf: np.ndarray, start: np.ndarray, end: np.ndarray, empty: float | None = None):
+    """float() of each ``buf[start:end]``: plain decimals by digit arithmetic, anything else by float(); None if one is not a number.
 
     A plain decimal (optional minus, 1 to 15 digits, optional point) is its
     integer mantissa over a power of ten; both are exact doubles, so the one
@@ -203,7 +212,7 @@ def _decimals(data: bytes, buf: np.ndarray, start: np.ndarray, end: np.ndarray, 
     odd_rows = np.flatnonzero(~plain)
     if len(odd_rows):
         try:
-            value[odd_rows] = [float(data[a:b]) for a, b in zip(start[odd_rows].tolist(), end[odd_rows].tolist())]
+            value[odd_rows] = [float(buf[a:b].tobytes()) for a, b in zip(start[odd_rows].tolist(), end[odd_rows].tolist())]
         except ValueError:
             return None
     return value
