@@ -113,9 +113,9 @@ def _scan(data: bytes | np.ndarray):
     trkpt = _starts_with(head, b"<trkpt")
     opened = trkpt & _is_space(buf[tags + 6])
     kind = np.zeros(len(tags) + 5, np.int8)  # padded: kind[o + 4] is defined for every opening o
-    kind[: len(tags)][opened] = _OPEN
-    for code, text in _KINDS:
-        kind[: len(tags)][_starts_with(head, text)] = code
+    kind[: len(tags)] = opened.view(np.int8) * np.int8(_OPEN)
+    for code, text in _KINDS:  # the patterns exclude one another, so their codes add up to the one that matched
+        kind[: len(tags)] += _starts_with(head, text).view(np.int8) * np.int8(code)
     o, c = np.flatnonzero(kind == _OPEN), np.flatnonzero(kind == _CLOSE)
     if len(o) == 0 or len(o) != trkpt.sum() or len(c) != len(o) or not ((o < c).all() and (c[:-1] < o[1:]).all()):
         return None  # a point without attributes, self-closed, nested or unclosed: not the layout
@@ -194,10 +194,11 @@ def _decimals(buf: np.ndarray, start: np.ndarray, end: np.ndarray, empty: float 
     digits = chars - np.uint8(48)
     digit = (digits < 10) & inside
     dot = (chars == _DOT) & inside
-    negative = (chars[np.arange(len(chars)), np.clip(width - length, 0, width - 1)] == _MINUS) & (length > 0)
+    negative = (buf[start] == _MINUS) & (length > 0)
     # Row sums and the weighted digits as matrix products: far quicker than reductions along short rows.
-    ones = np.ones(width, np.uint8)
-    dots, ndigits = dot.view(np.uint8) @ ones, digit.view(np.uint8) @ ones
+    # Both counts in one (a dot counts 32): float32 for the BLAS, exact this small.
+    counts = ((digit.view(np.uint8) + (dot.view(np.uint8) << 5)).astype(np.float32) @ np.ones(width, np.float32)).astype(np.int64)
+    dots, ndigits = counts >> 5, counts & 31
     plain = ~odd & (ndigits + dots + negative == length) & (dots <= 1) & (ndigits >= 1) & (ndigits <= _MAX_DIGITS)
     # Every digit weighted by its column from the right (in int64: up to 18 columns), then the point's column taken out.
     whole = (digits * digit) @ _P10[width - 1 :: -1]
@@ -240,8 +241,9 @@ def _iso_times(buf: np.ndarray, start: np.ndarray, end: np.ndarray):
         signed = bool(np.isin(chars[:, 19 + fraction], np.frombuffer(b"+-", np.uint8)).all())
     elif zone == b"Z":
         literal[19 + fraction] = b"Z"
-    value = chars[:, digits].astype(np.int64) - 48
-    ok = signed and bool(((value >= 0) & (value <= 9)).all())
+    value = chars[:, digits] - np.uint8(48)
+    ok = signed and bool((value < 10).all())
+    value = value.astype(np.int64)
     for col, text in literal.items():
         if text is not None:
             ok &= bool((chars[:, col] == text[0]).all())
