@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -66,6 +65,15 @@ def test_the_fast_scanner_and_gpxpy_agree_wherever_the_scanner_reads_a_file(name
 
 def test_the_scanner_reads_the_common_layout_of_a_recorded_track():
     assert read_track(GPXPY_FILES / "cerknicko-jezero.gpx").reader == "scan"
+
+
+def test_the_scanner_reads_these_of_gpxpys_files_and_leaves_the_rest_to_gpxpy():
+    scanned = {p.name for p in GPXPY_FILES.glob("*.gpx") if _scan(p.read_bytes()) is not None}
+    assert scanned == {
+        "Mojstrovka.gpx", "around-visnjan-with-car.gpx", "cerknicko-jezero-no-creator.gpx", "cerknicko-jezero-with-elevations-zero.gpx",
+        "cerknicko-jezero.gpx", "first_and_last_elevation.gpx", "gpx1.0_with_all_fields.gpx", "track-with-empty-segment.gpx",
+        "track-with-less-sec-time.gpx", "track_with_speed.gpx", "validation_gpx10.gpx", "validation_gpx11.gpx",
+    }
 
 
 def _gpx(tmp_path: Path, body: str, version: str = "1.1") -> Path:
@@ -190,8 +198,8 @@ def test_a_recording_with_one_point_missing_its_time_is_read_by_gpxpy_and_the_po
     cut = text.index("<time>2026-05-01T10:00:07Z</time>")
     path.write_text(text[:cut] + text[cut + len("<time>2026-05-01T10:00:07Z</time>"):])
     track = read_track(path)
-    assert (track.reader, len(track), track.without_time) == ("gpxpy", 39, 1)
-    assert 53.4808 + 7 * 1.7e-5 not in np.round(track.lat, 7)
+    seconds = (track.t - int(START.timestamp()) * 10**9) // 10**9
+    assert (track.reader, track.without_time, seconds.tolist()) == ("gpxpy", 1, [s for s in range(40) if s != 7])
 
 
 @pytest.mark.parametrize("change", [
@@ -259,8 +267,3 @@ def test_reading_times_of_one_layout_by_digit_arithmetic_gives_exactly_what_pand
              for m in moments]
     expected = pd.to_datetime(pd.Series(texts), format="ISO8601", utc=True).to_numpy(dtype="datetime64[ns]").astype(np.int64)
     assert _iso_times(*_columns(texts)).tolist() == expected.tolist()
-
-
-def test_the_track_keeps_its_shape_whichever_reader_read_it(tmp_path):
-    fast = read_track(_phone_gpx(tmp_path))
-    assert replace(fast, reader="gpxpy").reader == "gpxpy" and fast.t.dtype == np.int64 and fast.lat.dtype == float
