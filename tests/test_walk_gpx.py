@@ -242,7 +242,7 @@ def _columns(texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 decimal_text = st.one_of(
-    st.floats(-180, 180, allow_nan=False).map(repr),
+    st.floats(-180, 180, allow_nan=False).map(repr), st.integers(-10**16, 10**16).map(str),
     st.builds(lambda i, f, neg: ("-" if neg else "") + f"{i}.{f}", st.integers(0, 999), st.text("0123456789", min_size=0, max_size=16),
               st.booleans()),
 )
@@ -254,6 +254,17 @@ decimal_text = st.one_of(
 def test_reading_decimals_by_digit_arithmetic_gives_exactly_what_float_gives(texts):
     got = _decimals(*_columns(texts))
     assert got is not None and got.tolist() == [float(t) for t in texts]
+
+
+# As a GPS writes them: one number of decimals for the whole column (the scanner's quickest path).
+fixed_point_column = st.integers(0, 12).flatmap(lambda places: st.lists(
+    st.one_of(st.floats(-180, 180, allow_nan=False), st.floats(-1, 1, allow_nan=False)).map(lambda x: f"{x:.{places}f}"), min_size=1, max_size=30))
+
+
+@settings(max_examples=200, deadline=None)
+@given(fixed_point_column)
+def test_reading_a_column_of_fixed_point_decimals_gives_exactly_what_float_gives(texts):
+    assert _decimals(*_columns(texts)).tolist() == [float(t) for t in texts]
 
 
 zones = st.one_of(st.just("Z"), st.just(""), st.builds(lambda h, m, s: f"{s}{h:02d}:{m:02d}", st.integers(0, 14), st.sampled_from([0, 30, 45]),

@@ -217,12 +217,13 @@ def _decimals(buf: np.ndarray, start: np.ndarray, end: np.ndarray, empty: float 
     counts = ((digit.view(np.uint8) + (dot.view(np.uint8) << 5)).astype(np.float32) @ np.ones(width, np.float32)).astype(np.int64)
     dots, ndigits = counts >> 5, counts & 31
     plain = ~odd & (ndigits + dots + negative == length) & (dots <= 1) & (ndigits >= 1) & (ndigits <= _MAX_DIGITS)
-    # Every digit weighted by its column from the right (in int64: up to 18 columns), then the point's column taken out.
-    whole = (digits * digit) @ _P10[width - 1 :: -1]
-    decimals = np.where(dots == 1, width - 1 - dot.argmax(1), 0)
-    right = whole % _P10[decimals + 1]
-    mantissa = np.where(dots == 1, (whole - right) // 10 + right, whole)
-    value = mantissa / _P10[decimals].astype(float)
+    value = _fixed_point(digits * digit, dot, dots, plain)
+    if value is None:  # decimals differ from row to row: weigh every digit by its column, then take the point's out
+        whole = (digits * digit) @ _P10[width - 1 :: -1]  # int64: up to 18 columns
+        decimals = np.where(dots == 1, width - 1 - dot.argmax(1), 0)
+        right = whole % _P10[decimals + 1]
+        mantissa = np.where(dots == 1, (whole - right) // 10 + right, whole)
+        value = mantissa / _P10[decimals].astype(float)
     value = np.where(negative, -value, value)
     if empty is not None:
         value[length == 0] = empty
@@ -234,6 +235,23 @@ def _decimals(buf: np.ndarray, start: np.ndarray, end: np.ndarray, empty: float 
         except ValueError:
             return None
     return value
+
+
+def _fixed_point(digits: np.ndarray, dot: np.ndarray, dots: np.ndarray, plain: np.ndarray):
+    """The values of right-aligned plain decimals that all have the point in one column (as a GPS writes them), else None.
+
+    With the point's column known, each column's weight is one power of ten:
+    the mantissa is a single product, exact in floats (below 2**53)."""
+    rows = np.flatnonzero(plain)
+    if len(rows) == 0:
+        return np.zeros(len(digits))
+    width = digits.shape[1]
+    point = int(dot[rows[0]].argmax()) if dots[rows[0]] == 1 else width
+    if not ((dots == dots[rows[0]]) | ~plain).all() or (point < width and not (dot[:, point] | ~plain).all()):
+        return None
+    places = width - 1 - np.arange(width) - (np.arange(width) < point) * (point < width)  # each digit's power of ten
+    weights = np.where(np.arange(width) == point, 0.0, 10.0 ** places)
+    return (digits.astype(float) @ weights) / 10.0 ** max(width - 1 - point, 0)
 
 
 def _iso_times(buf: np.ndarray, start: np.ndarray, end: np.ndarray):
