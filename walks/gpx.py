@@ -156,8 +156,6 @@ def _scan(data: bytes | np.ndarray):
     return times, lat, lon, ele, "track"
 
 
-
-
 def _attributes(buf, words, start, end):
     """((lat from, to), (lon from, to)) byte spans in start tags exactly ``<trkpt lat="…" lon="…">``, else None.
 
