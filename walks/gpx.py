@@ -156,29 +156,33 @@ def _scan(data: bytes | np.ndarray):
     return times, lat, lon, ele, "track"
 
 
+def _byte(words: np.ndarray, k: int) -> np.ndarray:
+    """Byte k (0-7) of each 8-byte little-endian word."""
+    return (words >> np.uint64(8 * k)) & np.uint64(0xFF)
+
+
 def _attributes(buf, words, start, end):
     """((lat from, to), (lon from, to)) byte spans in start tags exactly ``<trkpt lat="…" lon="…">``, else None.
 
     The first value ends at the first quote, the second at the first ">"; a
     stray quote or ">" in either leaves a value that is not a number, so the
-    file goes to gpxpy.
+    file goes to gpxpy. The bytes around each value are checked eight at a time.
     """
     width = int(min(_TAG_WIDTH, (end - start).max()))
-    tag = _windows(buf, width)[start]
-    rows = np.arange(len(tag))
-    q0 = len(b"<trkpt lat=")
-    q1 = q0 + 1 + ((tag[:, q0 + 1 :] == _QUOT) | (tag[:, q0 + 1 :] == _APOS)).argmax(1)
-    q2 = np.minimum(q1 + len(b' lon="'), width - 1)
-    gt = q0 + 1 + (tag[:, q0 + 1 :] == _GT).argmax(1)
-    first_name, second_name = words[start + 7], words[start + q1 + 2]
-    lat_first = _starts_with(first_name, b"lat=") & _starts_with(second_name, b"lon=")
-    lon_first = _starts_with(first_name, b"lon=") & _starts_with(second_name, b"lat=")
-    ok = (lat_first | lon_first) & ((tag[:, q0] == _QUOT) | (tag[:, q0] == _APOS)) & (tag[rows, q1] == tag[:, q0])
-    ok &= _is_space(tag[rows, q1 + 1]) & ((tag[rows, q2] == _QUOT) | (tag[rows, q2] == _APOS))
-    ok &= (gt > q2 + 1) & (tag[rows, gt - 1] == tag[rows, q2]) & (tag[rows, gt] == _GT) & (start + gt < end)
+    after = _windows(buf, width)[start][:, len(b"<trkpt lat=") + 1 :]
+    q1 = len(b"<trkpt lat=") + 1 + ((after == _QUOT) | (after == _APOS)).argmax(1)  # 0 if none: fails below
+    gt = len(b"<trkpt lat=") + 1 + (after == _GT).argmax(1)
+    head, middle, tail = words[start + 6], words[start + q1], words[start + gt - 1]  # ' lat="', '" lon="', '">'
+    lat_first = _starts_with(head >> np.uint64(8), b"lat=") & _starts_with(middle >> np.uint64(16), b"lon=")
+    lon_first = _starts_with(head >> np.uint64(8), b"lon=") & _starts_with(middle >> np.uint64(16), b"lat=")
+    opening, second = _byte(head, 5), _byte(middle, 6)
+    ok = (lat_first | lon_first) & _is_space(_byte(head, 0)) & _is_space(_byte(middle, 1))
+    ok &= ((opening == _QUOT) | (opening == _APOS)) & (_byte(middle, 0) == opening)
+    ok &= ((second == _QUOT) | (second == _APOS)) & (_byte(tail, 0) == second) & (_byte(tail, 1) == _GT)
+    ok &= (gt > q1 + len(b'" lon="')) & (start + gt < end)
     if not ok.all():
         return None
-    q0, q1, q2, q3 = start + q0, start + q1, start + q2, start + gt - 1
+    q0, q1, q2, q3 = start + len(b"<trkpt lat="), start + q1, start + q1 + len(b'" lon='), start + gt - 1
     lat = (np.where(lat_first, q0, q2) + 1, np.where(lat_first, q1, q3))
     lon = (np.where(lat_first, q2, q0) + 1, np.where(lat_first, q3, q1))
     return lat, lon
