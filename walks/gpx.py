@@ -291,10 +291,12 @@ def _iso_times(buf: np.ndarray, start: np.ndarray, end: np.ndarray):
         return value[:, first : first + count] @ _P10[count - 1 :: -1][:count] if count else np.zeros(len(value), np.int64)
 
     year, month, day, hour, minute, second = number(0, 4), number(4, 2), number(6, 2), number(8, 2), number(10, 2), number(12, 2)
+    if (year == year[0]).all() and (month == month[0]).all() and (day == day[0]).all():
+        year, month, day = year[:1], month[:1], day[:1]  # a walk is mostly one day: its date's arithmetic once
     leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
     month_days = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])[np.clip(month, 0, 12)] + (leap & (month == 2))
-    if not ((year >= 1678) & (year <= 2261) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= month_days)
-            & (hour <= 23) & (minute <= 59) & (second <= 59)).all():
+    if not (((year >= 1678) & (year <= 2261) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= month_days)).all()
+            and ((hour <= 23) & (minute <= 59) & (second <= 59)).all()):
         return None  # out of datetime64[ns] range or not a date: pandas says what is wrong
     # Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant, "chrono-compatible low-level date algorithms").
     y = year - (month <= 2)
