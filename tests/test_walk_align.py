@@ -82,3 +82,12 @@ def test_every_reading_comes_back_once_in_its_order_with_a_reason(times, reading
     assert placed.readings["t"].tolist() == [int(x * S) for x in readings]
     assert sum(placed.counts.values()) == len(readings)
     assert placed.readings["lat"].notna().sum() == placed.placed
+
+
+def test_the_join_is_exact_to_the_nanosecond_and_takes_fixes_in_any_order():
+    base = 1_778_922_000 * S
+    fixes = pd.DataFrame({"kit": ["a", "a", "a"], "t": [base + 2 * S, base + 400, base + 100], "lat": [3.0, 2.0, 1.0], "lon": [0.0, 0.0, 0.0]})
+    readings = pd.DataFrame({"kit": ["a", "a", "a"], "t": [base + 100, base + 250, base + 400]})  # one microsecond holds it all
+    placed = place_readings(readings, fixes)
+    assert placed.readings["position"].tolist() == ["fix", "interpolated", "fix"]
+    assert placed.readings["lat"].tolist() == [1.0, 1.5, 2.0]

@@ -1,8 +1,8 @@
 """Put every reading where it was: positions by time, interpolated between fixes.
 
-Columnar and vectorised: two as-of joins on sorted time columns (pandas
-``merge_asof`` with ``by`` = the kit), then arithmetic on whole columns; no
-loop over readings. Times are integer nanoseconds since the Unix epoch (UTC)
+Columnar and vectorised: one as-of join on the sorted (kit, time) columns of
+the fixes (a binary search of every reading at once), then arithmetic on
+whole columns; no loop over readings. Times are integer nanoseconds since the Unix epoch (UTC)
 in an ``int64`` column named ``t``; kits are a column ``kit`` of any
 hashable values, turned into shared integer codes for the join.
 
@@ -58,33 +58,37 @@ def place_readings(readings: pd.DataFrame, fixes: pd.DataFrame, tolerance_s: flo
         missing = [c for c in needed if c not in frame.columns]
         if missing:
             raise ValueError(f"{name} lack the column(s) {', '.join(missing)}")
-    fixes = fixes.dropna(subset=["lat", "lon"])
-    kits = pd.Index(pd.unique(pd.concat([readings["kit"], fixes["kit"]], ignore_index=True)))
-    # Fixes sorted by kit, then time: a fix's successor of the same kit is the next row.
-    fcode = kits.get_indexer(fixes["kit"])
-    ft_all = fixes["t"].to_numpy(np.int64)
-    by_t = np.argsort(ft_all, kind="stable")
-    # By kit, then time: a stable sort of the kit codes after the time sort
-    # (numpy radix-sorts 16-bit integers, so the kit sort is linear).
-    small = np.int16 if len(kits) < 2**15 else np.int64
-    by_kit = by_t[np.argsort(fcode[by_t].astype(small), kind="stable")]
-    fcode, ft = fcode[by_kit], ft_all[by_kit]
-    flat, flon = fixes["lat"].to_numpy(float)[by_kit], fixes["lon"].to_numpy(float)[by_kit]
+    flat_all, flon_all = fixes["lat"].to_numpy(float), fixes["lon"].to_numpy(float)
+    good = ~(np.isnan(flat_all) | np.isnan(flon_all))
+    kits = pd.Index(pd.unique(np.concatenate([np.asarray(readings["kit"]), np.asarray(fixes["kit"])[good]])))
+    fcode = kits.get_indexer(np.asarray(fixes["kit"])[good]).astype(np.int64)
+    ft, flat, flon = fixes["t"].to_numpy(np.int64)[good], flat_all[good], flon_all[good]
+    # Fixes sorted by kit, then time (a phone's track already is: then nothing moves).
+    if len(ft) > 1 and not np.all((np.diff(fcode) > 0) | ((np.diff(fcode) == 0) & (np.diff(ft) >= 0))):
+        by_kit = np.lexsort((ft, fcode))
+        fcode, ft, flat, flon = fcode[by_kit], ft[by_kit], flat[by_kit], flon[by_kit]
     n_fix = len(ft)
-
-    code = kits.get_indexer(readings["kit"])
+    code = kits.get_indexer(np.asarray(readings["kit"])).astype(np.int64)
     t = readings["t"].to_numpy(np.int64)
-    in_order = len(t) < 2 or bool(np.all(t[1:] >= t[:-1]))
-    by_time = np.arange(len(t)) if in_order else np.argsort(t, kind="stable")
-    row = np.empty(n_fix, dtype=np.int64)
-    row[by_kit] = np.arange(n_fix)
-    fix_rows = row[by_t]  # the fixes in time order, as rows of the by-kit arrays
-    # One as-of join: the latest fix at or before each reading, as a row number.
-    before = pd.merge_asof(pd.DataFrame({"t": t[by_time], "code": code[by_time]}),
-                           pd.DataFrame({"t": ft_all[by_t], "code": fcode[fix_rows], "i": fix_rows}),
-                           on="t", by="code", direction="backward")["i"].to_numpy(float)
+
+    # The as-of join: the latest fix of the same kit at or before each reading, found by one
+    # binary search on the sorted (kit, time) key. The key counts microseconds, so that kit
+    # and time fit one int64; the step back below makes it exact to the nanosecond.
     prev = np.full(len(t), -1, dtype=np.int64)
-    prev[by_time] = np.where(np.isnan(before), -1, before).astype(np.int64)
+    if n_fix and len(t):
+        origin = min(int(ft.min()), int(t.min()))
+        span_us = (max(int(ft.max()), int(t.max())) - origin) // 1000 + 1
+        if (len(kits) + 1) * span_us >= 2**62:
+            raise ValueError("fixes and readings span too long a time to be joined (more than centuries)")
+        fkey = fcode * span_us + (ft - origin) // 1000
+        rkey = code * span_us + (t - origin) // 1000
+        prev = np.searchsorted(fkey, rkey, side="right") - 1
+        while True:  # a fix later in the same microsecond is not before the reading
+            late = (prev >= 0) & (fkey[np.maximum(prev, 0)] == rkey) & (ft[np.maximum(prev, 0)] > t)
+            if not late.any():
+                break
+            prev[late] -= 1
+        prev[(prev >= 0) & (fcode[np.maximum(prev, 0)] != code)] = -1
     # Its successor, or the kit's first fix when no fix comes before the reading.
     starts = np.searchsorted(fcode, np.arange(len(kits) + 1))  # each kit's first fix row; one query per kit
     first = starts[code]
@@ -126,7 +130,7 @@ def place_readings(readings: pd.DataFrame, fixes: pd.DataFrame, tolerance_s: flo
     reason[unplaced & has0 & has1] = _CODE["gap"]
     reason[unplaced & ~has_kit] = _CODE["no_fixes"]
 
-    out = readings.copy()
+    out = readings.copy(deep=False)
     out["lat"] = lat
     out["lon"] = lon
     out["position"] = pd.Categorical.from_codes(reason, categories=_REASONS)

@@ -161,7 +161,7 @@ def _fixes(plan: WalkPlan, walk: pd.DataFrame, table: pd.DataFrame, tracks: dict
 def measured_fields(table: pd.DataFrame, rows: np.ndarray) -> list[str]:
     """Contract and x_* fields with at least one value among ``rows``, in contract order (reading_columns)."""
     names = [c for c in table.columns if (c in wire.FIELDS or c in wire.POSITION or c.startswith(wire.EXPERIMENTAL_PREFIX))
-             and not np.isnan(table[c].to_numpy(float)[rows]).all()]
+             and table[c].notna().any() and not np.isnan(table[c].to_numpy(float)[rows]).all()]
     return [c for c in wire.reading_columns(names) if c in names]
 
 
@@ -229,9 +229,12 @@ def assemble(plan: WalkPlan, inputs: Inputs, progress: Progress = _quiet) -> Wal
                            stops=[(s.name, s.lat, s.lon) for s in plan.route.stops] or None)
     segment, distance = assign(segments, published["lat"].to_numpy(float), published["lon"].to_numpy(float),
                                plan.alignment.route_distance_m)
-    order = np.lexsort((published["seq"].to_numpy(), published["t"].to_numpy(), published["who"].to_numpy()))
-    published = published.iloc[order].reset_index(drop=True)
-    segment, distance = segment[order], distance[order]
+    who, tt = published["who"].to_numpy(), published["t"].to_numpy()
+    if len(who) > 1 and not np.all((np.diff(who) > 0) | ((np.diff(who) == 0) & (np.diff(tt) > 0))):
+        order = np.lexsort((published["seq"].to_numpy(), tt, who))
+        published = published.iloc[order]
+        segment, distance = segment[order], distance[order]
+    published = published.reset_index(drop=True)
     rows = published["row"].to_numpy()
     placed = published["lat"].notna().to_numpy()
     on_route = placed & (segment >= 0)
@@ -295,13 +298,19 @@ def assemble(plan: WalkPlan, inputs: Inputs, progress: Progress = _quiet) -> Wal
 
 
 def _synced(keys: pd.DataFrame, names: list[str], kit_of: dict[str, int]) -> list[dict[str, Any]]:
-    synced = keys[(keys["clock"] == "synced").to_numpy()]
-    out = []
-    for kit, rows in synced.groupby("kit", sort=False, observed=True):
-        out.append({"participant": names[kit_of[kit]], "kit": kit, "method": "synced", "offset_s": 0.0, "estimated_offset_s": None,
-                    "confident": None, "peak": None, "distinctness": None, "overlap_s": None, "readings": len(rows),
-                    "seq_first": int(rows["seq"].min()), "seq_last": int(rows["seq"].max())})
-    return out
+    """One entry per kit with synchronised readings (keys are sorted by kit, then seq)."""
+    synced = (keys["clock"] == "synced").to_numpy()
+    kits = keys["kit"].to_numpy()[synced] if not isinstance(keys["kit"].dtype, pd.CategoricalDtype) else \
+        np.asarray(keys["kit"].cat.categories)[keys["kit"].cat.codes.to_numpy()[synced]]
+    seq = keys["seq"].to_numpy()[synced]
+    if not len(seq):
+        return []
+    starts = np.flatnonzero(np.concatenate([[True], kits[1:] != kits[:-1]]))
+    ends = np.append(starts[1:], len(seq))
+    return [{"participant": names[kit_of[kits[a]]], "kit": str(kits[a]), "method": "synced", "offset_s": 0.0,
+             "estimated_offset_s": None, "confident": None, "peak": None, "distinctness": None, "overlap_s": None,
+             "readings": int(b - a), "seq_first": int(seq[a:b].min()), "seq_last": int(seq[a:b].max())}
+            for a, b in zip(starts, ends)]
 
 
 def _clock(run, names: list[str], kit_of: dict[str, int]) -> dict[str, Any]:

@@ -48,9 +48,16 @@ class ClockRun:
     seq_last: int
 
 
+def _codes(column: pd.Series) -> np.ndarray:
+    """Integer codes of a column: a category's own, else factorised."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return column.cat.codes.to_numpy(np.int64)
+    return pd.factorize(column)[0]
+
+
 def runs(readings: pd.DataFrame) -> np.ndarray:
     """A run number per reading (readings sorted by kit, then seq): -1 for synchronised ones."""
-    kit = pd.factorize(readings["kit"])[0]
+    kit = _codes(readings["kit"])
     ts = readings["ts"].to_numpy(np.int64)
     rtc = ~readings["clk"].isin(SYNCED).to_numpy()
     out = np.full(len(readings), -1, dtype=np.int64)
@@ -67,17 +74,34 @@ def runs(readings: pd.DataFrame) -> np.ndarray:
 
 
 def reference_series(readings: pd.DataFrame, field: str = "pm25") -> tuple[np.ndarray, np.ndarray]:
-    """(times s, values): the median across synchronised kits of ``field`` per REFERENCE_BIN_S."""
-    synced = readings[readings["clk"].isin(SYNCED).to_numpy() & readings[field].notna().to_numpy()] if field in readings else readings[:0]
-    if synced.empty:
+    """(times s, values): the median across synchronised kits of ``field`` per REFERENCE_BIN_S,
+    each bin at the mean time of its readings (kits sample at a fixed phase, and a bin's middle
+    would shift the reference by up to half a bin)."""
+    if field not in readings or not len(readings):
         return np.array([]), np.array([])
-    binned = synced.assign(bin=synced["ts"].to_numpy(np.int64) // REFERENCE_BIN_S)
-    per_kit = binned.groupby(["bin", "kit"], sort=True, observed=True)[field].mean()
-    median = per_kit.groupby(level="bin", sort=True).median()
-    # Each bin at the mean time of its readings, not its middle: kits sample at a fixed phase,
-    # and a bin's middle would shift the reference by up to half a bin.
-    when = binned.groupby("bin", sort=True)["ts"].mean()
-    return when.to_numpy(float), median.to_numpy(float)
+    value = readings[field].to_numpy(float)
+    keep = readings["clk"].isin(SYNCED).to_numpy() & ~np.isnan(value)
+    if not keep.any():
+        return np.array([]), np.array([])
+    ts = readings["ts"].to_numpy(np.int64)[keep]
+    kit = _codes(readings["kit"])[keep]
+    value = value[keep]
+    b = ts // REFERENCE_BIN_S
+    b0, n_bins, n_kits = b.min(), int(b.max() - b.min()) + 1, int(kit.max()) + 1
+    if n_bins * n_kits > 50_000_000:  # a span so long the table would not fit: fall back to grouping
+        per = pd.DataFrame({"b": b, "k": kit, "v": value}).groupby(["b", "k"])["v"].mean().groupby(level="b").median()
+        when = pd.Series(ts).groupby(b).mean()
+        return when.to_numpy(float), per.to_numpy(float)
+    cell = (b - b0) * n_kits + kit
+    count = np.bincount(cell, minlength=n_bins * n_kits).reshape(n_bins, n_kits)
+    total = np.bincount(cell, weights=value, minlength=n_bins * n_kits).reshape(n_bins, n_kits)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_kit = np.where(count > 0, total / count, np.nan)  # each kit's mean in each bin
+    used = count.sum(axis=1) > 0
+    with np.errstate(all="ignore"):
+        median = np.nanmedian(per_kit[used], axis=1) if used.any() else np.array([])
+    times = np.bincount(b - b0, weights=ts.astype(float), minlength=n_bins)[used] / count.sum(axis=1)[used]
+    return times, median
 
 
 def correct_clocks(readings: pd.DataFrame, explicit: dict[str, float], span_s: tuple[int, int], search_s: float,
@@ -87,7 +111,7 @@ def correct_clocks(readings: pd.DataFrame, explicit: dict[str, float], span_s: t
 
     ``explicit`` maps a kit to the offset to add to its unsynchronised stamps (seconds).
     """
-    kit_code = pd.factorize(readings["kit"], sort=True)[0] if len(readings) else np.array([], np.int64)
+    kit_code = _codes(readings["kit"]) if len(readings) else np.array([], np.int64)
     seq = readings["seq"].to_numpy(np.int64)
     ordered = len(seq) < 2 or bool(np.all((np.diff(kit_code) > 0) | ((np.diff(kit_code) == 0) & (np.diff(seq) > 0))))
     if not ordered:

@@ -49,41 +49,83 @@ def haversine_m(lat1, lon1, lat2, lon2) -> np.ndarray:
     return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
 
 
+def _middle(lat: np.ndarray) -> float:
+    finite = lat[np.isfinite(lat)]
+    return float((finite.min() + finite.max()) / 2) if len(finite) else 0.0
+
+
+def _plane(lat, lon, lat0: float):
+    """Metres east and north on the local plane about latitude ``lat0`` (equirectangular)."""
+    k = np.radians(1) * EARTH_RADIUS_M
+    return lon * (k * np.cos(np.radians(lat0))), lat * k
+
+
+# Distances on one plane for a whole walk are within 0.2 % of the great circle (the cosine of
+# latitude changes across a city); where a plane distance is that close to a limit, the great
+# circle decides, so every decision is the haversine's.
+_PLANE_DOUBT = 2e-3
+
+
+def _closer(x, y, x0, y0, lat, lon, lat0, lon0, radius_m, strict: bool = True) -> np.ndarray:
+    """distance < radius_m (or <=, not ``strict``) as haversine_m decides it."""
+    d = np.hypot(x - x0, y - y0)
+    unsure = np.abs(d - radius_m) <= _PLANE_DOUBT * radius_m + 1e-3
+    if unsure.any():
+        at0, on0 = np.broadcast_to(lat0, d.shape)[unsure], np.broadcast_to(lon0, d.shape)[unsure]
+        d[unsure] = haversine_m(lat[unsure], lon[unsure], at0, on0)
+    return d < radius_m if strict else d <= radius_m
+
+
+def _groups(who: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Starts of the runs of equal values in ``who`` (sorted), and each element's run."""
+    starts = np.flatnonzero(np.concatenate([[True], who[1:] != who[:-1]])) if len(who) else np.array([], np.int64)
+    return starts, np.repeat(np.arange(len(starts)), np.diff(np.append(starts, len(who))))
+
+
 def privacy_filter(points: pd.DataFrame, zones: list[Zone] | tuple[Zone, ...], trim_m: float, by: str = "participant") -> Filtered:
     """Points (columns ``by``, t, lat, lon; lat/lon NaN where unplaced) with the private ones removed."""
     n = len(points)
     lat, lon = points["lat"].to_numpy(float), points["lon"].to_numpy(float)
     placed = ~np.isnan(lat)
+    lat0 = _middle(lat)
+    x, y = _plane(lat, lon, lat0)
 
     in_zone = np.zeros(n, dtype=bool)
     for zone in zones:
-        in_zone |= placed & (haversine_m(lat, lon, zone.lat, zone.lon) <= zone.radius_m)
+        zx, zy = _plane(zone.lat, zone.lon, lat0)
+        in_zone |= placed & _closer(x, y, zx, zy, lat, lon, zone.lat, zone.lon, zone.radius_m, strict=False)
 
     # Distance along each trace from its start and to its end, over placed points in time order.
     codes = pd.factorize(points[by])[0]
-    order = np.lexsort((points["t"].to_numpy(np.int64), codes))
+    t = points["t"].to_numpy(np.int64)
+    if n > 1 and not np.all((np.diff(codes) > 0) | ((np.diff(codes) == 0) & (np.diff(t) >= 0))):
+        order = np.lexsort((t, codes))
+    else:
+        order = np.arange(n)  # already by trace, then time (as the walk build hands them over)
     who = codes[order]
-    olat, olon, oplaced = lat[order], lon[order], placed[order]
+    olat, olon, oplaced, ox, oy = lat[order], lon[order], placed[order], x[order], y[order]
     step = np.zeros(n)
     # Each placed point's distance from the previous placed point of the same trace.
     idx = np.flatnonzero(oplaced)
     if len(idx) > 1:
         same = who[idx[1:]] == who[idx[:-1]]
-        step[idx[1:]] = np.where(same, haversine_m(olat[idx[:-1]], olon[idx[:-1]], olat[idx[1:]], olon[idx[1:]]), 0.0)
+        step[idx[1:]] = np.where(same, np.hypot(ox[idx[1:]] - ox[idx[:-1]], oy[idx[1:]] - oy[idx[:-1]]), 0.0)
     run = np.cumsum(step)
-    start_of = pd.Series(run).groupby(who).transform("min").to_numpy()
-    end_of = pd.Series(run).groupby(who).transform("max").to_numpy()
-    from_start, to_end = run - start_of, end_of - run
+    starts, group = _groups(who)
+    ends = np.append(starts[1:], n) - 1
+    # The cumulative sum only grows, so a trace's least is at its first point and its most at its last.
+    from_start, to_end = run - run[starts][group], run[ends][group] - run
     # A trace's first placed point is at distance 0; an unplaced point before it
     # (or after its last) takes the distance of the nearest placed point on that side,
     # which is what the cumulative sum already gives it.
     # Where each trace started and ended (its first and last placed points).
-    first_at = pd.Series(np.where(oplaced, np.arange(n), n)).groupby(who).transform("min").to_numpy()
-    last_at = pd.Series(np.where(oplaced, np.arange(n), -1)).groupby(who).transform("max").to_numpy()
+    rows = np.arange(n)
+    first_at = np.minimum.reduceat(np.where(oplaced, rows, n), starts)[group] if n else rows
+    last_at = np.maximum.reduceat(np.where(oplaced, rows, -1), starts)[group] if n else rows
     has_ends = last_at >= 0
     f, l_ = np.minimum(first_at, n - 1), np.maximum(last_at, 0)
-    near_start = oplaced & has_ends & (haversine_m(olat, olon, olat[f], olon[f]) < trim_m)
-    near_end = oplaced & has_ends & (haversine_m(olat, olon, olat[l_], olon[l_]) < trim_m)
+    near_start = oplaced & has_ends & _closer(ox, oy, ox[f], oy[f], olat, olon, olat[f], olon[f], trim_m)
+    near_end = oplaced & has_ends & _closer(ox, oy, ox[l_], oy[l_], olat, olon, olat[l_], olon[l_], trim_m)
     trim_start = np.empty(n, dtype=bool)
     trim_end = np.empty(n, dtype=bool)
     trim_start[order] = (from_start < trim_m) | near_start
@@ -96,3 +138,4 @@ def privacy_filter(points: pd.DataFrame, zones: list[Zone] | tuple[Zone, ...], t
     keep = ~(in_zone | trim_start | trim_end)
     return Filtered(points[keep], {"privacy_zone": int(removed_zone.sum()), "trimmed_start": int(trim_start.sum()),
                                    "trimmed_end": int(trim_end.sum())})
+

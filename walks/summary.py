@@ -96,7 +96,11 @@ def segment_stats(points: pd.DataFrame, n_segments: int, pollutants: tuple[str, 
         by_segment = values.groupby(segment_col)[p]
         n = by_segment.size().reindex(every, fill_value=0).to_numpy(np.int64)
         median = by_segment.median().reindex(every).to_numpy(float)
-        kit_medians = values.groupby([segment_col, "kit"])[p].median()
+        # One integer key for (segment, kit): grouping by it is much cheaper than by two columns.
+        n_kits = int(on["kit"].max()) + 1 if len(on) else 1
+        pair = values.groupby(values[segment_col].to_numpy(np.int64) * n_kits + values["kit"].to_numpy(np.int64))[p].median()
+        kit_medians = pd.Series(pair.to_numpy(), index=pd.MultiIndex.from_arrays(
+            [pair.index.to_numpy() // n_kits, pair.index.to_numpy() % n_kits], names=[segment_col, "kit"]))
         per_kit = kit_medians.groupby(level=0)
         kits = per_kit.size().reindex(every, fill_value=0).to_numpy(np.int64)
         spread = (per_kit.max() - per_kit.min()).reindex(every).to_numpy(float)
