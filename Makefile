@@ -64,6 +64,8 @@ test-full: lint-imports
 bench: setup
 	$(PY) benchmarks/ingest.py
 	$(PY) benchmarks/firmware.py
+	$(PY) benchmarks/gpx.py
+	$(PY) benchmarks/walks.py
 
 clean:
 	rm -rf $(VENV) node_modules $(APT_STAMP)

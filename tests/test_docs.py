@@ -55,3 +55,13 @@ def test_readme_lists_every_command_group():
 
 def test_readme_shows_the_two_commands():
     assert "make demo" in README and "make test" in README
+
+
+def test_readme_documents_every_walk_output_and_every_walk_column_with_its_unit():
+    from walks.outputs import OUTPUTS, WALK_COLUMNS
+
+    section = README.split("## Data walks", 1)[1].split("\n## ", 1)[0]
+    for name in OUTPUTS:
+        assert f"| `{name}` |" in section, name
+    for name, _, unit, _ in WALK_COLUMNS:
+        assert re.search(rf"^\| `{name}` \| *{re.escape(unit)} *\|", section, re.M), name

@@ -96,6 +96,11 @@ def load_inputs(plan: WalkPlan, source: ReadingSource, progress: Progress = _qui
     """Everything the walk names, read: readings, phone tracks, route, observations, calibrations."""
     start, end = plan.span_s()
     search = int(plan.readings.search_h * 3600)
+    phones = [p for p in plan.participants if p.gpx is not None]
+    # The phones' tracks are read by a second process while this one reads the kits' readings:
+    # both are parsing, and the machine has more than one core.
+    pool = _pool() if len(phones) > 1 else None
+    pending = {p.pseudonym: pool.submit(read_track, plan.path(p.gpx)) for p in phones} if pool else {}
     frames = []
     for p in plan.participants:
         progress(f"readings of {p.kit}")
@@ -105,11 +110,14 @@ def load_inputs(plan: WalkPlan, source: ReadingSource, progress: Progress = _qui
     readings = readings.astype({"kit": pd.CategoricalDtype([p.kit for p in plan.participants]), "clk": "category", "flags": "category"})
     tracks = {}
     files = [plan.path(plan.route.file)]
-    for p in plan.participants:
-        if p.gpx is not None:
+    try:
+        for p in phones:
             progress(f"track of {p.pseudonym}")
-            tracks[p.pseudonym] = read_track(plan.path(p.gpx))
+            tracks[p.pseudonym] = pending[p.pseudonym].result() if pool else read_track(plan.path(p.gpx))
             files.append(plan.path(p.gpx))
+    finally:
+        if pool:
+            pool.shutdown(cancel_futures=True)
     progress("route")
     route = read_route(plan.path(plan.route.file))
     observations = None
@@ -130,6 +138,16 @@ def load_inputs(plan: WalkPlan, source: ReadingSource, progress: Progress = _qui
                               "sha256": _sha256(f)} for f in files],
                   "readings": source.describe()}
     return Inputs(readings, tracks, route, observations, fits, provenance)
+
+
+def _pool():
+    """A one-process pool forked from this one, or None where fork does not exist."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    if "fork" not in mp.get_all_start_methods():
+        return None
+    return ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("fork"))
 
 
 def _fixes(plan: WalkPlan, walk: pd.DataFrame, table: pd.DataFrame, tracks: dict[str, Track]) -> tuple[pd.DataFrame, list[str]]:
@@ -246,7 +264,9 @@ def assemble(plan: WalkPlan, inputs: Inputs, progress: Progress = _quiet) -> Wal
                                         **_take(table, rows[on_route], pollutants)}), len(segments), pollutants=pollutants)
 
     progress("corrections")
-    fields = measured_fields(table, rows if len(rows) else np.arange(len(table)))
+    # lat and lon are the walk's positions, measured by the kit or not: always columns.
+    fields = [c for c in wire.reading_columns([*measured_fields(table, rows if len(rows) else np.arange(len(table))), "lat", "lon"])
+              if c not in ("device", "time", "ts", "clk", "seq", "flags")]
     values = _take(table, rows, [c for c in fields if c not in ("lat", "lon")])
     out = pd.DataFrame({"kit": table["kit"].to_numpy()[rows], "ts": table["ts"].to_numpy()[rows],
                         "clk": table["clk"].to_numpy()[rows], "seq": published["seq"].to_numpy(), **values,

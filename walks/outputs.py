@@ -74,24 +74,79 @@ def _airtrail_version() -> str:
 # -- values as text, column at a time ---------------------------------------------------
 
 
-def _iso(t_ns: np.ndarray) -> np.ndarray:
-    """ISO 8601 UTC of int64 ns: whole seconds when every time is whole, else milliseconds."""
-    unit = "s" if not np.any(t_ns % 1_000_000_000) else "ms"
-    return np.char.add(np.datetime_as_string(t_ns.astype("datetime64[ns]"), unit=unit).astype(str), "Z")
+class _Coded:
+    """A column as text: ``texts[codes]``, with code -1 for a missing value. Low-cardinality
+    columns (kits, flags, PM to a tenth) are formatted once per distinct value."""
+
+    def __init__(self, codes: np.ndarray, texts: list[str] | np.ndarray) -> None:
+        self.codes = np.asarray(codes, dtype=np.int64)
+        self.texts = np.asarray(list(texts), dtype=object) if not isinstance(texts, np.ndarray) else texts.astype(object)
+        self._filled: dict[str, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def take(self, rows) -> _Coded:
+        taken = _Coded(self.codes[rows], self.texts)
+        taken._filled = self._filled  # the same texts: share their filled copies
+        return taken
+
+    def render(self, missing: str = "") -> np.ndarray:
+        """Object array of each row's text, ``missing`` where there is none."""
+        if missing not in self._filled:  # once per column, not once per chunk
+            self._filled[missing] = np.append(self.texts, np.array([missing], dtype=object))
+        return self._filled[missing][self.codes]  # -1 takes the fill at the end
 
 
-def _number_text(values: np.ndarray, decimals: int | None = None) -> np.ndarray:
-    """Shortest round-trip text of each float (NaN as ''), optionally rounded first; whole numbers keep no '.0'."""
+def _shortest(x: float) -> str:
+    """Shortest round-trip text of a float; whole numbers without '.0'."""
+    return str(int(x)) if x == int(x) and abs(x) < 2**53 else repr(x)
+
+
+def _numbers(values: np.ndarray, decimals: int | None = None) -> _Coded:
     v = np.asarray(values, dtype=float)
     if decimals is not None:
         v = np.round(v, decimals)
-    out = np.full(len(v), "", dtype=object)
-    finite = np.isfinite(v)
-    whole = finite & (v == np.trunc(v)) & (np.abs(v) < 2**53)
-    out[whole] = v[whole].astype(np.int64).astype(str)
-    rest = finite & ~whole
-    out[rest] = [repr(x) for x in v[rest].tolist()]
-    return out
+    codes, uniques = pd.factorize(v, use_na_sentinel=True)
+    return _Coded(codes, [_shortest(x) if math.isfinite(x) else "" for x in np.asarray(uniques, float).tolist()])
+
+
+def _integers(values: np.ndarray, missing: np.ndarray | None = None) -> _Coded:
+    v = np.asarray(values, dtype=np.int64)
+    codes = np.arange(len(v)) if missing is None else np.where(missing, -1, np.arange(len(v)))
+    return _Coded(codes, v.astype(str))
+
+
+def _categories(values: pd.Series | np.ndarray) -> _Coded:
+    if isinstance(getattr(values, "dtype", None), pd.CategoricalDtype):
+        cat = values if isinstance(values, pd.Series) else pd.Series(values)
+        texts = [str(c) for c in cat.cat.categories]
+        codes = cat.cat.codes.to_numpy(np.int64)
+    else:
+        codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=True)
+        texts = [str(u) for u in uniques]
+    empty = np.array([t == "" for t in texts] + [True])
+    return _Coded(np.where(empty[codes], -1, codes), texts)
+
+
+_SECOND_OF_DAY: list[str] = []
+
+
+def _times(t_ns: np.ndarray) -> _Coded:
+    """ISO 8601 UTC of int64 ns: whole seconds when every time is whole, else milliseconds."""
+    t_ns = np.asarray(t_ns, dtype=np.int64)
+    if np.any(t_ns % 1_000_000_000):
+        text = np.char.add(np.datetime_as_string(t_ns.astype("datetime64[ns]"), unit="ms").astype(str), "Z")
+        return _Coded(np.arange(len(t_ns)), text)
+    # A day's 86,400 "HH:MM:SSZ" once, each date once: a million times cost two lookups each.
+    if not _SECOND_OF_DAY:
+        _SECOND_OF_DAY.extend(f"{h:02d}:{m:02d}:{sec:02d}Z" for h in range(24) for m in range(60) for sec in range(60))
+    secs = t_ns // 1_000_000_000
+    day, second = np.divmod(secs, 86400)
+    day_codes, days = pd.factorize(day)
+    prefix = np.array([f"{np.datetime64(int(d), 'D')}T" for d in days], dtype=object)
+    clock = np.array(_SECOND_OF_DAY, dtype=object)
+    return _Coded(np.arange(len(secs)), prefix[day_codes] + clock[second])
 
 
 def _json_strings(values: pd.Series) -> np.ndarray:
@@ -137,73 +192,99 @@ def extra_columns(walk: Walk) -> list[str]:
     return [c for c in walk.readings.columns if re.match(r"^[a-z0-9_]+_(cal|coloc|epa|dry)$", c)]
 
 
-def readings_table(walk: Walk) -> tuple[list[str], dict[str, np.ndarray]]:
+def readings_table(walk: Walk) -> tuple[list[str], dict[str, _Coded]]:
     """The columns of readings.csv and their text."""
     r = walk.readings
-    columns = wire.reading_columns(walk.fields) + [name for name, *_ in WALK_COLUMNS] + extra_columns(walk)
-    text: dict[str, np.ndarray] = {}
+    extra = extra_columns(walk)
+    columns = wire.reading_columns(walk.fields) + [name for name, *_ in WALK_COLUMNS] + extra
+    text: dict[str, _Coded] = {}
     for name in columns:
         if name == "device":
-            text[name] = r["kit"].astype(str).to_numpy()
+            text[name] = _categories(r["kit"])
         elif name == "time":
-            text[name] = _iso(r["ts"].to_numpy(np.int64) * 1_000_000_000)
+            text[name] = _times(r["ts"].to_numpy(np.int64) * 1_000_000_000)
         elif name == "walk_time":
-            text[name] = _iso(r["t"].to_numpy(np.int64))
+            text[name] = _times(r["t"].to_numpy(np.int64))
         elif name in ("ts", "seq"):
-            text[name] = r[name].to_numpy(np.int64).astype(str)
+            text[name] = _integers(r[name].to_numpy(np.int64))
         elif name == "segment":
             seg = r["segment"].to_numpy(np.int64)
-            text[name] = np.where(seg >= 0, seg.astype(str), "")
+            text[name] = _Coded(np.where(seg >= 0, seg, -1), [str(i) for i in range(len(walk.segments))])
         elif name in ("lat", "lon"):
-            text[name] = _number_text(r[name].to_numpy(float), COORDINATE_DECIMALS)
+            text[name] = _numbers(r[name].to_numpy(float), COORDINATE_DECIMALS)
         elif name in ("clk", "flags", "participant", "clock", "position", "position_source"):
-            text[name] = r[name].astype(object).where(r[name].notna(), "").astype(str).to_numpy()
+            text[name] = _categories(r[name])
         elif name in ("route_distance_m",):
-            text[name] = _number_text(r[name].to_numpy(float), 1)
-        elif name in extra_columns(walk):
-            text[name] = _number_text(r[name].to_numpy(float), 3)
+            text[name] = _numbers(r[name].to_numpy(float), 1)
+        elif name in extra:
+            text[name] = _numbers(r[name].to_numpy(float), 3)
         else:
-            text[name] = _number_text(r[name].to_numpy(float) if name in r else np.full(len(r), np.nan))
+            text[name] = _numbers(r[name].to_numpy(float) if name in r else np.full(len(r), np.nan))
     return columns, text
 
 
-def _csv(columns: list[str], text: dict[str, np.ndarray]) -> str:
-    def cell(values: np.ndarray) -> np.ndarray:
-        values = values.astype(object)
-        risky = pd.Series(values).str.contains(r'[",\n]', regex=True).to_numpy(bool)
-        if risky.any():
-            values[risky] = ['"' + v.replace('"', '""') + '"' for v in values[risky]]
-        return values
-
-    if not len(next(iter(text.values()), [])):
-        return ",".join(columns) + "\n"
-    joined = pd.Series(cell(text[columns[0]]))
-    for name in columns[1:]:
-        joined = joined + "," + cell(text[name])
-    return ",".join(columns) + "\n" + "\n".join(joined.tolist()) + "\n"
+_TEXT_COLUMNS = {"device", "clk", "flags", "participant", "clock", "position", "position_source"}
 
 
-def points_geojson(walk: Walk, columns: list[str], text: dict[str, np.ndarray]) -> str:
-    placed = walk.readings["lat"].notna().to_numpy()
-    r = walk.readings[placed]
-    if not len(r):
-        return '{"type":"FeatureCollection","features":[]}\n'
-    lon = text["lon"][placed]
-    lat = text["lat"][placed]
-    parts = pd.Series('{"type":"Feature","geometry":{"type":"Point","coordinates":[' + lon + "," + lat + ']},"properties":{')
+def _csv_cell(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"' if any(ch in text for ch in ',"\n\r') else text
+
+
+CHUNK_ROWS = 100_000  # rows rendered, written and hashed at a time: memory stays flat however long the walk
+
+
+def _chunks(n: int):
+    return (slice(a, min(a + CHUNK_ROWS, n)) for a in range(0, n, CHUNK_ROWS))
+
+
+def _csv(columns: list[str], text: dict[str, _Coded]):
+    """RFC 4180 text, in chunks; quoting is decided once per distinct value (only text columns can need it)."""
+    yield ",".join(columns) + "\n"
+    n = len(next(iter(text.values()))) if text else 0
+    coded = [_Coded(text[c].codes, [_csv_cell(t) for t in text[c].texts.tolist()]) if c in _TEXT_COLUMNS else text[c]
+             for c in columns]
+    for part in _chunks(n):
+        cells = [c.take(part).render() for c in coded]
+        yield "\n".join(map(",".join, zip(*cells))) + "\n"
+
+
+# Properties of points.geojson: who, when, what was measured, and where on the route; the
+# rest of a reading's columns are in readings.csv.
+POINT_PROPERTIES = ("participant", "walk_time", "flags", "position", "segment")
+
+
+def points_geojson(walk: Walk, columns: list[str], text: dict[str, _Coded]):
+    """The published readings that have a position, as GeoJSON points, in chunks."""
+    placed = np.flatnonzero(walk.readings["lat"].notna().to_numpy())
+    if not len(placed):
+        yield '{"type":"FeatureCollection","features":[]}\n'
+        return
+    measured = [c for c in columns if c in walk.fields and c not in wire.POSITION] + extra_columns(walk)
+    names = ["participant", "walk_time", *measured, "flags", "position", "segment"]
+    strings = {"participant", "flags", "position"}
+    coded = []
+    for name in names:
+        c = text[name]
+        if name == "walk_time":  # an ISO time needs no escaping
+            c = _Coded(c.codes, '"' + c.texts + '"')
+        elif name in strings:
+            c = _Coded(c.codes, [json.dumps(t, ensure_ascii=False) for t in c.texts.tolist()])
+        key = json.dumps(name) + ":"
+        keyed = _Coded(c.codes, key + c.texts)
+        keyed._filled[""] = np.append(keyed.texts, np.array([key + "null"], dtype=object))
+        coded.append(keyed)
+    lon, lat = text["lon"], text["lat"]
+    yield '{"type":"FeatureCollection","features":[\n'
     first = True
-    for name in columns:
-        if name in ("lat", "lon", "time", "ts"):
-            continue  # the position is the geometry; the kit's own time is in readings.csv
-        values = text[name][placed]
-        if name in ("device", "clk", "flags", "participant", "clock", "position", "position_source", "walk_time"):
-            values = _json_strings(pd.Series(values))
-        else:
-            values = np.where(values == "", "null", values)
-        parts = parts + (("" if first else ",") + json.dumps(name) + ":") + values
+    for part in _chunks(len(placed)):
+        rows = placed[part]
+        cells = [c.take(rows).render() for c in coded]
+        cells[0] = ('{"type":"Feature","geometry":{"type":"Point","coordinates":[' + lon.take(rows).render() + ","
+                    + lat.take(rows).render() + ']},"properties":{' + cells[0])
+        cells[-1] = cells[-1] + "}}"
+        yield ("" if first else ",\n") + ",\n".join(map(",".join, zip(*cells)))
         first = False
-    body = ",\n".join((parts + "}}").tolist())
-    return '{"type":"FeatureCollection","features":[\n' + body + "\n]}\n"
+    yield "\n]}\n"
 
 
 def segments_geojson(walk: Walk) -> str:
@@ -223,10 +304,13 @@ def observations_geojson(walk: Walk) -> str:
     features = []
     obs = walk.observations
     if len(obs):
-        obs = obs.sort_values(["t", "source"], kind="stable") if "t" in obs else obs
+        # Published at the walk point they were attached to: its place and its time (the note's
+        # own may lie in a stretch the privacy filter trimmed).
+        point = obs["point"].to_numpy(np.int64)
+        obs = obs.assign(_at=walk.readings["t"].to_numpy(np.int64)[point])
+        obs = obs.sort_values(["_at", "source"], kind="stable")
         for row in obs.to_dict("records"):
-            t = row.get("t")
-            when = _iso(np.array([int(t)], np.int64))[0] if t is not None and not pd.isna(t) and row.get("has_time", True) else None
+            when = _times(np.array([row["_at"]], np.int64)).render()[0]
             props = {"participant": row.get("participant") or None, "time": when, "text": row.get("text") or None,
                      "photo": row.get("photo") or None, "segment": int(row["segment"]) if row.get("segment", -1) >= 0 else None}
             features.append({"type": "Feature",
@@ -328,22 +412,66 @@ def datapackage(walk: Walk, columns: list[str], hashes: dict[str, str], sizes: d
     }
 
 
+def _write(path: Path, chunks) -> tuple[str, int]:
+    """Write text chunks to ``path`` (through a temporary file, so a failed build leaves no half
+    file); its SHA-256 and size."""
+    digest, size = hashlib.sha256(), 0
+    partial = path.with_name(path.name + ".partial")
+    with partial.open("wb") as f:
+        for chunk in chunks:
+            data = chunk.encode("utf-8")
+            digest.update(data)
+            size += len(data)
+            f.write(data)
+    partial.replace(path)
+    return digest.hexdigest(), size
+
+
+def _write_elsewhere(path: Path, chunks):
+    """Write ``path`` in a forked process, so the two big files are written on two cores at once;
+    a join() giving (sha256, size). Where fork does not exist, written here."""
+    import multiprocessing as mp
+
+    if "fork" not in mp.get_all_start_methods():
+        done = _write(path, chunks)
+        return lambda: done
+    receive, send = mp.get_context("fork").Pipe(duplex=False)
+
+    def child() -> None:
+        try:
+            send.send(("ok", _write(path, chunks)))
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises it
+            send.send(("error", f"{type(exc).__name__}: {exc}"))
+
+    process = mp.get_context("fork").Process(target=child, daemon=True)
+    process.start()
+
+    def join() -> tuple[str, int]:
+        status, value = receive.recv() if receive.poll(None) else ("error", "the writer process ended without a word")
+        process.join()
+        if status != "ok":
+            raise OSError(f"writing {path} failed: {value}")
+        return value
+
+    return join
+
+
 def write_walk(walk: Walk, out: Path) -> dict[str, Path]:
     """Write every output into ``out`` (created); returns name -> path."""
     out.mkdir(parents=True, exist_ok=True)
     columns, text = readings_table(walk)
+    points = _write_elsewhere(out / "points.geojson", points_geojson(walk, columns, text))
+    hashes, sizes, paths = {}, {}, {}
     documents = {
         "readings.csv": _csv(columns, text),
-        "points.geojson": points_geojson(walk, columns, text),
-        "segments.geojson": segments_geojson(walk),
-        "observations.geojson": observations_geojson(walk),
-        "summary.json": _dump(summary_doc(walk)),
+        "segments.geojson": [segments_geojson(walk)],
+        "observations.geojson": [observations_geojson(walk)],
+        "summary.json": [_dump(summary_doc(walk))],
     }
-    hashes, sizes, paths = {}, {}, {}
-    for name, body in documents.items():
-        data = body.encode("utf-8")
-        hashes[name], sizes[name] = hashlib.sha256(data).hexdigest(), len(data)
-        (out / name).write_bytes(data)
+    for name, chunks in documents.items():
+        hashes[name], sizes[name] = _write(out / name, chunks)
+    hashes["points.geojson"], sizes["points.geojson"] = points()
+    for name in OUTPUTS[:-1]:
         paths[name] = out / name
     (out / "datapackage.json").write_text(_dump(datapackage(walk, columns, hashes, sizes)), encoding="utf-8")
     paths["datapackage.json"] = out / "datapackage.json"
