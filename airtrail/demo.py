@@ -5,7 +5,10 @@
 3. run the collector and the HTTP API in this process;
 4. run three virtual kits — the real firmware on CPython with simulated sensor
    buses — carried around a city-centre loop, with a Wi-Fi outage on one;
-5. show what arrived, and where to look.
+5. show what arrived;
+6. build their walk from InfluxDB: every reading placed on the loop, the
+   privacy filter applied, the open outputs written (`airtrail walk build`);
+7. say where to look.
 """
 
 from __future__ import annotations
@@ -81,6 +84,7 @@ def demo() -> None:
             "--broker", f"127.0.0.1:{s.stack.mqtt_port}",
             "--outage", "2@300:400",  # kit 2 walks through a Wi-Fi dead zone; its flash queue catches up after
         ]
+        launched = time.time()
         result = subprocess.run(command)
         if result.returncode != 0:
             raise AirtrailError("the virtual kits failed (see above)")
@@ -89,7 +93,8 @@ def demo() -> None:
             time.sleep(1)
             collector.wait_idle(timeout=60)
         _summary(base)
-        _where_to_look(base, s)
+        outputs = _walk(s, launched)
+        _where_to_look(base, s, outputs)
         if sys.stdin.isatty():
             console.print("\nThe API keeps running; press [bold]Ctrl-C[/] to stop it (the stack stays up: `airtrail stack down`).")
             try:
@@ -121,7 +126,81 @@ def _summary(base: str) -> None:
     console.print(f"Collector health: [bold]{health['status']}[/], spool {health['spool']['points']} points, broker connected: {health['broker']['connected']}")
 
 
-def _where_to_look(base: str, s) -> None:
+WALKERS = ("Heron", "Kestrel", "Otter")  # the demo's pseudonyms, one per kit
+
+
+def _walk(s, launched: float) -> Path:
+    """The demo's walk file (the kits' loop, their time window, a privacy zone) and its build from InfluxDB."""
+    import json
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from airkit_host import route as routes
+    from walks.build import assemble, load_inputs
+    from walks.outputs import write_walk
+    from walks.plan import load_plan
+    from walks.sources import InfluxSource
+
+    folder = Path(s.data_dir) / "demo-walk"
+    folder.mkdir(parents=True, exist_ok=True)
+    loop = routes.builtin()
+    (folder / "route.geojson").write_text(json.dumps({"type": "Feature", "properties": {"name": loop.name}, "geometry": {
+        "type": "LineString", "coordinates": [[p.lon, p.lat] for p in loop.points]}}))
+    zone = ZoneInfo("Europe/London")
+    # The kits' virtual clocks ran from READINGS_PER_KIT readings (10 s apart) before the launch to now.
+    start = datetime.fromtimestamp(launched - READINGS_PER_KIT * 10 - 120, zone).replace(second=0, microsecond=0)
+    end = datetime.fromtimestamp(time.time() + 120, zone).replace(second=0, microsecond=0)
+    if end.date() != start.date():  # a walk is one day's: a demo run across midnight keeps its first day's part
+        end = datetime.combine(start.date(), datetime.max.time().replace(microsecond=0), zone)
+    middle = loop.points[len(loop.points) // 2]
+    participants = "".join(f'[[participants]]\npseudonym = "{name}"\nkit = "{kit}"\n\n' for name, kit in zip(WALKERS, KITS))
+    (folder / "walk.toml").write_text(f'''# The demo's walk: three virtual kits on the Manchester loop (airtrail demo writes this file).
+title = "Demo walk: Manchester city centre loop"
+date = {start.date().isoformat()}
+timezone = "Europe/London"
+languages = ["en", "es"]
+licence = "CC-BY-4.0"
+
+[window]
+start = {start:%H:%M:%S}
+end = {end:%H:%M:%S}
+
+[route]
+file = "route.geojson"
+segment_m = 100
+
+[readings]
+source = "influxdb"
+
+[privacy]
+trim_m = 200
+
+[[privacy_zones]]
+name = "a participant's home on the loop (demo)"
+lat = {middle.lat:.5f}
+lon = {middle.lon:.5f}
+radius_m = 80
+
+{participants}''')
+    plan = load_plan(folder / "walk.toml")
+    source = InfluxSource(s.influx)
+    with console.status("Building the walk: clocks, positions, privacy filter, segments, outputs..."):
+        try:
+            walk = assemble(plan, load_inputs(plan, source))
+        finally:
+            source.close()
+        out = folder / "build"
+        write_walk(walk, out)
+    counts = walk.summary["readings"]
+    removed = counts["removed"]
+    hot = walk.summary["route"]["hot_spots"]["count"]
+    console.print(f"[green]✓[/] walk built from InfluxDB: {counts['published']} of {counts['in_walk']} readings published on "
+                  f"{len(walk.segments)} segments of the loop ({hot} hot spot(s)); privacy removed {removed['privacy_zone']} in the "
+                  f"zone, {removed['trimmed_start'] + removed['trimmed_end']} near where traces start and end")
+    return out
+
+
+def _where_to_look(base: str, s, walk: Path | None = None) -> None:
     console.rule("Where to look")
     console.print(f"  API docs            {base}/docs")
     console.print(f"  kits                {base}/devices")
@@ -130,3 +209,6 @@ def _where_to_look(base: str, s) -> None:
     console.print(f"  message contract    {base}/schema/v1.json")
     console.print(f"  InfluxQL            influx -port {s.stack.influx_port} -database {s.influx.database} -execute 'SELECT count(pm25) FROM readings GROUP BY device'")
     console.print(f"  stack logs          {Path(s.stack_dir)}")
+    if walk is not None:
+        console.print(f"  the walk            {walk.parent / 'walk.toml'}  →  {walk}/ (readings.csv, points.geojson, segments.geojson, "
+                      "summary.json, datapackage.json)")
