@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -199,3 +200,35 @@ def test_notes_are_published_at_the_walk_point_they_belong_to_and_those_that_fit
     assert bus["properties"]["participant"] == "Kestrel" and bus["properties"]["segment"] is not None
     assert walk.summary["observations"]["given"] == 3 and walk.summary["observations"]["attached"] == 2
     assert sum(walk.summary["observations"]["unattached"].values()) == 1
+
+
+def test_calibration_co_location_ratios_and_the_humidity_correction_are_extra_columns_beside_the_raw_ones(simulated, tmp_path):
+    from hardware.calibration import Fit, to_toml
+
+    folder, sim, _, plain = simulated
+    shutil.copytree(folder, tmp_path / "walk", ignore=shutil.ignore_patterns("build", "walk.toml"))
+    (tmp_path / "walk" / "calibration").mkdir()
+    (tmp_path / "walk" / "calibration" / "walk-b.toml").write_text(
+        to_toml("walk-b", {"pm25": Fit("linear", slope=0.8, intercept=1.0, n=400, r2=0.9, rmse=2.0, raw_min=0.0, raw_max=500.0)},
+                {"reference": "test"}))
+    text = walk_file(sim, zones=ZONES, colocation_apply=True).replace("[readings]", '[humidity]\ncorrection = "epa"\n\n[readings]')
+    (tmp_path / "walk" / "walk.toml").write_text('calibration = "calibration"\n' + text)
+    plan = load_plan(tmp_path / "walk" / "walk.toml")
+    walk = assemble(plan, load_inputs(plan, PullSource(plan.path(plan.readings.folder))))
+    r = walk.readings
+    pd.testing.assert_series_equal(r["pm25"], plain.readings["pm25"])  # raw values untouched
+    kestrel = r["kit"] == "walk-b"
+    assert np.allclose(r.loc[kestrel, "pm25_cal"], np.maximum(0.8 * r.loc[kestrel, "pm25"] + 1.0, 0))
+    assert r.loc[~kestrel, "pm25_cal"].isna().all()
+    # Kestrel's kit reads 1.25 x the air and Otter's 0.85 x: their ratios to the group median say so.
+    ratios = walk.summary["colocation"]["pm25"]
+    assert ratios["walk-b"]["ratio"] == pytest.approx(1.25, rel=0.06) and ratios["walk-c"]["ratio"] == pytest.approx(0.85, rel=0.06)
+    assert np.allclose(r.loc[kestrel, "pm25_coloc"], r.loc[kestrel, "pm25"] / ratios["walk-b"]["ratio"])
+    assert "pm25_epa" in r and [c["kit"] for c in walk.summary["calibration"] if c["model"]] == ["walk-b"]
+    paths = write_walk(walk, tmp_path / "out")
+    header = paths["readings.csv"].read_text().splitlines()[0].split(",")
+    extra = header[header.index("route_distance_m") + 1:]
+    assert extra == ["pm25_cal", "pm1_coloc", "pm25_coloc", "pm10_coloc", "pm25_epa"]  # in the order they were added
+    import frictionless
+
+    assert frictionless.validate(str(paths["datapackage.json"])).valid
