@@ -98,6 +98,41 @@ class _Coded:
         return self._filled[missing][self.codes]  # -1 takes the fill at the end
 
 
+class _Lazy:
+    """A column formatted chunk by chunk (times, sequence numbers, coordinates: nearly every value
+    distinct, so formatting them all at once would hold a million strings per column)."""
+
+    def __init__(self, values: np.ndarray, fmt, wrap=None) -> None:
+        self.values, self.fmt, self.wrap = values, fmt, wrap
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def take(self, rows) -> _Lazy:
+        return _Lazy(self.values[rows], self.fmt, self.wrap)
+
+    def render(self, missing: str = "") -> np.ndarray:
+        text = self.fmt(self.values).render(missing if self.wrap is None else "\0")
+        return text if self.wrap is None else self.wrap(text)
+
+
+def _keyed(column, key: str, quote: bool = False):
+    """The column as ``"key":value`` texts for a JSON object, ``"key":null`` where missing."""
+    if isinstance(column, _Lazy):
+        def wrap(text: np.ndarray) -> np.ndarray:
+            missing = text == "\0"
+            out = key + (('"' + text + '"') if quote else text)
+            out[missing] = key + "null"
+            return out
+
+        return _Lazy(column.values, column.fmt, wrap)
+    texts = column.texts
+    texts = np.array([json.dumps(t, ensure_ascii=False) for t in texts.tolist()], dtype=object) if quote else texts
+    keyed = _Coded(column.codes, key + texts if len(texts) else texts)
+    keyed._filled[""] = np.append(keyed.texts, np.array([key + "null"], dtype=object))
+    return keyed
+
+
 def _shortest(x: float) -> str:
     """Shortest round-trip text of a float; whole numbers without '.0'."""
     return str(int(x)) if x == int(x) and abs(x) < 2**53 else repr(x)
@@ -202,20 +237,20 @@ def readings_table(walk: Walk) -> tuple[list[str], dict[str, _Coded]]:
         if name == "device":
             text[name] = _categories(r["kit"])
         elif name == "time":
-            text[name] = _times(r["ts"].to_numpy(np.int64) * 1_000_000_000)
+            text[name] = _Lazy(r["ts"].to_numpy(np.int64) * 1_000_000_000, _times)
         elif name == "walk_time":
-            text[name] = _times(r["t"].to_numpy(np.int64))
+            text[name] = _Lazy(r["t"].to_numpy(np.int64), _times)
         elif name in ("ts", "seq"):
-            text[name] = _integers(r[name].to_numpy(np.int64))
+            text[name] = _Lazy(r[name].to_numpy(np.int64), _integers)
         elif name == "segment":
             seg = r["segment"].to_numpy(np.int64)
             text[name] = _Coded(np.where(seg >= 0, seg, -1), [str(i) for i in range(len(walk.segments))])
         elif name in ("lat", "lon"):
-            text[name] = _numbers(r[name].to_numpy(float), COORDINATE_DECIMALS)
+            text[name] = _Lazy(r[name].to_numpy(float), lambda v: _numbers(v, COORDINATE_DECIMALS))
         elif name in ("clk", "flags", "participant", "clock", "position", "position_source"):
             text[name] = _categories(r[name])
         elif name in ("route_distance_m",):
-            text[name] = _numbers(r[name].to_numpy(float), 1)
+            text[name] = _Lazy(r[name].to_numpy(float), lambda v: _numbers(v, 1))
         elif name in extra:
             text[name] = _numbers(r[name].to_numpy(float), 3)
         else:
@@ -261,18 +296,8 @@ def points_geojson(walk: Walk, columns: list[str], text: dict[str, _Coded]):
         return
     measured = [c for c in columns if c in walk.fields and c not in wire.POSITION] + extra_columns(walk)
     names = ["participant", "walk_time", *measured, "flags", "position", "segment"]
-    strings = {"participant", "flags", "position"}
-    coded = []
-    for name in names:
-        c = text[name]
-        if name == "walk_time":  # an ISO time needs no escaping
-            c = _Coded(c.codes, '"' + c.texts + '"')
-        elif name in strings:
-            c = _Coded(c.codes, [json.dumps(t, ensure_ascii=False) for t in c.texts.tolist()])
-        key = json.dumps(name) + ":"
-        keyed = _Coded(c.codes, key + c.texts)
-        keyed._filled[""] = np.append(keyed.texts, np.array([key + "null"], dtype=object))
-        coded.append(keyed)
+    strings = {"participant", "flags", "position"}  # and walk_time, an ISO text
+    coded = [_keyed(text[name], json.dumps(name) + ":", quote=name in strings or name == "walk_time") for name in names]
     lon, lat = text["lon"], text["lat"]
     yield '{"type":"FeatureCollection","features":[\n'
     first = True

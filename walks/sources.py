@@ -55,8 +55,8 @@ class ReadingsError(ConfigError):
 
 
 def readings_frame(columns: dict[str, Sequence[Any]] | pd.DataFrame, kit: str | None = None) -> pd.DataFrame:
-    """Readings in the walk's one table: kit, ts, clk, seq, the contract fields in contract
-    order, x_* fields sorted, flags; NaN where a field was not measured."""
+    """Readings in the walk's one table: kit, ts, clk, seq, the measured contract fields in
+    contract order, measured x_* fields sorted, flags; NaN where a field was not measured."""
     frame = pd.DataFrame(columns) if not isinstance(columns, pd.DataFrame) else columns
     if kit is not None:
         frame = frame.assign(kit=kit)
@@ -69,11 +69,13 @@ def readings_frame(columns: dict[str, Sequence[Any]] | pd.DataFrame, kit: str | 
         "clk": frame["clk"].fillna("rtc").astype(str).to_numpy() if n else np.array([], dtype=object),
         "seq": frame["seq"].to_numpy(np.int64) if n else np.array([], np.int64),
     }
-    for name in NUMERIC:
+    # A field nobody measured is left out (a pull file has a column for every contract field):
+    # a walk's table holds what the kits measured, not a million NaNs per missing sensor.
+    for name in [*NUMERIC, *sorted(c for c in frame.columns if c.startswith(wire.EXPERIMENTAL_PREFIX))]:
         if name in frame.columns:
-            out[name] = pd.to_numeric(frame[name], errors="coerce").to_numpy(float)
-    for name in sorted(c for c in frame.columns if c.startswith(wire.EXPERIMENTAL_PREFIX)):
-        out[name] = pd.to_numeric(frame[name], errors="coerce").to_numpy(float)
+            values = frame[name].to_numpy(float) if frame[name].dtype.kind == "f" else pd.to_numeric(frame[name], errors="coerce").to_numpy(float)
+            if not np.isnan(values).all():
+                out[name] = values
     flags = frame["flags"] if "flags" in frame.columns else pd.Series([""] * n, dtype=object)
     out["flags"] = flags.fillna("").astype(str).to_numpy() if n else np.array([], dtype=object)
     return pd.DataFrame(out)
