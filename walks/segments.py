@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from .privacy import EARTH_RADIUS_M
 
@@ -125,7 +126,7 @@ def assign(segments: Segments, lat, lon, max_distance_m: float = 50.0) -> tuple[
         cy = np.floor(py[placed] / CELL_M).astype(np.int64)
         ox, oy = cx.min(), cy.min()
         height = int(cy.max() - oy) + 1
-        cells, inverse = np.unique((cx - ox) * height + (cy - oy), return_inverse=True)
+        inverse, cells = pd.factorize((cx - ox) * height + (cy - oy))  # hashing: no sort of a million keys
         centres = (np.column_stack([cells // height + ox, cells % height + oy]) + 0.5) * CELL_M
         _, i = tree.query(centres)
         nearest[placed] = i[inverse]

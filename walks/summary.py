@@ -90,45 +90,68 @@ def segment_stats(points: pd.DataFrame, n_segments: int, pollutants: tuple[str, 
     on.insert(1, "kit", pd.factorize(points.loc[segment >= 0, "kit"])[0])
     every = pd.RangeIndex(n_segments, name=segment_col)
     stats = pd.DataFrame({"segment": np.arange(n_segments, dtype=np.int64)})
+    # The pollutants are independent, and pandas' group-by kernels release the GIL: on a long
+    # walk they run side by side.
+    def work(p: str):
+        return _pollutant(on, p, every, segment_col, p == hot_spot_on)
+
+    if len(on) > 200_000 and len(pollutants) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            results = list(pool.map(work, pollutants))
+    else:
+        results = [work(p) for p in pollutants]
     hot = None
-    for p in pollutants:
-        values = on[[segment_col, "kit", p]].dropna(subset=[p])
-        by_segment = values.groupby(segment_col)[p]
-        n = by_segment.size().reindex(every, fill_value=0).to_numpy(np.int64)
-        median = by_segment.median().reindex(every).to_numpy(float)
-        # One integer key for (segment, kit): grouping by it is much cheaper than by two columns.
-        n_kits = int(on["kit"].max()) + 1 if len(on) else 1
-        pair = values.groupby(values[segment_col].to_numpy(np.int64) * n_kits + values["kit"].to_numpy(np.int64))[p].median()
-        kit_medians = pd.Series(pair.to_numpy(), index=pd.MultiIndex.from_arrays(
-            [pair.index.to_numpy() // n_kits, pair.index.to_numpy() % n_kits], names=[segment_col, "kit"]))
-        per_kit = kit_medians.groupby(level=0)
-        kits = per_kit.size().reindex(every, fill_value=0).to_numpy(np.int64)
-        spread = (per_kit.max() - per_kit.min()).reindex(every).to_numpy(float)
-        spread = np.where(kits >= 2, spread, np.nan)
-        route_median = np.nanmedian(median) if (n > 0).any() else np.nan
-        stats[f"{p}_n"] = n
-        stats[f"{p}_median"] = median
-        stats[f"{p}_mean"] = by_segment.mean().reindex(every).to_numpy(float)
-        stats[f"{p}_max"] = by_segment.max().reindex(every).to_numpy(float)
-        stats[f"{p}_kits"] = kits
-        stats[f"{p}_spread"] = spread
-        known = ~np.isnan(median) & ~np.isnan(spread)
-        with np.errstate(invalid="ignore"):
-            stats[f"{p}_difference_real"] = _flag(np.abs(median - route_median) > spread, known)
-        if p in WHO_24H:
-            index = daqi_index(p, median)
-            stats[f"{p}_daqi"] = index
-            stats[f"{p}_band"] = daqi_band(index)
-            stats[f"{p}_who_exceeded"] = _flag(np.nan_to_num(median) > WHO_24H[p], ~np.isnan(median))
-        if p == hot_spot_on:
-            threshold = hot_spot_threshold(median)
-            above = values[values[p] > threshold]
-            readings_above = above.groupby(segment_col).size().reindex(every, fill_value=0).to_numpy()
-            kits_above = (kit_medians > threshold).groupby(level=0).sum().reindex(every, fill_value=0).to_numpy()
-            supported = (kits_above >= HOT_SPOT_MIN_KITS) | ((kits == 1) & (readings_above >= HOT_SPOT_MIN_READINGS))
-            hot = (median > threshold) & supported
+    for columns, hot_here in results:
+        for name, values in columns.items():
+            stats[name] = values
+        if hot_here is not None:
+            hot = hot_here
     stats["hot_spot"] = hot
     return stats
+
+
+def _pollutant(on: pd.DataFrame, p: str, every: pd.RangeIndex, segment_col: str, hot_spot: bool):
+    """The per-segment columns of pollutant ``p`` (in order), and the hot-spot flags if ``hot_spot``."""
+    columns: dict = {}
+    hot = None
+    values = on[[segment_col, "kit", p]].dropna(subset=[p])
+    by_segment = values.groupby(segment_col)[p]
+    n = by_segment.size().reindex(every, fill_value=0).to_numpy(np.int64)
+    median = by_segment.median().reindex(every).to_numpy(float)
+    # One integer key for (segment, kit): grouping by it is much cheaper than by two columns.
+    n_kits = int(on["kit"].max()) + 1 if len(on) else 1
+    pair = values.groupby(values[segment_col].to_numpy(np.int64) * n_kits + values["kit"].to_numpy(np.int64))[p].median()
+    kit_medians = pd.Series(pair.to_numpy(), index=pd.MultiIndex.from_arrays(
+        [pair.index.to_numpy() // n_kits, pair.index.to_numpy() % n_kits], names=[segment_col, "kit"]))
+    per_kit = kit_medians.groupby(level=0)
+    kits = per_kit.size().reindex(every, fill_value=0).to_numpy(np.int64)
+    spread = (per_kit.max() - per_kit.min()).reindex(every).to_numpy(float)
+    spread = np.where(kits >= 2, spread, np.nan)
+    route_median = np.nanmedian(median) if (n > 0).any() else np.nan
+    columns[f"{p}_n"] = n
+    columns[f"{p}_median"] = median
+    columns[f"{p}_mean"] = by_segment.mean().reindex(every).to_numpy(float)
+    columns[f"{p}_max"] = by_segment.max().reindex(every).to_numpy(float)
+    columns[f"{p}_kits"] = kits
+    columns[f"{p}_spread"] = spread
+    known = ~np.isnan(median) & ~np.isnan(spread)
+    with np.errstate(invalid="ignore"):
+        columns[f"{p}_difference_real"] = _flag(np.abs(median - route_median) > spread, known)
+    if p in WHO_24H:
+        index = daqi_index(p, median)
+        columns[f"{p}_daqi"] = index
+        columns[f"{p}_band"] = daqi_band(index)
+        columns[f"{p}_who_exceeded"] = _flag(np.nan_to_num(median) > WHO_24H[p], ~np.isnan(median))
+    if hot_spot:
+        threshold = hot_spot_threshold(median)
+        above = values[values[p] > threshold]
+        readings_above = above.groupby(segment_col).size().reindex(every, fill_value=0).to_numpy()
+        kits_above = (kit_medians > threshold).groupby(level=0).sum().reindex(every, fill_value=0).to_numpy()
+        supported = (kits_above >= HOT_SPOT_MIN_KITS) | ((kits == 1) & (readings_above >= HOT_SPOT_MIN_READINGS))
+        hot = (median > threshold) & supported
+    return columns, hot
 
 
 def _number(value) -> float | None:
