@@ -130,8 +130,22 @@ def assign(segments: Segments, lat, lon, max_distance_m: float = 50.0) -> tuple[
         centres = (np.column_stack([cells // height + ox, cells % height + oy]) + 0.5) * CELL_M
         _, i = tree.query(centres)
         nearest[placed] = i[inverse]
-        # The distance of the point itself (not its cell) from that route sample.
-        distance[placed] = np.hypot(px[placed] - sx[nearest[placed]], py[placed] - sy[nearest[placed]])
-    at = dense[nearest]
+    # The point itself (not its cell) projected on the route between the samples either side of
+    # its nearest: its exact distance from the route and how far along it is.
+    at = dense[nearest].astype(float)
+    if placed.any():
+        qx, qy, k = px[placed], py[placed], nearest[placed]
+        best_d = np.full(len(k), np.inf)
+        best_at = at[placed]
+        for a, b in ((np.maximum(k - 1, 0), k), (k, np.minimum(k + 1, len(dense) - 1))):
+            ex, ey = sx[b] - sx[a], sy[b] - sy[a]
+            length2 = ex * ex + ey * ey
+            with np.errstate(invalid="ignore", divide="ignore"):
+                w = np.clip(np.where(length2 > 0, ((qx - sx[a]) * ex + (qy - sy[a]) * ey) / length2, 0.0), 0, 1)
+            d = np.hypot(qx - (sx[a] + w * ex), qy - (sy[a] + w * ey))
+            closer = d < best_d
+            best_d = np.where(closer, d, best_d)
+            best_at = np.where(closer, dense[a] + w * (dense[b] - dense[a]), best_at)
+        distance[placed], at[placed] = best_d, best_at
     index = np.clip(np.searchsorted(segments.cuts_m, at, side="right") - 1, 0, len(segments) - 1)
     return np.where(distance <= max_distance_m, index, -1), distance
