@@ -9,6 +9,7 @@ that record GPX tracks. The kits' readings come from `kit pull` files.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -232,3 +233,15 @@ def test_calibration_co_location_ratios_and_the_humidity_correction_are_extra_co
     import frictionless
 
     assert frictionless.validate(str(paths["datapackage.json"])).valid
+
+
+def test_a_phone_track_without_times_stops_the_build_with_the_gpx_problem(simulated, tmp_path):
+    from walks.gpx import GpxError
+
+    folder, sim, _, _ = simulated
+    shutil.copytree(folder, tmp_path / "walk", ignore=shutil.ignore_patterns("build"))
+    gpx = tmp_path / "walk" / "phones" / "otter.gpx"
+    gpx.write_text(re.sub(r"<time>[^<]*</time>", "", gpx.read_text()))
+    plan = load_plan(tmp_path / "walk" / "walk.toml")
+    with pytest.raises(GpxError, match="otter.gpx has no times"):  # read by the second process, raised here
+        load_inputs(plan, PullSource(plan.path(plan.readings.folder)))
