@@ -67,3 +67,15 @@ def test_unrelated_air_gives_a_low_confidence_estimate_not_a_silent_one():
 
 def test_too_little_data_is_no_estimate():
     assert estimate_offset([T0], [5.0], [T0, T0 + 1], [5.0, 6.0]) is None
+
+
+def test_the_direct_correlation_is_the_fft_correlation_where_the_kit_lies_within_the_reference():
+    from walks.clock import _correlation, _correlation_direct
+
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=200), rng.normal(size=500)
+    mx, my = (rng.random(200) > 0.2).astype(float), (rng.random(500) > 0.3).astype(float)
+    r_fft, n_fft = _correlation(x * mx, mx, y * my, my, 10)
+    r_direct, n_direct = _correlation_direct(x * mx, mx, y * my, my, 10)
+    inside = slice(200 - 1, 200 - 1 + 301)  # the FFT's lags 0 .. 300 (reference bin - kit bin)
+    assert np.allclose(r_direct, r_fft[inside]) and (n_direct == n_fft[inside]).all()

@@ -95,6 +95,28 @@ def _correlation(x: np.ndarray, mx: np.ndarray, y: np.ndarray, my: np.ndarray, m
     return r, n
 
 
+def _correlation_direct(x: np.ndarray, mx: np.ndarray, y: np.ndarray, my: np.ndarray, min_overlap: int) -> tuple[np.ndarray, np.ndarray]:
+    """As _correlation, for the lags where the whole of x lies within y (0 .. len(y) - len(x)),
+    as matrix products over a sliding window of y: cheaper than FFTs when those lags are few."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    w_y, w_my = sliding_window_view(y * my, len(x)), sliding_window_view(my, len(x))
+    w_yy = sliding_window_view(y * y * my, len(x))
+    xm = x * mx
+    n = w_my @ mx
+    sx, sy = w_my @ xm, w_y @ mx
+    sxx, syy, sxy = w_my @ (x * xm), w_yy @ mx, w_y @ xm
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cov = sxy - sx * sy / n
+        var = (sxx - sx * sx / n) * (syy - sy * sy / n)
+        r = cov / np.sqrt(var)
+    r[(n < min_overlap) | ~np.isfinite(r)] = -np.inf
+    return r, np.rint(n)
+
+
+DIRECT_MAX = 30_000_000  # lags x bins up to which the direct products beat the FFTs
+
+
 def estimate_offset(kit_t_s, kit_pm, ref_t_s, ref_pm, search_s: float = 36 * 3600.0, around_s: float = 0.0) -> OffsetEstimate | None:
     """The clock offset of a kit (times ``kit_t_s``, values ``kit_pm``) against a reference
     series with true times (e.g. the median of the synced kits).
@@ -122,8 +144,12 @@ def estimate_offset(kit_t_s, kit_pm, ref_t_s, ref_pm, search_s: float = 36 * 360
         # A lag where only the ends of the series touch would correlate by
         # chance: at least half the kit's bins must meet the reference's.
         min_overlap = max(3, int(0.5 * mx.sum()))
-        r, shared = _correlation(x, mx, y, my, min_overlap)
-        lags = np.arange(-(n_k - 1), n_r)  # reference bin - kit bin
+        if (n_r - n_k + 1) * n_k <= DIRECT_MAX:
+            r, shared = _correlation_direct(x, mx, y, my, min_overlap)
+            lags = np.arange(0, n_r - n_k + 1)  # reference bin - kit bin
+        else:
+            r, shared = _correlation(x, mx, y, my, min_overlap)
+            lags = np.arange(-(n_k - 1), n_r)
         valid = (lags >= 0) & (lags * step <= 2 * half)
         r = np.where(valid, r, -np.inf)
         best = int(np.argmax(r))
