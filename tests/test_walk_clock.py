@@ -79,3 +79,11 @@ def test_the_direct_correlation_is_the_fft_correlation_where_the_kit_lies_within
     r_direct, n_direct = _correlation_direct(x * mx, mx, y * my, my, 10)
     inside = slice(200 - 1, 200 - 1 + 301)  # the FFT's lags 0 .. 300 (reference bin - kit bin)
     assert np.allclose(r_direct, r_fft[inside]) and (n_direct == n_fft[inside]).all()
+
+
+def test_the_moving_sum_is_a_centred_window_also_when_the_series_is_shorter_than_it():
+    from walks.clock import _moving_sum
+
+    v = np.arange(1.0, 8.0)  # 1..7
+    assert np.allclose(_moving_sum(v, 3), np.convolve(v, np.ones(3), mode="same"))
+    assert _moving_sum(v, 9).tolist() == [v[: i + 5].sum() for i in range(5)] + [v[i - 4:].sum() for i in range(5, 7)]
