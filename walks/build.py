@@ -152,11 +152,12 @@ def _pool():
 
 def _fixes(plan: WalkPlan, walk: pd.DataFrame, table: pd.DataFrame, tracks: dict[str, Track]) -> tuple[pd.DataFrame, list[str]]:
     """Each participant's fixes (kit = participant number, t, lat, lon): their phone's track, else their kit's GPS."""
-    frames, used = [], []
+    parts: list[tuple[np.ndarray, ...]] = []
+    used = []
     for i, p in enumerate(plan.participants):
         if p.pseudonym in tracks:
             track = tracks[p.pseudonym]
-            frames.append(pd.DataFrame({"kit": np.full(len(track), i, np.int64), "t": track.t, "lat": track.lat, "lon": track.lon}))
+            parts.append((np.full(len(track), i, np.int64), track.t, track.lat, track.lon))
             used.append("gpx")
         else:
             used.append("kit_gps")
@@ -164,16 +165,15 @@ def _fixes(plan: WalkPlan, walk: pd.DataFrame, table: pd.DataFrame, tracks: dict
         own = np.array([how == "kit_gps" for how in used])[walk["who"].to_numpy()]
         rows = walk["row"].to_numpy()[own]
         lat, lon = table["lat"].to_numpy(float)[rows], table["lon"].to_numpy(float)[rows]
-        stale = table["flags"].cat.codes.to_numpy()[rows] if isinstance(table["flags"].dtype, pd.CategoricalDtype) else None
         bad = np.zeros(len(rows), dtype=bool)
-        if stale is not None:
-            stale_codes = np.flatnonzero(table["flags"].cat.categories.str.contains("gps_stale", regex=False))
-            bad = np.isin(stale, stale_codes)
+        if isinstance(table["flags"].dtype, pd.CategoricalDtype):
+            stale = np.flatnonzero(table["flags"].cat.categories.str.contains("gps_stale", regex=False))
+            bad = np.isin(table["flags"].cat.codes.to_numpy()[rows], stale)
         keep = ~np.isnan(lat) & ~np.isnan(lon) & ~bad
-        frames.append(pd.DataFrame({"kit": walk["who"].to_numpy()[own][keep], "t": walk["t"].to_numpy()[own][keep],
-                                    "lat": lat[keep], "lon": lon[keep]}))
-    fixes = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({"kit": [], "t": [], "lat": [], "lon": []})
-    return fixes.astype({"t": np.int64, "kit": np.int64}), used
+        parts.append((walk["who"].to_numpy()[own][keep], walk["t"].to_numpy()[own][keep], lat[keep], lon[keep]))
+    columns = [np.concatenate([p[k] for p in parts]) if parts else np.array([]) for k in range(4)]
+    fixes = pd.DataFrame({"kit": columns[0].astype(np.int64), "t": columns[1].astype(np.int64), "lat": columns[2], "lon": columns[3]})
+    return fixes, used
 
 
 def measured_fields(table: pd.DataFrame, rows: np.ndarray) -> list[str]:
