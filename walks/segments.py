@@ -106,8 +106,9 @@ def assign(segments: Segments, lat, lon, max_distance_m: float = 50.0) -> tuple[
 
     Points are snapped to a grid of CELL_M cells first and each occupied cell is matched
     once: a group walking one route puts many readings in each cell, so a million readings
-    cost a few hundred thousand tree queries. The snap moves a point by at most
-    CELL_M / √2, well inside GPS error.
+    cost a few hundred thousand tree queries. The cell only chooses the piece of route a
+    point is projected on (a choice the snap of at most CELL_M / √2 can sway only at a near
+    tie); the distance and the place along the route are the point's own.
     """
     from scipy.spatial import cKDTree
 
@@ -120,32 +121,36 @@ def assign(segments: Segments, lat, lon, max_distance_m: float = 50.0) -> tuple[
     px, py = route.xy(lat, lon)
     placed = np.isfinite(px) & np.isfinite(py)
     distance = np.full(len(px), np.inf)
-    nearest = np.zeros(len(px), dtype=np.int64)
-    if placed.any():
+    at = np.zeros(len(px))
+    last = len(dense) - 1
+    if placed.any() and last > 0:
         cx = np.floor(px[placed] / CELL_M).astype(np.int64)
         cy = np.floor(py[placed] / CELL_M).astype(np.int64)
         ox, oy = cx.min(), cy.min()
         height = int(cy.max() - oy) + 1
         inverse, cells = pd.factorize((cx - ox) * height + (cy - oy))  # hashing: no sort of a million keys
-        centres = (np.column_stack([cells // height + ox, cells % height + oy]) + 0.5) * CELL_M
-        _, i = tree.query(centres)
-        nearest[placed] = i[inverse]
-    # The point itself (not its cell) projected on the route between the samples either side of
-    # its nearest: its exact distance from the route and how far along it is.
-    at = dense[nearest].astype(float)
-    if placed.any():
-        qx, qy, k = px[placed], py[placed], nearest[placed]
-        best_d = np.full(len(k), np.inf)
-        best_at = at[placed]
-        for a, b in ((np.maximum(k - 1, 0), k), (k, np.minimum(k + 1, len(dense) - 1))):
-            ex, ey = sx[b] - sx[a], sy[b] - sy[a]
-            length2 = ex * ex + ey * ey
-            with np.errstate(invalid="ignore", divide="ignore"):
-                w = np.clip(np.where(length2 > 0, ((qx - sx[a]) * ex + (qy - sy[a]) * ey) / length2, 0.0), 0, 1)
-            d = np.hypot(qx - (sx[a] + w * ex), qy - (sy[a] + w * ey))
-            closer = d < best_d
-            best_d = np.where(closer, d, best_d)
-            best_at = np.where(closer, dense[a] + w * (dense[b] - dense[a]), best_at)
-        distance[placed], at[placed] = best_d, best_at
+        ccx, ccy = (cells // height + ox + 0.5) * CELL_M, (cells % height + oy + 0.5) * CELL_M
+        _, k = tree.query(np.column_stack([ccx, ccy]))
+        # Per cell: which piece of the sampled route, before or after its nearest sample, is nearer.
+        before = np.maximum(k - 1, 0)
+        after = np.minimum(k, last - 1)
+        d_before = _to_piece(ccx, ccy, sx, sy, before)[0]
+        d_after = _to_piece(ccx, ccy, sx, sy, after)[0]
+        piece = np.where(d_before < d_after, before, after)[inverse]
+        # Per point: projected on that piece, its exact distance from the route and how far along it is.
+        d, w = _to_piece(px[placed], py[placed], sx, sy, piece)
+        distance[placed] = d
+        at[placed] = dense[piece] + w * (dense[piece + 1] - dense[piece])
+    elif placed.any():
+        distance[placed] = np.hypot(px[placed] - sx[0], py[placed] - sy[0])
     index = np.clip(np.searchsorted(segments.cuts_m, at, side="right") - 1, 0, len(segments) - 1)
     return np.where(distance <= max_distance_m, index, -1), distance
+
+
+def _to_piece(qx, qy, sx, sy, a) -> tuple[np.ndarray, np.ndarray]:
+    """Distance of points from the piece of polyline between samples a and a + 1, and where along it (0..1)."""
+    ex, ey = sx[a + 1] - sx[a], sy[a + 1] - sy[a]
+    length2 = ex * ex + ey * ey
+    with np.errstate(invalid="ignore", divide="ignore"):
+        w = np.clip(np.where(length2 > 0, ((qx - sx[a]) * ex + (qy - sy[a]) * ey) / length2, 0.0), 0, 1)
+    return np.hypot(qx - (sx[a] + w * ex), qy - (sy[a] + w * ey)), w
