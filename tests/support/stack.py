@@ -32,6 +32,7 @@ def scaled(short: int, full: int) -> int:
 
 @dataclass
 class TestStack:
+    __test__ = False  # a fixture's helper, not a test class (its name starts with Test)
     root: Path
     stack: Stack
     settings: Settings
