@@ -82,6 +82,17 @@ def test_every_problem_is_reported_at_once(walk):
     assert len(_problems(walk)) == 2
 
 
+def test_where_the_file_is_cannot_be_written_in_it(walk):
+    _edit(walk, 'title = "Oxford Road"', 'folder = "/elsewhere"\ntitle = "Oxford Road"')
+    [problem] = _problems(walk)
+    assert problem.startswith("line 4: folder is not a walk-file key")
+
+
+def test_a_plan_knows_its_own_file_and_folder(walk):
+    plan = load_plan(walk)
+    assert (plan.source, plan.folder) == (walk, walk.parent)
+
+
 def test_files_the_walk_names_must_be_there(walk):
     (walk.parent / "route.geojson").unlink()
     _edit(walk, '# gpx = "phones/heron.gpx"', 'gpx = "phones/heron.gpx"')

@@ -109,12 +109,12 @@ def load_inputs(plan: WalkPlan, source: ReadingSource, progress: Progress = _qui
     # Few distinct kits, clock sources and flag sets: categories, so that comparing and grouping them is integer work.
     readings = readings.astype({"kit": pd.CategoricalDtype([p.kit for p in plan.participants]), "clk": "category", "flags": "category"})
     tracks = {}
-    files = [plan.path(plan.route.file)]
+    hashed: dict[Path, str] = {}  # files already read, with their SHA-256: each input is read once
     try:
         for p in phones:
             progress(f"track of {p.pseudonym}")
             tracks[p.pseudonym] = pending[p.pseudonym].result() if pool else read_track(plan.path(p.gpx))
-            files.append(plan.path(p.gpx))
+            hashed[plan.path(p.gpx)] = tracks[p.pseudonym].sha256
     finally:
         if pool:
             pool.shutdown(cancel_futures=True)
@@ -130,12 +130,12 @@ def load_inputs(plan: WalkPlan, source: ReadingSource, progress: Progress = _qui
         photos = [f for f in obs_files if f.suffix.lower() in (".jpg", ".jpeg")]
         parts = notes + ([read_photos(photos, plan.timezone)] if photos else [])
         observations = pd.concat(parts, ignore_index=True) if parts else None
-        files += obs_files
     from .calibrate import load_fits
 
     fits = load_fits(plan.kits, plan.path(plan.calibration)) if plan.calibration else load_fits(plan.kits)
+    files = [plan.source, plan.path(plan.route.file), *(plan.path(p.gpx) for p in phones), *obs_files]
     provenance = {"inputs": [{"file": str(f.relative_to(plan.folder) if f.is_relative_to(plan.folder) else f.name),
-                              "sha256": _sha256(f)} for f in files],
+                              "sha256": hashed.get(f) or _sha256(f)} for f in files],
                   "readings": source.describe()}
     return Inputs(readings, tracks, route, observations, fits, provenance)
 

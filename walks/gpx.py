@@ -37,6 +37,8 @@ What a walk needs from a GPX is where the phone was *when*: so
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import os
 import re
 from dataclasses import dataclass
@@ -63,6 +65,7 @@ class Track:
     without_time: int  # points left out for having no time
     kind: str  # "track" or "route"
     reader: str  # "scan" or "gpxpy"
+    sha256: str = ""  # of the file's bytes, for a build's provenance (the file is read once)
 
     def __len__(self) -> int:
         return len(self.t)
@@ -79,7 +82,8 @@ def read_track(path: Path) -> Track:
         raise GpxError(f"cannot read the GPX file {path}: {exc.strerror}") from None
     scanned = _scan(buf[: size + _PAD])
     points = scanned if scanned is not None else _gpxpy(path, buf[:size].tobytes())
-    return _finish(path, *points, reader="scan" if scanned is not None else "gpxpy")
+    track = _finish(path, *points, reader="scan" if scanned is not None else "gpxpy")
+    return dataclasses.replace(track, sha256=hashlib.sha256(memoryview(buf)[:size]).hexdigest())
 
 
 # -- the scanner ---------------------------------------------------------------------

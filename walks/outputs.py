@@ -34,6 +34,7 @@ import pandas as pd
 from airkit import contract as wire
 
 from .build import Walk
+from .summary import INDICATIVE
 
 __all__ = ["FORMAT_VERSION", "OUTPUTS", "WALK_COLUMNS", "write_walk"]
 
@@ -60,8 +61,6 @@ _LICENCE_URL = {
     "ODC-By-1.0": ("https://opendatacommons.org/licenses/by/1-0/", "Open Data Commons Attribution License 1.0"),
     "PDDL-1.0": ("https://opendatacommons.org/licenses/pddl/1-0/", "Open Data Commons Public Domain Dedication and License 1.0"),
 }
-INDICATIVE = ("DAQI bands and the WHO 2021 guideline are defined on 24-hour means; a walk is an hour or two of moving, "
-              "short readings from low-cost sensors, so both are indicative only.")
 
 
 def _airtrail_version() -> str:
@@ -146,10 +145,9 @@ def _numbers(values: np.ndarray, decimals: int | None = None) -> _Coded:
     return _Coded(codes, [_shortest(x) if math.isfinite(x) else "" for x in np.asarray(uniques, float).tolist()])
 
 
-def _integers(values: np.ndarray, missing: np.ndarray | None = None) -> _Coded:
+def _integers(values: np.ndarray) -> _Coded:
     v = np.asarray(values, dtype=np.int64)
-    codes = np.arange(len(v)) if missing is None else np.where(missing, -1, np.arange(len(v)))
-    return _Coded(codes, v.astype(str))
+    return _Coded(np.arange(len(v)), v.astype(str))
 
 
 def _categories(values: pd.Series | np.ndarray) -> _Coded:
@@ -182,13 +180,6 @@ def _times(t_ns: np.ndarray) -> _Coded:
     prefix = np.array([f"{np.datetime64(int(d), 'D')}T" for d in days], dtype=object)
     clock = np.array(_SECOND_OF_DAY, dtype=object)
     return _Coded(np.arange(len(secs)), prefix[day_codes] + clock[second])
-
-
-def _json_strings(values: pd.Series) -> np.ndarray:
-    """JSON text of each string (null for missing/empty), one json.dumps per distinct value."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    texts = np.array([json.dumps(u, ensure_ascii=False) if isinstance(u, str) and u != "" else "null" for u in uniques] + ["null"], dtype=object)
-    return texts[codes]  # -1 (missing) takes the last, "null"
 
 
 def _clean(value: Any) -> Any:
@@ -283,13 +274,9 @@ def _csv(columns: list[str], text: dict[str, _Coded]):
         yield "\n".join(map(",".join, zip(*cells))) + "\n"
 
 
-# Properties of points.geojson: who, when, what was measured, and where on the route; the
-# rest of a reading's columns are in readings.csv.
-POINT_PROPERTIES = ("participant", "walk_time", "flags", "position", "segment")
-
-
 def points_geojson(walk: Walk, columns: list[str], text: dict[str, _Coded]):
-    """The published readings that have a position, as GeoJSON points, in chunks."""
+    """The published readings that have a position, as GeoJSON points, in chunks: who, when, what
+    was measured and where on the route; the rest of a reading's columns are in readings.csv."""
     placed = np.flatnonzero(walk.readings["lat"].notna().to_numpy())
     if not len(placed):
         yield '{"type":"FeatureCollection","features":[]}\n'

@@ -167,6 +167,7 @@ class WalkPlan(_Strict):
     calibration: Path | None = Field(default=None, description="A folder of <device>.toml calibrations; default hardware/calibration.")
     languages: tuple[str, ...] = ("en",)
     licence: str = "CC-BY-4.0"
+    source: Path = Field(default=Path("walk.toml"), exclude=True)  # the walk file itself (its hash is provenance)
     folder: Path = Field(default=Path("."), exclude=True)  # where the file is; its paths are relative to it
 
     @field_validator("timezone")
@@ -334,8 +335,13 @@ def load_plan(path: Path) -> WalkPlan:
     except tomllib.TOMLDecodeError as exc:
         raise PlanError(path, [f"not valid TOML: {exc}"]) from None
     index = line_index(text)
+    # folder and source say where the file is; written in it, they are unknown keys like any other.
+    written = [key for key in ("folder", "source") if key in doc]
+    if written:
+        raise PlanError(path, [f"{'line ' + str(index[(k,)]) + ': ' if (k,) in index else ''}{k} is not a walk-file key "
+                               "(check the spelling; `airtrail walk new` writes a commented template)" for k in written])
     try:
-        plan = WalkPlan(**doc, folder=path.parent)
+        plan = WalkPlan(**doc, folder=path.parent, source=path)
     except ValidationError as exc:
         raise PlanError(path, _problems(exc, index)) from None
     missing = _files(plan, index)

@@ -15,7 +15,7 @@ k-d tree (scipy), so matching a million readings costs one tree query.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -31,11 +31,19 @@ RESOLUTION_M = 2.0  # the route is sampled this finely for matching
 class Route:
     lat: np.ndarray
     lon: np.ndarray
+    # Derived once: every segment's polyline and every match ask for them.
+    _plane: tuple[float, float, float] = field(init=False, repr=False, compare=False)
+    _along: np.ndarray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        lat0, lon0 = float(np.mean(self.lat)), float(np.mean(self.lon))
+        object.__setattr__(self, "_plane", (lat0, lon0, np.radians(1) * EARTH_RADIUS_M * np.cos(np.radians(lat0))))
+        x, y = self.xy(self.lat, self.lon)
+        object.__setattr__(self, "_along", np.concatenate([[0.0], np.cumsum(np.hypot(np.diff(x), np.diff(y)))]))
 
     def plane(self) -> tuple[float, float, float]:
         """(lat0, lon0, metres per degree of longitude) of the local plane."""
-        lat0, lon0 = float(np.mean(self.lat)), float(np.mean(self.lon))
-        return lat0, lon0, np.radians(1) * EARTH_RADIUS_M * np.cos(np.radians(lat0))
+        return self._plane
 
     def xy(self, lat, lon) -> tuple[np.ndarray, np.ndarray]:
         lat0, lon0, m_per_deg_lon = self.plane()
@@ -44,8 +52,7 @@ class Route:
 
     def along(self) -> np.ndarray:
         """Distance along the route at each vertex, from its start (metres)."""
-        x, y = self.xy(self.lat, self.lon)
-        return np.concatenate([[0.0], np.cumsum(np.hypot(np.diff(x), np.diff(y)))])
+        return self._along
 
 
 @dataclass(frozen=True)

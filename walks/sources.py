@@ -81,6 +81,11 @@ def readings_frame(columns: dict[str, Sequence[Any]] | pd.DataFrame, kit: str | 
     return pd.DataFrame(out)
 
 
+def _none(kit: str) -> pd.DataFrame:
+    """A kit's table of readings when there are none."""
+    return readings_frame(pd.DataFrame(columns=["ts", "clk", "seq", "flags"]), kit=kit)
+
+
 class ReadingSource(Protocol):
     def by_time(self, kit: str, start_s: int, end_s: int) -> pd.DataFrame:
         """The kit's readings stamped start_s <= ts < end_s."""
@@ -154,7 +159,7 @@ class ApiSource:
             except httpx.HTTPError as exc:
                 raise ReadingsError(f"cannot reach the collector at {self.url}: {exc}; check the address and the network") from None
             if answer.status_code == 404:
-                return readings_frame(pd.DataFrame(columns=["ts", "clk", "seq", "flags"]), kit=kit)
+                return _none(kit)
             if answer.status_code in (401, 403):
                 raise ReadingsError(f"the collector at {self.url} refused the read token ({answer.status_code}): set "
                                     "AIRTRAIL_READ_TOKEN (or --token) to its api.read_token")
@@ -168,8 +173,7 @@ class ApiSource:
                 pages.append(pd.read_csv(io.StringIO(text), dtype={"device": str, "clk": str, "flags": str}, keep_default_na=False,
                                          na_values={c: [""] for c in NUMERIC}))
             url, params = answer.links.get("next", {}).get("url"), None
-        frame = pd.concat(pages, ignore_index=True) if pages else pd.DataFrame(columns=["ts", "clk", "seq", "flags"])
-        return readings_frame(frame, kit=kit)
+        return readings_frame(pd.concat(pages, ignore_index=True), kit=kit) if pages else _none(kit)
 
     def by_seq(self, kit: str, after: int | None, before: int | None) -> None:
         return None  # the API asks by time only: gather searches its wide window
@@ -204,8 +208,7 @@ class PullSource:
     def _all(self, kit: str) -> pd.DataFrame:
         if kit not in self._cache:
             frames = [self._read(path, kit) for path in self.files(kit)]
-            frame = pd.concat(frames, ignore_index=True) if frames else readings_frame(
-                pd.DataFrame(columns=["ts", "clk", "seq", "flags"]), kit=kit)
+            frame = pd.concat(frames, ignore_index=True) if frames else _none(kit)
             # Pulls without --delete overlap: each reading once, by its sequence number.
             self._cache[kit] = frame.drop_duplicates("seq", keep="first").sort_values("seq", kind="stable").reset_index(drop=True)
         return self._cache[kit]
