@@ -28,13 +28,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["PLACED", "UNPLACED", "Placement", "place_readings"]
+__all__ = ["PLACED", "REASONS", "UNPLACED", "Placement", "place_readings", "positions", "tally"]
 
 PLACED = ("fix", "interpolated", "nearest")
 UNPLACED = ("gap", "off_track", "no_fixes")
 _NS = 1_000_000_000
-_REASONS = (*PLACED, *UNPLACED)
-_CODE = {name: code for code, name in enumerate(_REASONS)}
+REASONS = (*PLACED, *UNPLACED)
+_CODE = {name: code for code, name in enumerate(REASONS)}
 
 
 @dataclass(frozen=True)
@@ -58,27 +58,61 @@ def place_readings(readings: pd.DataFrame, fixes: pd.DataFrame, tolerance_s: flo
         missing = [c for c in needed if c not in frame.columns]
         if missing:
             raise ValueError(f"{name} lack the column(s) {', '.join(missing)}")
-    flat_all, flon_all = fixes["lat"].to_numpy(float), fixes["lon"].to_numpy(float)
-    good = ~(np.isnan(flat_all) | np.isnan(flon_all))
-    kits = pd.Index(pd.unique(np.concatenate([np.asarray(readings["kit"]), np.asarray(fixes["kit"])[good]])))
-    fcode = kits.get_indexer(np.asarray(fixes["kit"])[good]).astype(np.int64)
-    ft, flat, flon = fixes["t"].to_numpy(np.int64)[good], flat_all[good], flon_all[good]
+    lat, lon, reason = positions(np.asarray(readings["kit"]), readings["t"].to_numpy(np.int64), np.asarray(fixes["kit"]),
+                                 fixes["t"].to_numpy(np.int64), fixes["lat"].to_numpy(float), fixes["lon"].to_numpy(float),
+                                 tolerance_s, max_gap_s)
+    out = readings.copy(deep=False)
+    out["lat"] = lat
+    out["lon"] = lon
+    out["position"] = pd.Categorical.from_codes(reason, categories=REASONS)
+    return Placement(out, tally(reason))
+
+
+def tally(reason: np.ndarray) -> dict[str, int]:
+    """How many readings got each reason (codes into REASONS)."""
+    return {name: int(n) for name, n in zip(REASONS, np.bincount(reason, minlength=len(REASONS)))}
+
+
+def _codes(kit: np.ndarray, fix_kit: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Shared integer codes of the readings' and the fixes' kits, and how many kits."""
+    if kit.dtype.kind in "iu" and fix_kit.dtype.kind in "iu" and (not len(kit) or kit.min() >= 0) \
+            and (not len(fix_kit) or fix_kit.min() >= 0):
+        # Already small integers (the walk build's participant numbers): their own codes.
+        n = int(max(kit.max() if len(kit) else -1, fix_kit.max() if len(fix_kit) else -1)) + 1
+        if n <= max(len(kit), len(fix_kit), 1):
+            return kit.astype(np.int64, copy=False), fix_kit.astype(np.int64, copy=False), n
+    kits = pd.Index(pd.unique(np.concatenate([kit, fix_kit])))
+    return kits.get_indexer(kit).astype(np.int64), kits.get_indexer(fix_kit).astype(np.int64), len(kits)
+
+
+def positions(kit, t, fix_kit, fix_t, fix_lat, fix_lon, tolerance_s: float = 10.0,
+              max_gap_s: float = 60.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """place_readings on columns: (lat, lon, reason code into REASONS) per reading.
+
+    ``t`` and ``fix_t`` are int64 ns; kits are any hashable values, shared between the two.
+    """
+    good = ~(np.isnan(fix_lat) | np.isnan(fix_lon))
+    if not good.all():
+        fix_kit, fix_t, fix_lat, fix_lon = fix_kit[good], fix_t[good], fix_lat[good], fix_lon[good]
+    code, fcode, n_kits = _codes(np.asarray(kit), np.asarray(fix_kit))
+    ft, flat, flon = fix_t, fix_lat, fix_lon
     # Fixes sorted by kit, then time (a phone's track already is: then nothing moves).
     if len(ft) > 1 and not np.all((np.diff(fcode) > 0) | ((np.diff(fcode) == 0) & (np.diff(ft) >= 0))):
         by_kit = np.lexsort((ft, fcode))
         fcode, ft, flat, flon = fcode[by_kit], ft[by_kit], flat[by_kit], flon[by_kit]
-    n_fix = len(ft)
-    code = kits.get_indexer(np.asarray(readings["kit"])).astype(np.int64)
-    t = readings["t"].to_numpy(np.int64)
+    n_fix, n = len(ft), len(t)
+    if not n_fix:
+        reason = np.full(n, _CODE["no_fixes"], dtype=np.int8)
+        return np.full(n, np.nan), np.full(n, np.nan), reason
 
     # The as-of join: the latest fix of the same kit at or before each reading, found by one
     # binary search on the sorted (kit, time) key. The key counts microseconds, so that kit
     # and time fit one int64; the step back below makes it exact to the nanosecond.
-    prev = np.full(len(t), -1, dtype=np.int64)
-    if n_fix and len(t):
+    prev = np.full(n, -1, dtype=np.int64)
+    if n:
         origin = min(int(ft.min()), int(t.min()))
         span_us = (max(int(ft.max()), int(t.max())) - origin) // 1000 + 1
-        if (len(kits) + 1) * span_us >= 2**62:
+        if (n_kits + 1) * span_us >= 2**62:
             raise ValueError("fixes and readings span too long a time to be joined (more than centuries)")
         fkey = fcode * span_us + (ft - origin) // 1000
         rkey = code * span_us + (t - origin) // 1000
@@ -88,51 +122,35 @@ def place_readings(readings: pd.DataFrame, fixes: pd.DataFrame, tolerance_s: flo
             if not late.any():
                 break
             prev[late] -= 1
-        prev[(prev >= 0) & (fcode[np.maximum(prev, 0)] != code)] = -1
-    # Its successor, or the kit's first fix when no fix comes before the reading.
-    starts = np.searchsorted(fcode, np.arange(len(kits) + 1))  # each kit's first fix row; one query per kit
-    first = starts[code]
-    has_kit = starts[code + 1] > first
-    nxt = np.where(prev >= 0, prev + 1, first)
-    has0 = prev >= 0
-    has1 = has_kit & (nxt < n_fix)
-    has1 &= fcode[np.minimum(nxt, n_fix - 1)] == code if n_fix else has1
-    p, q = np.maximum(prev, 0), np.minimum(nxt, max(n_fix - 1, 0))
-
-    if n_fix:
-        t0, t1 = ft[p], ft[q]
-        lat0, lon0, lat1, lon1 = flat[p], flon[p], flat[q], flon[q]
-    else:
-        t0 = t1 = np.zeros(len(t), np.int64)
-        lat0 = lon0 = lat1 = lon1 = np.zeros(len(t))
+    # Each kit's first fix row (one query per kit), and whether the kit has any.
+    starts = np.searchsorted(fcode, np.arange(n_kits + 1))
+    first, after = starts[code], starts[code + 1]
+    has0 = (prev >= first) & (prev >= 0)  # a fix of the same kit at or before the reading
+    nxt = np.where(has0, prev + 1, first)  # its successor, or the kit's first fix when none comes before
+    has1 = nxt < after
+    p, q = np.where(has0, prev, 0), np.minimum(nxt, n_fix - 1)
+    t0, t1 = ft[p], ft[q]
     span = t1 - t0
     exact = has0 & (t0 == t)
-    between = has0 & has1 & (span > 0) & (span <= max_gap_s * _NS)
+    between = has0 & has1 & (span > 0) & (span <= max_gap_s * _NS) & ~exact
     d0 = np.where(has0, t - t0, np.iinfo(np.int64).max)
     d1 = np.where(has1, t1 - t, np.iinfo(np.int64).max)
-    near = np.minimum(d0, d1) <= tolerance_s * _NS
-
-    reason = np.full(len(t), _CODE["off_track"], dtype=np.int8)
-    lat = np.full(len(t), np.nan)
-    lon = np.full(len(t), np.nan)
-    nearest = ~exact & ~between & near
-    take0 = d0 <= d1
-    lat[nearest] = np.where(take0, lat0, lat1)[nearest]
-    lon[nearest] = np.where(take0, lon0, lon1)[nearest]
+    nearest = ~exact & ~between & (np.minimum(d0, d1) <= tolerance_s * _NS)
+    # Every placed reading is fix a plus w of the way to fix b: w = 0 at a fix (or the nearest one,
+    # made a), so that it takes that fix's position exactly.
+    a = np.where(nearest & (d1 < d0), q, p)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        w = np.where(between, (t - t0) / span, 0.0)
+    lat0, lon0 = flat[a], flon[a]
+    lat = lat0 + w * (flat[q] - lat0)
+    lon = lon0 + w * (flon[q] - lon0)
+    reason = np.full(n, _CODE["off_track"], dtype=np.int8)
+    reason[has0 & has1 & ~exact & ~between & ~nearest] = _CODE["gap"]
+    reason[after == first] = _CODE["no_fixes"]
     reason[nearest] = _CODE["nearest"]
-    inter = between & ~exact
-    w = (t[inter] - t0[inter]) / span[inter]
-    lat[inter] = lat0[inter] + w * (lat1[inter] - lat0[inter])
-    lon[inter] = lon0[inter] + w * (lon1[inter] - lon0[inter])
-    reason[inter] = _CODE["interpolated"]
-    lat[exact], lon[exact], reason[exact] = lat0[exact], lon0[exact], _CODE["fix"]
-    unplaced = ~(exact | between | near)
-    reason[unplaced & has0 & has1] = _CODE["gap"]
-    reason[unplaced & ~has_kit] = _CODE["no_fixes"]
-
-    out = readings.copy(deep=False)
-    out["lat"] = lat
-    out["lon"] = lon
-    out["position"] = pd.Categorical.from_codes(reason, categories=_REASONS)
-    tally = np.bincount(reason, minlength=len(_REASONS))
-    return Placement(out, {name: int(n) for name, n in zip(_REASONS, tally)})
+    reason[between] = _CODE["interpolated"]
+    reason[exact] = _CODE["fix"]
+    unplaced = reason >= len(PLACED)
+    lat[unplaced] = np.nan
+    lon[unplaced] = np.nan
+    return lat, lon, reason

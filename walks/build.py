@@ -35,11 +35,11 @@ import pandas as pd
 
 from airkit import contract as wire
 
-from .align import place_readings
+from .align import REASONS, positions, tally
 from .gpx import Track, read_track
-from .offsets import correct_clocks
+from .offsets import METHODS, correct_clocks
 from .plan import WalkPlan
-from .privacy import Zone, privacy_filter
+from .privacy import Zone, private_mask
 from .route import read_route
 from .segments import Segments, assign, split_route
 from .sources import ReadingSource, gather, readings_frame
@@ -150,8 +150,10 @@ def _pool():
     return ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("fork"))
 
 
-def _fixes(plan: WalkPlan, walk: pd.DataFrame, table: pd.DataFrame, tracks: dict[str, Track]) -> tuple[pd.DataFrame, list[str]]:
-    """Each participant's fixes (kit = participant number, t, lat, lon): their phone's track, else their kit's GPS."""
+def _fixes(plan: WalkPlan, who: np.ndarray, t: np.ndarray, rows: np.ndarray, table: pd.DataFrame,
+           tracks: dict[str, Track]) -> tuple[tuple[np.ndarray, ...], list[str]]:
+    """Each participant's fixes (participant number, t, lat, lon): their phone's track, else their
+    kit's own GPS fixes among the readings (``who``, ``t``, ``rows`` of the loaded table)."""
     parts: list[tuple[np.ndarray, ...]] = []
     used = []
     for i, p in enumerate(plan.participants):
@@ -161,19 +163,25 @@ def _fixes(plan: WalkPlan, walk: pd.DataFrame, table: pd.DataFrame, tracks: dict
             used.append("gpx")
         else:
             used.append("kit_gps")
-    if "lat" in table and "lon" in table:
-        own = np.array([how == "kit_gps" for how in used])[walk["who"].to_numpy()]
-        rows = walk["row"].to_numpy()[own]
-        lat, lon = table["lat"].to_numpy(float)[rows], table["lon"].to_numpy(float)[rows]
-        bad = np.zeros(len(rows), dtype=bool)
+    if "lat" in table and "lon" in table and "kit_gps" in used:
+        own = np.flatnonzero(np.array([how == "kit_gps" for how in used])[who])
+        at = rows[own]
+        lat, lon = table["lat"].to_numpy(float)[at], table["lon"].to_numpy(float)[at]
+        bad = np.zeros(len(at), dtype=bool)
         if isinstance(table["flags"].dtype, pd.CategoricalDtype):
             stale = np.flatnonzero(table["flags"].cat.categories.str.contains("gps_stale", regex=False))
-            bad = np.isin(table["flags"].cat.codes.to_numpy()[rows], stale)
-        keep = ~np.isnan(lat) & ~np.isnan(lon) & ~bad
-        parts.append((walk["who"].to_numpy()[own][keep], walk["t"].to_numpy()[own][keep], lat[keep], lon[keep]))
-    columns = [np.concatenate([p[k] for p in parts]) if parts else np.array([]) for k in range(4)]
-    fixes = pd.DataFrame({"kit": columns[0].astype(np.int64), "t": columns[1].astype(np.int64), "lat": columns[2], "lon": columns[3]})
-    return fixes, used
+            bad = np.isin(table["flags"].cat.codes.to_numpy()[at], stale)
+        keep = own[~np.isnan(lat) & ~np.isnan(lon) & ~bad]
+        parts.append((who[keep], t[keep], table["lat"].to_numpy(float)[rows[keep]], table["lon"].to_numpy(float)[rows[keep]]))
+    columns = tuple(np.concatenate([p[k] for p in parts]) if parts else np.array([]) for k in range(4))
+    return (columns[0].astype(np.int64), columns[1].astype(np.int64), columns[2].astype(float), columns[3].astype(float)), used
+
+
+def _participant_numbers(kit: pd.Series, kits: list[str]) -> np.ndarray:
+    """Each reading's participant number (the plan's order), from its kit."""
+    if isinstance(kit.dtype, pd.CategoricalDtype) and list(kit.cat.categories) == kits:
+        return kit.cat.codes.to_numpy(np.int64)  # the loaded table's categories are the plan's kits, in order
+    return kit.map({k: i for i, k in enumerate(kits)}).to_numpy(np.int64)
 
 
 def measured_fields(table: pd.DataFrame, rows: np.ndarray) -> list[str]:
@@ -210,8 +218,11 @@ def assemble(plan: WalkPlan, inputs: Inputs, progress: Progress = _quiet) -> Wal
     if "pm25" in table:
         keys["pm25"] = table["pm25"]
     keys, clock_runs = correct_clocks(keys, explicit, (start, end), plan.readings.search_h * 3600)
-    keys["who"] = keys["kit"].map(kit_of).astype(np.int64)
+    # From here on, columns as arrays (one per key, in the keys' order: by kit, then seq): masks and
+    # gathers on arrays cost a fraction of the same on DataFrames.
+    who = _participant_numbers(keys["kit"], [p.kit for p in plan.participants])
     t = keys["t"].to_numpy(np.int64)
+    row = keys["row"].to_numpy(np.int64)
     in_span = (t >= start * _NS) & (t < end * _NS)
     in_walk = (t >= walk_start * _NS) & (t < walk_end * _NS)
     counts: dict[str, Any] = {"found": len(keys), "outside_walk": int((~in_span).sum()),
@@ -220,47 +231,41 @@ def assemble(plan: WalkPlan, inputs: Inputs, progress: Progress = _quiet) -> Wal
     colocation: dict[str, Any] = {}
     if plan.colocation is not None:
         c0, c1 = (int(m.timestamp()) * _NS for m in plan.utc_window(plan.colocation))
-        near = keys[in_span]
-        rows = near["row"].to_numpy()
-        colocation = colocation_ratios(pd.DataFrame({"kit": near["kit"].to_numpy(), "t": near["t"].to_numpy(),
-                                                     **_take(table, rows, ("pm1", "pm25", "pm10"))}), c0, c1,
+        near = np.flatnonzero(in_span)
+        colocation = colocation_ratios(pd.DataFrame({"kit": keys["kit"].to_numpy()[near], "t": t[near],
+                                                     **_take(table, row[near], ("pm1", "pm25", "pm10"))}), c0, c1,
                                        fields=tuple(f for f in ("pm1", "pm25", "pm10") if f in table))
-    walk = keys[in_walk].drop(columns=[c for c in ("pm25", "ts", "clk") if c in keys]).reset_index(drop=True)
 
     progress("positions")
-    fixes, position_source = _fixes(plan, walk, table, inputs.tracks)
-    placement = place_readings(pd.DataFrame({"kit": walk["who"].to_numpy(), "t": walk["t"].to_numpy()}), fixes,
-                               plan.alignment.tolerance_s, plan.alignment.max_gap_s)
-    walk["lat"] = placement.readings["lat"].to_numpy()
-    walk["lon"] = placement.readings["lon"].to_numpy()
-    walk["position"] = placement.readings["position"].to_numpy()
-    counts["position"] = placement.counts
+    walk = np.flatnonzero(in_walk)  # the walk's readings, as positions in the keys
+    w_who, w_t = who[walk], t[walk]
+    fixes, position_source = _fixes(plan, w_who, w_t, row[walk], table, inputs.tracks)
+    w_lat, w_lon, w_reason = positions(w_who, w_t, *fixes, plan.alignment.tolerance_s, plan.alignment.max_gap_s)
+    counts["position"] = tally(w_reason)
 
     progress("privacy")
     zones = [Zone(z.lat, z.lon, z.radius_m) for z in plan.privacy_zones]
-    filtered = privacy_filter(walk.rename(columns={"who": "participant"}), zones, plan.privacy.trim_m)
-    published = filtered.points.rename(columns={"participant": "who"})
-    counts["removed"] = filtered.removed
+    keep, counts["removed"] = private_mask(w_who, w_t, w_lat, w_lon, zones, plan.privacy.trim_m)
 
     progress("segments")
     segments = split_route(*inputs.route, every_m=plan.route.segment_m,
                            stops=[(s.name, s.lat, s.lon) for s in plan.route.stops] or None)
-    segment, distance = assign(segments, published["lat"].to_numpy(float), published["lon"].to_numpy(float),
-                               plan.alignment.route_distance_m)
-    who, tt = published["who"].to_numpy(), published["t"].to_numpy()
-    if len(who) > 1 and not np.all((np.diff(who) > 0) | ((np.diff(who) == 0) & (np.diff(tt) > 0))):
-        order = np.lexsort((published["seq"].to_numpy(), tt, who))
-        published = published.iloc[order]
+    pub = walk[keep]  # the published readings, as positions in the keys
+    p_who, p_t, p_lat, p_lon, p_reason = w_who[keep], w_t[keep], w_lat[keep], w_lon[keep], w_reason[keep]
+    segment, distance = assign(segments, p_lat, p_lon, plan.alignment.route_distance_m)
+    seq = keys["seq"].to_numpy()
+    if len(pub) > 1 and not np.all((np.diff(p_who) > 0) | ((np.diff(p_who) == 0) & (np.diff(p_t) > 0))):
+        order = np.lexsort((seq[pub], p_t, p_who))  # by participant, then true time
+        pub, p_who, p_t, p_lat, p_lon, p_reason = pub[order], p_who[order], p_t[order], p_lat[order], p_lon[order], p_reason[order]
         segment, distance = segment[order], distance[order]
-    published = published.reset_index(drop=True)
-    rows = published["row"].to_numpy()
-    placed = published["lat"].notna().to_numpy()
+    rows = row[pub]
+    placed = ~np.isnan(p_lat)
     on_route = placed & (segment >= 0)
-    counts["published"] = len(published)
+    counts["published"] = len(pub)
     counts["published_placed"] = int(placed.sum())
     counts["off_route"] = int((placed & (segment < 0)).sum())
     pollutants = tuple(p for p in POLLUTANTS if p in table)
-    stats = segment_stats(pd.DataFrame({"segment": segment[on_route], "kit": published["who"].to_numpy()[on_route],
+    stats = segment_stats(pd.DataFrame({"segment": segment[on_route], "kit": p_who[on_route],
                                         **_take(table, rows[on_route], pollutants)}), len(segments), pollutants=pollutants)
 
     progress("corrections")
@@ -268,16 +273,15 @@ def assemble(plan: WalkPlan, inputs: Inputs, progress: Progress = _quiet) -> Wal
     fields = [c for c in wire.reading_columns([*measured_fields(table, rows if len(rows) else np.arange(len(table))), "lat", "lon"])
               if c not in ("device", "time", "ts", "clk", "seq", "flags")]
     values = _take(table, rows, [c for c in fields if c not in ("lat", "lon")])
+    source_code = np.array([("gpx", "kit_gps").index(u) for u in position_source], dtype=np.int8)
     out = pd.DataFrame({"kit": table["kit"].to_numpy()[rows], "ts": table["ts"].to_numpy()[rows],
-                        "clk": table["clk"].to_numpy()[rows], "seq": published["seq"].to_numpy(), **values,
-                        "lat": published["lat"].to_numpy(), "lon": published["lon"].to_numpy(),
-                        "flags": table["flags"].to_numpy()[rows],
-                        "participant": pd.Categorical.from_codes(published["who"].to_numpy(), categories=names),
-                        "t": published["t"].to_numpy(), "clock": published["clock"].to_numpy(),
-                        "clock_offset_s": published["clock_offset_s"].to_numpy(), "position": published["position"].to_numpy(),
-                        "position_source": pd.Categorical.from_codes(
-                            np.array([("gpx", "kit_gps").index(u) for u in position_source])[published["who"].to_numpy()],
-                            categories=["gpx", "kit_gps"]),
+                        "clk": table["clk"].to_numpy()[rows], "seq": seq[pub], **values,
+                        "lat": p_lat, "lon": p_lon, "flags": table["flags"].to_numpy()[rows],
+                        "participant": pd.Categorical.from_codes(p_who, categories=names),
+                        "t": p_t, "clock": keys["clock"].to_numpy()[pub],
+                        "clock_offset_s": keys["clock_offset_s"].to_numpy()[pub],
+                        "position": pd.Categorical.from_codes(p_reason, categories=REASONS),
+                        "position_source": pd.Categorical.from_codes(source_code[p_who], categories=["gpx", "kit_gps"]),
                         "segment": segment, "route_distance_m": np.where(np.isfinite(distance), distance, np.nan)})
     calibration: list[dict[str, Any]] = []
     if any(inputs.fits.values()):
@@ -301,12 +305,12 @@ def assemble(plan: WalkPlan, inputs: Inputs, progress: Progress = _quiet) -> Wal
             observations = observations.assign(segment=segment[observations["point"].to_numpy(np.int64)])
         obs_summary = {"given": len(inputs.observations), "attached": len(observations), "unattached": attached.unattached}
 
-    per_who = np.bincount(published["who"].to_numpy(), minlength=len(names))
+    per_who = np.bincount(p_who, minlength=len(names))
     summary = {
         "readings": counts,
         "participants": [{"pseudonym": p.pseudonym, "kit": p.kit, "positions": position_source[i], "readings": int(per_who[i])}
                          for i, p in enumerate(plan.participants)],
-        "clocks": _synced(keys, names, kit_of) + [_clock(run, names, kit_of) for run in clock_runs],
+        "clocks": _synced(keys, who, names) + [_clock(run, names, kit_of) for run in clock_runs],
         "calibration": calibration,
         "colocation": colocation,
         "humidity": {"correction": plan.humidity.correction, "kappa": plan.humidity.kappa},
@@ -317,17 +321,16 @@ def assemble(plan: WalkPlan, inputs: Inputs, progress: Progress = _quiet) -> Wal
     return Walk(plan, out, fields, segments, stats, observations, summary)
 
 
-def _synced(keys: pd.DataFrame, names: list[str], kit_of: dict[str, int]) -> list[dict[str, Any]]:
-    """One entry per kit with synchronised readings (keys are sorted by kit, then seq)."""
-    synced = (keys["clock"] == "synced").to_numpy()
-    kits = keys["kit"].to_numpy()[synced] if not isinstance(keys["kit"].dtype, pd.CategoricalDtype) else \
-        np.asarray(keys["kit"].cat.categories)[keys["kit"].cat.codes.to_numpy()[synced]]
-    seq = keys["seq"].to_numpy()[synced]
-    if not len(seq):
+def _synced(keys: pd.DataFrame, who: np.ndarray, names: list[str]) -> list[dict[str, Any]]:
+    """One entry per kit with synchronised readings (keys are sorted by kit, then seq; ``who``
+    their participant numbers)."""
+    synced = np.flatnonzero((keys["clock"].cat.codes == METHODS.index("synced")).to_numpy())
+    if not len(synced):
         return []
+    kits, seq = who[synced], keys["seq"].to_numpy()[synced]
     starts = np.flatnonzero(np.concatenate([[True], kits[1:] != kits[:-1]]))
     ends = np.append(starts[1:], len(seq))
-    return [{"participant": names[kit_of[kits[a]]], "kit": str(kits[a]), "method": "synced", "offset_s": 0.0,
+    return [{"participant": names[kits[a]], "kit": str(keys["kit"].iat[synced[a]]), "method": "synced", "offset_s": 0.0,
              "estimated_offset_s": None, "confident": None, "peak": None, "distinctness": None, "overlap_s": None,
              "readings": int(b - a), "seq_first": int(seq[a:b].min()), "seq_last": int(seq[a:b].max())}
             for a, b in zip(starts, ends)]

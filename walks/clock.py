@@ -79,20 +79,9 @@ def _moving_sum(v: np.ndarray, width: int) -> np.ndarray:
     return cs[width:] - cs[:-width]
 
 
-def _xcorr(a: np.ndarray, b: np.ndarray, size: int) -> np.ndarray:
-    """c[k] = sum_i a[i] * b[i + k] for k in -(len(a)-1) .. len(b)-1, by FFT."""
-    spectrum = np.fft.rfft(b, size) * np.conj(np.fft.rfft(a, size))
-    full = np.fft.irfft(spectrum, size)
-    return np.concatenate([full[size - (len(a) - 1):], full[: len(b)]])
-
-
-def _correlation(x: np.ndarray, mx: np.ndarray, y: np.ndarray, my: np.ndarray, min_overlap: int) -> tuple[np.ndarray, np.ndarray]:
-    """Pearson correlation of x and y over their shared bins at every lag, and the shared bin count."""
-    size = 1 << int(np.ceil(np.log2(len(x) + len(y))))
-    n = np.rint(_xcorr(mx, my, size))
-    sx, sy = _xcorr(x * mx, my, size), _xcorr(mx, y * my, size)
-    sxx, syy = _xcorr(x * x * mx, my, size), _xcorr(mx, y * y * my, size)
-    sxy = _xcorr(x * mx, y * my, size)
+def _pearson(n, sx, sy, sxx, syy, sxy, min_overlap: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pearson correlation at each lag from the sums over the shared bins, and the shared bin count."""
+    n = np.rint(n)
     with np.errstate(invalid="ignore", divide="ignore"):
         cov = sxy - sx * sy / n
         var = (sxx - sx * sx / n) * (syy - sy * sy / n)
@@ -101,26 +90,38 @@ def _correlation(x: np.ndarray, mx: np.ndarray, y: np.ndarray, my: np.ndarray, m
     return r, n
 
 
+def _sides(x: np.ndarray, mx: np.ndarray, y: np.ndarray, my: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The kit's (mask, x, x²) and the reference's (mask, y, y²), each over its present bins, as rows."""
+    xm, ym = x * mx, y * my
+    return np.stack([mx, xm, x * xm]), np.stack([my, ym, y * ym])
+
+
+def _correlation(x: np.ndarray, mx: np.ndarray, y: np.ndarray, my: np.ndarray, min_overlap: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pearson correlation of x and y over their shared bins at every lag k (reference bin - kit bin)
+    from -(len(x)-1) to len(y)-1, and the shared bin count; by FFT, each side transformed once."""
+    a, b = _sides(x, mx, y, my)
+    size = 1 << int(np.ceil(np.log2(len(x) + len(y))))
+    fa, fb = np.fft.rfft(a, size), np.fft.rfft(b, size)
+    # c[k] = sum_i a[i] * b[i + k]: the six sums are products of the two sides' rows.
+    rows = [(0, 0), (1, 0), (0, 1), (2, 0), (0, 2), (1, 1)]  # n, sx, sy, sxx, syy, sxy
+    full = np.fft.irfft(np.stack([fb[j] * np.conj(fa[i]) for i, j in rows]), size)
+    sums = np.concatenate([full[:, size - (len(x) - 1):], full[:, : len(y)]], axis=1)
+    return _pearson(*sums, min_overlap)
+
+
 def _correlation_direct(x: np.ndarray, mx: np.ndarray, y: np.ndarray, my: np.ndarray, min_overlap: int) -> tuple[np.ndarray, np.ndarray]:
-    """As _correlation, for the lags where the whole of x lies within y (0 .. len(y) - len(x)),
-    as matrix products over a sliding window of y: cheaper than FFTs when those lags are few."""
-    from numpy.lib.stride_tricks import sliding_window_view
-
-    w_y, w_my = sliding_window_view(y * my, len(x)), sliding_window_view(my, len(x))
-    w_yy = sliding_window_view(y * y * my, len(x))
-    xm = x * mx
-    n = w_my @ mx
-    sx, sy = w_my @ xm, w_y @ mx
-    sxx, syy, sxy = w_my @ (x * xm), w_yy @ mx, w_y @ xm
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cov = sxy - sx * sy / n
-        var = (sxx - sx * sx / n) * (syy - sy * sy / n)
-        r = cov / np.sqrt(var)
-    r[(n < min_overlap) | ~np.isfinite(r)] = -np.inf
-    return r, np.rint(n)
+    """As _correlation, for the lags where the whole of x lies within y (0 .. len(y) - len(x)): one
+    small matrix product per lag, cheaper than FFTs of the whole series when those lags are few
+    (the fine grids, a few dozen lags around the coarse estimate)."""
+    a, b = _sides(x, mx, y, my)
+    n_x = len(x)
+    sums = np.empty((len(y) - n_x + 1, 3, 3))
+    for k in range(len(sums)):
+        sums[k] = a @ b[:, k: k + n_x].T  # [i, j]: sum of a's row i times b's row j at lag k
+    return _pearson(sums[:, 0, 0], sums[:, 1, 0], sums[:, 0, 1], sums[:, 2, 0], sums[:, 0, 2], sums[:, 1, 1], min_overlap)
 
 
-DIRECT_MAX = 30_000_000  # lags x bins up to which the direct products beat the FFTs
+DIRECT_MAX_LAGS = 400  # up to this many lags, one product per lag beats the FFTs
 
 
 def estimate_offset(kit_t_s, kit_pm, ref_t_s, ref_pm, search_s: float = 36 * 3600.0, around_s: float = 0.0) -> OffsetEstimate | None:
@@ -150,7 +151,7 @@ def estimate_offset(kit_t_s, kit_pm, ref_t_s, ref_pm, search_s: float = 36 * 360
         # A lag where only the ends of the series touch would correlate by
         # chance: at least half the kit's bins must meet the reference's.
         min_overlap = max(3, int(0.5 * mx.sum()))
-        if (n_r - n_k + 1) * n_k <= DIRECT_MAX:
+        if n_r - n_k + 1 <= DIRECT_MAX_LAGS:
             r, shared = _correlation_direct(x, mx, y, my, min_overlap)
             lags = np.arange(0, n_r - n_k + 1)  # reference bin - kit bin
         else:

@@ -135,9 +135,10 @@ def assign(segments: Segments, lat, lon, max_distance_m: float = 50.0) -> tuple[
         cy = np.floor(py[placed] / CELL_M).astype(np.int64)
         ox, oy = cx.min(), cy.min()
         height = int(cy.max() - oy) + 1
-        inverse, cells = pd.factorize((cx - ox) * height + (cy - oy))  # hashing: no sort of a million keys
+        inverse, cells = _cells((cx - ox) * height + (cy - oy), (int(cx.max() - ox) + 1) * height)
         ccx, ccy = (cells // height + ox + 0.5) * CELL_M, (cells % height + oy + 0.5) * CELL_M
-        _, k = tree.query(np.column_stack([ccx, ccy]))
+        # Both cores where there are many cells: the queries are independent.
+        _, k = tree.query(np.column_stack([ccx, ccy]), workers=2 if len(cells) > 20_000 else 1)
         # Per cell: which piece of the sampled route, before or after its nearest sample, is nearer.
         before = np.maximum(k - 1, 0)
         after = np.minimum(k, last - 1)
@@ -154,10 +155,27 @@ def assign(segments: Segments, lat, lon, max_distance_m: float = 50.0) -> tuple[
     return np.where(distance <= max_distance_m, index, -1), distance
 
 
+DENSE_CELLS = 1 << 24  # up to this many cells in the points' bounding box, occupied cells are found by a table
+
+
+def _cells(key: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(for each key its cell's number, the distinct keys): pd.factorize's answer, by a table of the
+    box's cells where the box is small enough (a walk's few km²), which is cheaper than hashing."""
+    if size > DENSE_CELLS:
+        return pd.factorize(key)
+    seen = np.zeros(size, dtype=bool)
+    seen[key] = True
+    cells = np.flatnonzero(seen)
+    number = np.empty(size, dtype=np.int32)
+    number[cells] = np.arange(len(cells), dtype=np.int32)
+    return number[key], cells
+
+
 def _to_piece(qx, qy, sx, sy, a) -> tuple[np.ndarray, np.ndarray]:
     """Distance of points from the piece of polyline between samples a and a + 1, and where along it (0..1)."""
     ex, ey = sx[a + 1] - sx[a], sy[a + 1] - sy[a]
     length2 = ex * ex + ey * ey
     with np.errstate(invalid="ignore", divide="ignore"):
         w = np.clip(np.where(length2 > 0, ((qx - sx[a]) * ex + (qy - sy[a]) * ey) / length2, 0.0), 0, 1)
-    return np.hypot(qx - (sx[a] + w * ex), qy - (sy[a] + w * ey)), w
+    dx, dy = qx - (sx[a] + w * ex), qy - (sy[a] + w * ey)
+    return np.sqrt(dx * dx + dy * dy), w  # not np.hypot: five times slower, and metres do not overflow

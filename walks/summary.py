@@ -42,6 +42,8 @@ is the writer's job.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -85,17 +87,22 @@ def segment_stats(points: pd.DataFrame, n_segments: int, pollutants: tuple[str, 
     if len(segment) and (segment.min() < -1 or segment.max() >= n_segments):
         raise ValueError(f"segment indices must be -1 (off the route) or 0..{n_segments - 1}; "
                          f"found {segment.min()}..{segment.max()}")
-    on = points.loc[segment >= 0, [segment_col, *pollutants]]
-    # Kits as integer codes: grouping by (segment, kit) is then a group-by on two integer columns.
-    on.insert(1, "kit", pd.factorize(points.loc[segment >= 0, "kit"])[0])
-    every = pd.RangeIndex(n_segments, name=segment_col)
+    on = segment >= 0
+    kit = np.asarray(points["kit"])
+    if kit.dtype.kind in "iu" and (not len(kit) or kit.min() >= 0):
+        kit = kit.astype(np.int64)  # already integer codes (the walk build's participant numbers)
+    else:
+        kit = pd.factorize(kit)[0]
+    # Small integers: the sort keys below are built from these, gathered in value order.
+    segment, kit = segment[on].astype(np.int32), kit[on].astype(np.int32)
+    n_kits = int(kit.max()) + 1 if len(kit) else 1
     stats = pd.DataFrame({"segment": np.arange(n_segments, dtype=np.int64)})
-    # The pollutants are independent, and pandas' group-by kernels release the GIL: on a long
-    # walk they run side by side.
-    def work(p: str):
-        return _pollutant(on, p, every, segment_col, p == hot_spot_on)
 
-    if len(on) > 200_000 and len(pollutants) > 1:
+    def work(p: str):
+        return _pollutant(segment, kit, points[p].to_numpy(float)[on], n_segments, n_kits, p, p == hot_spot_on)
+
+    # The pollutants are independent, and numpy's sorts release the GIL: on a long walk they run side by side.
+    if len(segment) > 200_000 and len(pollutants) > 1:
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(max_workers=2) as pool:
@@ -112,45 +119,97 @@ def segment_stats(points: pd.DataFrame, n_segments: int, pollutants: tuple[str, 
     return stats
 
 
-def _pollutant(on: pd.DataFrame, p: str, every: pd.RangeIndex, segment_col: str, hot_spot: bool):
+class _Sorted:
+    """A pollutant's values ordered by group, then value, by one integer sort of keys that hold the
+    group in their high bits and, in their low ``bits``, a code that orders the values (see _codes)."""
+
+    def __init__(self, group: np.ndarray, low: np.ndarray, n_groups: int, bits: int) -> None:
+        self.key = (group.astype(np.int64) << bits) | low
+        self.key.sort()
+        self.mask = (1 << bits) - 1
+        # Where each group starts in the sorted keys: one query per group, not a pass over the values.
+        self.start = np.searchsorted(self.key, np.arange(n_groups + 1, dtype=np.int64) << bits)
+        self.n = np.diff(self.start)
+
+    def medians(self, decode) -> np.ndarray:
+        has = self.n > 0
+        start, n = self.start[:-1][has], self.n[has]
+        out = np.full(len(self.n), np.nan)
+        out[has] = (decode(self.key[start + (n - 1) // 2] & self.mask) + decode(self.key[start + n // 2] & self.mask)) / 2
+        return out
+
+    def maxima(self, decode) -> np.ndarray:
+        has = self.n > 0
+        out = np.full(len(self.n), np.nan)
+        out[has] = decode(self.key[self.start[1:][has] - 1] & self.mask)
+        return out
+
+
+DECIMALS = (0, 1, 2)  # sensors report whole µg/m³ or tenths; a few more digits are still small codes
+
+
+def _codes(v: np.ndarray, segment: np.ndarray, kit: np.ndarray):
+    """(code per value, how to turn codes back into values, bits of a code, segment, kit), the codes
+    in the order of the values, and segment and kit in the order the codes are in.
+
+    Values that are all decimals of a few digits (what sensors report) are their own codes: the
+    integer v × 10^d, exact (checked: it turns back into v bit for bit). Any others are coded by
+    their rank, which costs an argsort and putting segment and kit in value order.
+    """
+    for d in DECIMALS if len(v) else ():
+        scale = 10.0**d
+        head = v[:1024]  # a glance first: most columns that are not whole numbers fail on their first values
+        if not np.array_equal(np.rint(head * scale) / scale, head):
+            continue
+        q = np.rint(v * scale)
+        if np.array_equal(q / scale, v) and q.max() - q.min() < 2**31:
+            q0 = q.min()
+            return ((q - q0).astype(np.int64), (lambda c, q0=q0, scale=scale: (c + q0) / scale),
+                    max(1, int(q.max() - q0).bit_length()), segment, kit)
+    order = np.argsort(v)
+    sorted_v = v[order]
+    return np.arange(len(v), dtype=np.int64), (lambda c: sorted_v[c]), max(1, len(v).bit_length()), segment[order], kit[order]
+
+
+def _pollutant(segment: np.ndarray, kit: np.ndarray, v: np.ndarray, n_segments: int, n_kits: int, p: str, hot_spot: bool):
     """The per-segment columns of pollutant ``p`` (in order), and the hot-spot flags if ``hot_spot``."""
-    columns: dict = {}
-    hot = None
-    values = on[[segment_col, "kit", p]].dropna(subset=[p])
-    by_segment = values.groupby(segment_col)[p]
-    n = by_segment.size().reindex(every, fill_value=0).to_numpy(np.int64)
-    median = by_segment.median().reindex(every).to_numpy(float)
-    # One integer key for (segment, kit): grouping by it is much cheaper than by two columns.
-    n_kits = int(on["kit"].max()) + 1 if len(on) else 1
-    pair = values.groupby(values[segment_col].to_numpy(np.int64) * n_kits + values["kit"].to_numpy(np.int64))[p].median()
-    kit_medians = pd.Series(pair.to_numpy(), index=pd.MultiIndex.from_arrays(
-        [pair.index.to_numpy() // n_kits, pair.index.to_numpy() % n_kits], names=[segment_col, "kit"]))
-    per_kit = kit_medians.groupby(level=0)
-    kits = per_kit.size().reindex(every, fill_value=0).to_numpy(np.int64)
-    spread = (per_kit.max() - per_kit.min()).reindex(every).to_numpy(float)
+    known = ~np.isnan(v)
+    if not known.all():
+        segment, kit, v = segment[known], kit[known], v[known]
+    low, decode, bits, seg_c, kit_c = _codes(v, segment, kit)
+    by_segment = _Sorted(seg_c, low, n_segments, bits)
+    by_kit = _Sorted(seg_c.astype(np.int64) * n_kits + kit_c, low, n_segments * n_kits, bits)
+    n = by_segment.n
+    median = by_segment.medians(decode)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.bincount(segment, weights=v, minlength=n_segments) / n
+    # Each kit's own median on each segment: a (segment, kit) table, NaN where the kit did not read there.
+    kit_medians = by_kit.medians(decode).reshape(n_segments, n_kits)
+    kits = (by_kit.n.reshape(n_segments, n_kits) > 0).sum(axis=1)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: segments nobody passed
+        spread = np.nanmax(kit_medians, axis=1) - np.nanmin(kit_medians, axis=1)
     spread = np.where(kits >= 2, spread, np.nan)
     route_median = np.nanmedian(median) if (n > 0).any() else np.nan
-    columns[f"{p}_n"] = n
-    columns[f"{p}_median"] = median
-    columns[f"{p}_mean"] = by_segment.mean().reindex(every).to_numpy(float)
-    columns[f"{p}_max"] = by_segment.max().reindex(every).to_numpy(float)
-    columns[f"{p}_kits"] = kits
-    columns[f"{p}_spread"] = spread
-    known = ~np.isnan(median) & ~np.isnan(spread)
+    columns: dict = {f"{p}_n": n.astype(np.int64), f"{p}_median": median, f"{p}_mean": mean,
+                     f"{p}_max": by_segment.maxima(decode), f"{p}_kits": kits.astype(np.int64), f"{p}_spread": spread}
+    both = ~np.isnan(median) & ~np.isnan(spread)
     with np.errstate(invalid="ignore"):
-        columns[f"{p}_difference_real"] = _flag(np.abs(median - route_median) > spread, known)
+        columns[f"{p}_difference_real"] = _flag(np.abs(median - route_median) > spread, both)
     if p in WHO_24H:
         index = daqi_index(p, median)
         columns[f"{p}_daqi"] = index
         columns[f"{p}_band"] = daqi_band(index)
         columns[f"{p}_who_exceeded"] = _flag(np.nan_to_num(median) > WHO_24H[p], ~np.isnan(median))
+    hot = None
     if hot_spot:
         threshold = hot_spot_threshold(median)
-        above = values[values[p] > threshold]
-        readings_above = above.groupby(segment_col).size().reindex(every, fill_value=0).to_numpy()
-        kits_above = (kit_medians > threshold).groupby(level=0).sum().reindex(every, fill_value=0).to_numpy()
+        readings_above = np.bincount(segment[v > threshold], minlength=n_segments)
+        with np.errstate(invalid="ignore"):
+            kits_above = (kit_medians > threshold).sum(axis=1)
         supported = (kits_above >= HOT_SPOT_MIN_KITS) | ((kits == 1) & (readings_above >= HOT_SPOT_MIN_READINGS))
-        hot = (median > threshold) & supported
+        with np.errstate(invalid="ignore"):
+            hot = (median > threshold) & supported
     return columns, hot
 
 
