@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -152,8 +153,8 @@ def _pool():
 
 def _fixes(plan: WalkPlan, who: np.ndarray, t: np.ndarray, rows: np.ndarray, table: pd.DataFrame,
            tracks: dict[str, Track]) -> tuple[tuple[np.ndarray, ...], list[str]]:
-    """Each participant's fixes (participant number, t, lat, lon): their phone's track, else their
-    kit's own GPS fixes among the readings (``who``, ``t``, ``rows`` of the loaded table)."""
+    """Each participant's fixes (participant number, t, lat, lon), by participant: their phone's
+    track, else their kit's own GPS fixes among the readings (``who``, ``t``, ``rows`` of the loaded table)."""
     parts: list[tuple[np.ndarray, ...]] = []
     used = []
     for i, p in enumerate(plan.participants):
@@ -173,8 +174,12 @@ def _fixes(plan: WalkPlan, who: np.ndarray, t: np.ndarray, rows: np.ndarray, tab
             bad = np.isin(table["flags"].cat.codes.to_numpy()[at], stale)
         keep = own[~np.isnan(lat) & ~np.isnan(lon) & ~bad]
         parts.append((who[keep], t[keep], table["lat"].to_numpy(float)[rows[keep]], table["lon"].to_numpy(float)[rows[keep]]))
-    columns = tuple(np.concatenate([p[k] for p in parts]) if parts else np.array([]) for k in range(4))
-    return (columns[0].astype(np.int64), columns[1].astype(np.int64), columns[2].astype(float), columns[3].astype(float)), used
+    columns = [np.concatenate([p[k] for p in parts]) if parts else np.array([]) for k in range(4)]
+    fixes = (columns[0].astype(np.int64), columns[1].astype(np.int64), columns[2].astype(float), columns[3].astype(float))
+    if len(fixes[0]) > 1 and np.any(np.diff(fixes[0]) < 0):  # phones' tracks, then kits' own fixes: by participant
+        by_who = np.argsort(fixes[0], kind="stable")
+        fixes = tuple(f[by_who] for f in fixes)
+    return fixes, used
 
 
 def _participant_numbers(kit: pd.Series, kits: list[str]) -> np.ndarray:
@@ -184,15 +189,44 @@ def _participant_numbers(kit: pd.Series, kits: list[str]) -> np.ndarray:
     return kit.map({k: i for i, k in enumerate(kits)}).to_numpy(np.int64)
 
 
-def measured_fields(table: pd.DataFrame, rows: np.ndarray) -> list[str]:
-    """Contract and x_* fields with at least one value among ``rows``, in contract order (reading_columns)."""
-    names = [c for c in table.columns if (c in wire.FIELDS or c in wire.POSITION or c.startswith(wire.EXPERIMENTAL_PREFIX))
-             and table[c].notna().any() and not np.isnan(table[c].to_numpy(float)[rows]).all()]
-    return [c for c in wire.reading_columns(names) if c in names]
+def _measured(name: str, values: np.ndarray) -> bool:
+    """Whether a contract or x_* field has at least one value (a glance at its head first)."""
+    return values.dtype.kind == "f" and (not np.isnan(values[:1024]).all() or not np.isnan(values).all())
 
 
-def _take(table: pd.DataFrame, rows: np.ndarray, columns) -> dict[str, np.ndarray]:
-    return {c: table[c].to_numpy()[rows] for c in columns if c in table}
+def _take(table: pd.DataFrame, rows: np.ndarray, columns) -> dict[str, Any]:
+    return {c: _gather(table[c], rows) for c in columns if c in table}
+
+
+def _gather(column: pd.Series, rows: np.ndarray):
+    """``column``'s values at ``rows``: a category stays a category (its codes gathered, not its strings)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return pd.Categorical.from_codes(column.cat.codes.to_numpy()[rows], dtype=column.dtype)
+    return column.to_numpy()[rows]
+
+
+def _gather_all(columns: dict[str, pd.Series], rows: np.ndarray, pool) -> dict[str, Any]:
+    """_gather of many columns, on both cores: each is a pass over a million rows, independent of the others."""
+    if pool is None:
+        return {name: _gather(c, rows) for name, c in columns.items()}
+    return dict(zip(columns, pool.map(lambda c: _gather(c, rows), columns.values())))
+
+
+CHUNK_MIN = 200_000  # fewer readings than this are placed in one piece
+
+
+def _chunks(who: np.ndarray, parts: int) -> list[tuple[int, int]]:
+    """Row ranges of about equal size, each a whole number of participants (``who`` sorted)."""
+    n = len(who)
+    if parts < 2 or n < CHUNK_MIN or np.any(np.diff(who) < 0):
+        return [(0, n)]
+    cuts = [0]
+    for k in range(1, parts):
+        i = k * n // parts
+        lo, hi = np.searchsorted(who, who[i], side="left"), np.searchsorted(who, who[i], side="right")
+        cuts.append(int(lo if i - lo <= hi - i else hi))  # the nearer end of the participant at the cut
+    cuts.append(n)
+    return [(a, b) for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
 
 
 def assemble(plan: WalkPlan, inputs: Inputs, progress: Progress = _quiet) -> Walk:
@@ -236,53 +270,75 @@ def assemble(plan: WalkPlan, inputs: Inputs, progress: Progress = _quiet) -> Wal
                                                      **_take(table, row[near], ("pm1", "pm25", "pm10"))}), c0, c1,
                                        fields=tuple(f for f in ("pm1", "pm25", "pm10") if f in table))
 
-    progress("positions")
-    walk = np.flatnonzero(in_walk)  # the walk's readings, as positions in the keys
-    w_who, w_t = who[walk], t[walk]
-    fixes, position_source = _fixes(plan, w_who, w_t, row[walk], table, inputs.tracks)
-    w_lat, w_lon, w_reason = positions(w_who, w_t, *fixes, plan.alignment.tolerance_s, plan.alignment.max_gap_s)
-    counts["position"] = tally(w_reason)
+    # Placing, filtering and matching readings to the route are each participant's own business:
+    # the walk is cut into two runs of whole participants and each is done on its own core.
+    pool = ThreadPoolExecutor(max_workers=2) if len(t) >= CHUNK_MIN else None
+    try:
+        progress("positions, privacy, segments")
+        walk = np.flatnonzero(in_walk)  # the walk's readings, as positions in the keys
+        w_who, w_t = who[walk], t[walk]
+        fixes, position_source = _fixes(plan, w_who, w_t, row[walk], table, inputs.tracks)
+        zones = [Zone(z.lat, z.lon, z.radius_m) for z in plan.privacy_zones]
+        segments = split_route(*inputs.route, every_m=plan.route.segment_m,
+                               stops=[(s.name, s.lat, s.lon) for s in plan.route.stops] or None)
+        chunks = _chunks(w_who, 2 if pool else 1)
 
-    progress("privacy")
-    zones = [Zone(z.lat, z.lon, z.radius_m) for z in plan.privacy_zones]
-    keep, counts["removed"] = private_mask(w_who, w_t, w_lat, w_lon, zones, plan.privacy.trim_m)
+        def place(chunk: tuple[int, int]):
+            a, b = chunk
+            who_c, t_c = w_who[a:b], w_t[a:b]
+            f0, f1 = np.searchsorted(fixes[0], [who_c[0], who_c[-1] + 1]) if b > a else (0, 0)
+            lat, lon, reason = positions(who_c, t_c, *(f[f0:f1] for f in fixes), plan.alignment.tolerance_s,
+                                         plan.alignment.max_gap_s)
+            # One plane for every chunk (the route's): the filter's along-trace distances do not depend on the cut.
+            keep, removed = private_mask(who_c, t_c, lat, lon, zones, plan.privacy.trim_m, lat0=segments.route.plane()[0])
+            segment, distance = assign(segments, lat[keep], lon[keep], plan.alignment.route_distance_m,
+                                       workers=1 if len(chunks) > 1 else None)
+            return lat, lon, reason, keep, removed, segment, distance
 
-    progress("segments")
-    segments = split_route(*inputs.route, every_m=plan.route.segment_m,
-                           stops=[(s.name, s.lat, s.lon) for s in plan.route.stops] or None)
-    pub = walk[keep]  # the published readings, as positions in the keys
-    p_who, p_t, p_lat, p_lon, p_reason = w_who[keep], w_t[keep], w_lat[keep], w_lon[keep], w_reason[keep]
-    segment, distance = assign(segments, p_lat, p_lon, plan.alignment.route_distance_m)
-    seq = keys["seq"].to_numpy()
-    if len(pub) > 1 and not np.all((np.diff(p_who) > 0) | ((np.diff(p_who) == 0) & (np.diff(p_t) > 0))):
-        order = np.lexsort((seq[pub], p_t, p_who))  # by participant, then true time
-        pub, p_who, p_t, p_lat, p_lon, p_reason = pub[order], p_who[order], p_t[order], p_lat[order], p_lon[order], p_reason[order]
-        segment, distance = segment[order], distance[order]
-    rows = row[pub]
-    placed = ~np.isnan(p_lat)
-    on_route = placed & (segment >= 0)
-    counts["published"] = len(pub)
-    counts["published_placed"] = int(placed.sum())
-    counts["off_route"] = int((placed & (segment < 0)).sum())
-    pollutants = tuple(p for p in POLLUTANTS if p in table)
-    stats = segment_stats(pd.DataFrame({"segment": segment[on_route], "kit": p_who[on_route],
-                                        **_take(table, rows[on_route], pollutants)}), len(segments), pollutants=pollutants)
+        done = list(pool.map(place, chunks)) if len(chunks) > 1 else [place(chunks[0])]
+        w_lat, w_lon, w_reason, keep, segment, distance = (np.concatenate([d[k] for d in done]) for k in (0, 1, 2, 3, 5, 6))
+        counts["position"] = tally(w_reason)
+        counts["removed"] = {k: sum(d[4][k] for d in done) for k in done[0][4]}
 
-    progress("corrections")
-    # lat and lon are the walk's positions, measured by the kit or not: always columns.
-    fields = [c for c in wire.reading_columns([*measured_fields(table, rows if len(rows) else np.arange(len(table))), "lat", "lon"])
-              if c not in ("device", "time", "ts", "clk", "seq", "flags")]
-    values = _take(table, rows, [c for c in fields if c not in ("lat", "lon")])
-    source_code = np.array([("gpx", "kit_gps").index(u) for u in position_source], dtype=np.int8)
-    out = pd.DataFrame({"kit": table["kit"].to_numpy()[rows], "ts": table["ts"].to_numpy()[rows],
-                        "clk": table["clk"].to_numpy()[rows], "seq": seq[pub], **values,
-                        "lat": p_lat, "lon": p_lon, "flags": table["flags"].to_numpy()[rows],
-                        "participant": pd.Categorical.from_codes(p_who, categories=names),
-                        "t": p_t, "clock": keys["clock"].to_numpy()[pub],
-                        "clock_offset_s": keys["clock_offset_s"].to_numpy()[pub],
-                        "position": pd.Categorical.from_codes(p_reason, categories=REASONS),
-                        "position_source": pd.Categorical.from_codes(source_code[p_who], categories=["gpx", "kit_gps"]),
-                        "segment": segment, "route_distance_m": np.where(np.isfinite(distance), distance, np.nan)})
+        pub = walk[keep]  # the published readings, as positions in the keys
+        p_who, p_t, p_lat, p_lon, p_reason = w_who[keep], w_t[keep], w_lat[keep], w_lon[keep], w_reason[keep]
+        seq = keys["seq"].to_numpy()
+        if len(pub) > 1 and not np.all((np.diff(p_who) > 0) | ((np.diff(p_who) == 0) & (np.diff(p_t) > 0))):
+            order = np.lexsort((seq[pub], p_t, p_who))  # by participant, then true time
+            pub, p_who, p_t, p_lat, p_lon, p_reason = pub[order], p_who[order], p_t[order], p_lat[order], p_lon[order], p_reason[order]
+            segment, distance = segment[order], distance[order]
+        rows = row[pub]
+        placed = ~np.isnan(p_lat)
+        on_route = placed & (segment >= 0)
+        counts["published"] = len(pub)
+        counts["published_placed"] = int(placed.sum())
+        counts["off_route"] = int((placed & (segment < 0)).sum())
+        pollutants = tuple(p for p in POLLUTANTS if p in table)
+        stats = segment_stats(pd.DataFrame({"segment": segment[on_route], "kit": p_who[on_route],
+                                            **_take(table, rows[on_route], pollutants)}, copy=False),
+                              len(segments), pollutants=pollutants)
+
+        progress("corrections")
+        candidates = [c for c in table.columns if c in wire.FIELDS or c in wire.POSITION or c.startswith(wire.EXPERIMENTAL_PREFIX)]
+        candidates = [c for c in candidates if c not in ("lat", "lon") and table[c].dtype.kind == "f"]
+        taken = _gather_all({c: table[c] for c in ("kit", "ts", "clk", *candidates, "flags")}, rows if len(rows) else np.arange(0), pool)
+        # lat and lon are the walk's positions, measured by the kit or not: always columns.
+        fields = [c for c in wire.reading_columns([*(c for c in candidates if _measured(c, taken[c])), "lat", "lon"])
+                  if c not in wire.READING_HEAD and c != "flags"]
+        source_code = np.array([("gpx", "kit_gps").index(u) for u in position_source], dtype=np.int8)
+        out = pd.DataFrame({"kit": taken["kit"], "ts": taken["ts"], "clk": taken["clk"], "seq": seq[pub],
+                            **{c: taken[c] for c in fields if c not in ("lat", "lon")},
+                            "lat": p_lat, "lon": p_lon, "flags": taken["flags"],
+                            "participant": pd.Categorical.from_codes(p_who, categories=names),
+                            "t": p_t, "clock": _gather(keys["clock"], pub),
+                            "clock_offset_s": keys["clock_offset_s"].to_numpy()[pub],
+                            "position": pd.Categorical.from_codes(p_reason, categories=REASONS),
+                            "position_source": pd.Categorical.from_codes(source_code[p_who], categories=["gpx", "kit_gps"]),
+                            "segment": segment, "route_distance_m": np.where(np.isfinite(distance), distance, np.nan)},
+                           copy=False)
+    finally:
+        if pool is not None:
+            pool.shutdown()
     calibration: list[dict[str, Any]] = []
     if any(inputs.fits.values()):
         out, calibration = apply_calibration(out, inputs.fits)

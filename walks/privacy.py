@@ -94,14 +94,15 @@ def privacy_filter(points: pd.DataFrame, zones: list[Zone] | tuple[Zone, ...], t
 
 
 def private_mask(who: np.ndarray, t: np.ndarray, lat: np.ndarray, lon: np.ndarray, zones: list[Zone] | tuple[Zone, ...],
-                 trim_m: float) -> tuple[np.ndarray, dict[str, int]]:
+                 trim_m: float, lat0: float | None = None) -> tuple[np.ndarray, dict[str, int]]:
     """privacy_filter on columns: which points may be published, and how many were removed why.
 
-    ``who`` is an integer per trace, ``t`` int64 ns; NaN lat/lon where unplaced.
+    ``who`` is an integer per trace, ``t`` int64 ns; NaN lat/lon where unplaced. The local plane
+    is about latitude ``lat0`` (by default the middle of the points').
     """
     n = len(lat)
     placed = ~np.isnan(lat)
-    lat0 = _middle(lat)
+    lat0 = _middle(lat) if lat0 is None else lat0
     x, y = _plane(lat, lon, lat0)
 
     in_zone = np.zeros(n, dtype=bool)

@@ -108,12 +108,13 @@ def split_route(lat, lon, every_m: float = 50.0, stops: list[tuple[str, float, f
 CELL_M = 1.0  # points are matched by the 1 m cell they fall in: walkers share cells, so far fewer queries than points
 
 
-def assign(segments: Segments, lat, lon, max_distance_m: float = 50.0) -> tuple[np.ndarray, np.ndarray]:
+def assign(segments: Segments, lat, lon, max_distance_m: float = 50.0, workers: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(segment index or -1 when off the route, distance from the route in metres) for each point.
 
     Points are snapped to a grid of CELL_M cells first and each occupied cell is matched
     once: a group walking one route puts many readings in each cell, so a million readings
-    cost a few hundred thousand tree queries. The cell only chooses the piece of route a
+    cost a few hundred thousand tree queries (on ``workers`` threads; by default both cores
+    when there are many). The cell only chooses the piece of route a
     point is projected on (a choice the snap of at most CELL_M / √2 can sway only at a near
     tie); the distance and the place along the route are the point's own.
     """
@@ -138,7 +139,9 @@ def assign(segments: Segments, lat, lon, max_distance_m: float = 50.0) -> tuple[
         inverse, cells = _cells((cx - ox) * height + (cy - oy), (int(cx.max() - ox) + 1) * height)
         ccx, ccy = (cells // height + ox + 0.5) * CELL_M, (cells % height + oy + 0.5) * CELL_M
         # Both cores where there are many cells: the queries are independent.
-        _, k = tree.query(np.column_stack([ccx, ccy]), workers=2 if len(cells) > 20_000 else 1)
+        if workers is None:
+            workers = 2 if len(cells) > 20_000 else 1
+        _, k = tree.query(np.column_stack([ccx, ccy]), workers=workers)
         # Per cell: which piece of the sampled route, before or after its nearest sample, is nearer.
         before = np.maximum(k - 1, 0)
         after = np.minimum(k, last - 1)
