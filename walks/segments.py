@@ -129,7 +129,6 @@ def assign(segments: Segments, lat, lon, max_distance_m: float = 50.0, workers: 
     px, py = route.xy(lat, lon)
     placed = np.isfinite(px) & np.isfinite(py)
     distance = np.full(len(px), np.inf)
-    at = np.zeros(len(px))
     last = len(dense) - 1
     if placed.any() and last > 0:
         cx = np.floor(px[placed] / CELL_M).astype(np.int64)
@@ -151,11 +150,23 @@ def assign(segments: Segments, lat, lon, max_distance_m: float = 50.0, workers: 
         # Per point: projected on that piece, its exact distance from the route and how far along it is.
         d, w = _to_piece(px[placed], py[placed], sx, sy, piece)
         distance[placed] = d
-        at[placed] = dense[piece] + w * (dense[piece + 1] - dense[piece])
-    elif placed.any():
+        # A piece of 2 m lies within one segment unless a cut falls in it (or at its end): its
+        # points take the piece's segment, and only those of the pieces with a cut are placed along
+        # the route and looked up among the cuts.
+        cut = segments.cuts_m
+        lo = np.clip(np.searchsorted(cut, dense[:-1], side="right") - 1, 0, len(segments) - 1)
+        straddles = np.searchsorted(cut, dense[1:], side="right") - 1 != lo
+        index = np.full(len(px), lo[0] if len(lo) else 0, dtype=np.int64)
+        index[placed] = lo[piece]
+        doubt = np.flatnonzero(straddles[piece])
+        if len(doubt):
+            a = piece[doubt]
+            at = dense[a] + w[doubt] * (dense[a + 1] - dense[a])
+            index[np.flatnonzero(placed)[doubt]] = np.clip(np.searchsorted(cut, at, side="right") - 1, 0, len(segments) - 1)
+        return np.where(distance <= max_distance_m, index, -1), distance
+    if placed.any():  # a route sampled at one point (shorter than RESOLUTION_M): its first segment
         distance[placed] = np.hypot(px[placed] - sx[0], py[placed] - sy[0])
-    index = np.clip(np.searchsorted(segments.cuts_m, at, side="right") - 1, 0, len(segments) - 1)
-    return np.where(distance <= max_distance_m, index, -1), distance
+    return np.where(distance <= max_distance_m, 0, -1), distance
 
 
 DENSE_CELLS = 1 << 24  # up to this many cells in the points' bounding box, occupied cells are found by a table

@@ -124,11 +124,13 @@ class _Sorted:
     group in their high bits and, in their low ``bits``, a code that orders the values (see _codes)."""
 
     def __init__(self, group: np.ndarray, low: np.ndarray, n_groups: int, bits: int) -> None:
-        self.key = (group.astype(np.int64) << bits) | low
+        # 32-bit keys where they fit (a walk's segments and small value codes): half the memory to sort.
+        dtype = np.int32 if (n_groups << bits) < 2**31 else np.int64
+        self.key = (group.astype(dtype) << dtype(bits)) | low.astype(dtype, copy=False)
         self.key.sort()
-        self.mask = (1 << bits) - 1
+        self.mask = dtype((1 << bits) - 1)
         # Where each group starts in the sorted keys: one query per group, not a pass over the values.
-        self.start = np.searchsorted(self.key, np.arange(n_groups + 1, dtype=np.int64) << bits)
+        self.start = np.searchsorted(self.key, np.arange(n_groups + 1, dtype=dtype) << dtype(bits))
         self.n = np.diff(self.start)
 
     def medians(self, decode) -> np.ndarray:
@@ -162,10 +164,11 @@ def _codes(v: np.ndarray, segment: np.ndarray, kit: np.ndarray):
         if not np.array_equal(np.rint(head * scale) / scale, head):
             continue
         q = np.rint(v * scale)
-        if np.array_equal(q / scale, v) and q.max() - q.min() < 2**31:
-            q0 = q.min()
-            return ((q - q0).astype(np.int64), (lambda c, q0=q0, scale=scale: (c + q0) / scale),
-                    max(1, int(q.max() - q0).bit_length()), segment, kit)
+        if np.array_equal(q / scale, v):
+            q0, span = q.min(), q.max() - q.min()
+            if span < 2**31:
+                return ((q - q0).astype(np.int32), (lambda c, q0=q0, scale=scale: (c + q0) / scale),
+                        max(1, int(span).bit_length()), segment, kit)
     order = np.argsort(v)
     sorted_v = v[order]
     return np.arange(len(v), dtype=np.int64), (lambda c: sorted_v[c]), max(1, len(v).bit_length()), segment[order], kit[order]
