@@ -43,7 +43,7 @@ from .plan import WalkPlan
 from .privacy import Zone, private_mask
 from .route import read_route
 from .segments import Segments, assign, split_route
-from .sources import ReadingSource, gather, readings_frame
+from .sources import ReadingSource, concat, gather, readings_frame
 
 __all__ = ["Inputs", "Walk", "assemble", "load_inputs"]
 
@@ -106,7 +106,7 @@ def load_inputs(plan: WalkPlan, source: ReadingSource, progress: Progress = _qui
     for p in plan.participants:
         progress(f"readings of {p.kit}")
         frames.append(gather(source, p.kit, start, end, search))
-    readings = pd.concat(frames, ignore_index=True) if frames else readings_frame({"kit": [], "ts": [], "clk": [], "seq": []})
+    readings = concat(frames) if frames else readings_frame({"kit": [], "ts": [], "clk": [], "seq": []})
     # Few distinct kits, clock sources and flag sets: categories, so that comparing and grouping them is integer work.
     readings = readings.astype({"kit": pd.CategoricalDtype([p.kit for p in plan.participants]), "clk": "category", "flags": "category"})
     tracks = {}

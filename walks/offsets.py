@@ -27,9 +27,9 @@ import numpy as np
 import pandas as pd
 
 from .clock import OffsetEstimate, estimate_offset
-from .sources import SYNCED
+from .sources import is_synced
 
-__all__ = ["METHODS", "RUN_BREAK_S", "ClockRun", "correct_clocks", "reference_series", "runs", "synced"]
+__all__ = ["METHODS", "RUN_BREAK_S", "ClockRun", "correct_clocks", "reference_series", "runs"]
 
 RUN_BREAK_S = 600
 METHODS = ("synced", "explicit", "estimated", "unconfirmed", "no_reference")
@@ -55,19 +55,11 @@ def _codes(column: pd.Series) -> np.ndarray:
     return pd.factorize(column)[0]
 
 
-def synced(clk: pd.Series) -> np.ndarray:
-    """Whether each reading's clock was synchronised (a category's codes looked up, not its strings compared)."""
-    if isinstance(clk.dtype, pd.CategoricalDtype):
-        table = np.append(clk.cat.categories.isin(SYNCED), False)  # code -1 (missing) is not synchronised
-        return table[clk.cat.codes.to_numpy()]
-    return clk.isin(SYNCED).to_numpy()
-
-
-def runs(readings: pd.DataFrame, is_synced: np.ndarray | None = None) -> np.ndarray:
+def runs(readings: pd.DataFrame, synced: np.ndarray | None = None) -> np.ndarray:
     """A run number per reading (readings sorted by kit, then seq): -1 for synchronised ones."""
     kit = _codes(readings["kit"])
     ts = readings["ts"].to_numpy(np.int64)
-    rtc = ~(synced(readings["clk"]) if is_synced is None else is_synced)
+    rtc = ~(is_synced(readings["clk"]) if synced is None else synced)
     out = np.full(len(readings), -1, dtype=np.int64)
     idx = np.flatnonzero(rtc)
     if not len(idx):
@@ -81,14 +73,14 @@ def runs(readings: pd.DataFrame, is_synced: np.ndarray | None = None) -> np.ndar
     return out
 
 
-def reference_series(readings: pd.DataFrame, field: str = "pm25", is_synced: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def reference_series(readings: pd.DataFrame, field: str = "pm25", synced: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(times s, values): the median across synchronised kits of ``field`` per REFERENCE_BIN_S,
     each bin at the mean time of its readings (kits sample at a fixed phase, and a bin's middle
     would shift the reference by up to half a bin)."""
     if field not in readings or not len(readings):
         return np.array([]), np.array([])
     value = readings[field].to_numpy(float)
-    keep = (synced(readings["clk"]) if is_synced is None else is_synced) & ~np.isnan(value)
+    keep = (is_synced(readings["clk"]) if synced is None else synced) & ~np.isnan(value)
     if not keep.any():
         return np.array([]), np.array([])
     ts = readings["ts"].to_numpy(np.int64)[keep]
@@ -125,11 +117,11 @@ def correct_clocks(readings: pd.DataFrame, explicit: dict[str, float], span_s: t
     if not ordered:
         readings = readings.iloc[np.lexsort((seq, kit_code))]
     readings = readings.reset_index(drop=True)
-    is_synced = synced(readings["clk"])
-    run = runs(readings, is_synced)
+    synced = is_synced(readings["clk"])
+    run = runs(readings, synced)
     offset = np.zeros(len(readings))
     method = np.zeros(len(readings), dtype=np.int8)  # METHODS index; 0 synced
-    ref_t, ref_v = reference_series(readings, field, is_synced)
+    ref_t, ref_v = reference_series(readings, field, synced)
     centre_true = (span_s[0] + span_s[1]) / 2
     ts_all = readings["ts"].to_numpy(np.int64)
     seq_all = readings["seq"].to_numpy(np.int64)

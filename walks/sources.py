@@ -43,7 +43,8 @@ import pandas as pd
 from airkit import contract as wire
 from airkit.errors import ConfigError
 
-__all__ = ["ApiSource", "InfluxSource", "PullSource", "ReadingsError", "ReadingSource", "SYNCED", "gather", "readings_frame"]
+__all__ = ["ApiSource", "InfluxSource", "PullSource", "ReadingsError", "ReadingSource", "SYNCED", "concat", "gather", "is_synced",
+           "readings_frame"]
 
 SYNCED = ("ntp", "gps")  # clock sources whose stamps are true time
 NUMERIC = tuple(wire.FIELDS) + tuple(wire.POSITION)
@@ -56,17 +57,20 @@ class ReadingsError(ConfigError):
 
 def readings_frame(columns: dict[str, Sequence[Any]] | pd.DataFrame, kit: str | None = None) -> pd.DataFrame:
     """Readings in the walk's one table: kit, ts, clk, seq, the measured contract fields in
-    contract order, measured x_* fields sorted, flags; NaN where a field was not measured."""
+    contract order, measured x_* fields sorted, flags; NaN where a field was not measured.
+    Kit, clock source and flags are categories: few distinct values, compared and grouped as integers."""
     frame = pd.DataFrame(columns) if not isinstance(columns, pd.DataFrame) else columns
-    if kit is not None:
-        frame = frame.assign(kit=kit)
-    elif "device" in frame.columns:
-        frame = frame.rename(columns={"device": "kit"})
     n = len(frame)
+    if kit is not None:
+        kits = pd.Categorical.from_codes(np.zeros(n, np.int8), categories=[kit])
+    elif "kit" in frame.columns or "device" in frame.columns:
+        kits = pd.Categorical(frame["kit" if "kit" in frame.columns else "device"].astype(str))
+    else:
+        kits = pd.Categorical([])
     out = {
-        "kit": frame["kit"].astype(str).to_numpy() if n else np.array([], dtype=object),
+        "kit": kits,
         "ts": pd.to_numeric(frame.get("ts", pd.Series(dtype="int64")), errors="raise").to_numpy(np.int64) if n else np.array([], np.int64),
-        "clk": frame["clk"].fillna("rtc").astype(str).to_numpy() if n else np.array([], dtype=object),
+        "clk": _category(frame["clk"], "rtc") if n else pd.Categorical([]),
         "seq": frame["seq"].to_numpy(np.int64) if n else np.array([], np.int64),
     }
     # A field nobody measured is left out (a pull file has a column for every contract field):
@@ -76,9 +80,54 @@ def readings_frame(columns: dict[str, Sequence[Any]] | pd.DataFrame, kit: str | 
             values = frame[name].to_numpy(float) if frame[name].dtype.kind == "f" else pd.to_numeric(frame[name], errors="coerce").to_numpy(float)
             if not np.isnan(values).all():
                 out[name] = values
-    flags = frame["flags"] if "flags" in frame.columns else pd.Series([""] * n, dtype=object)
-    out["flags"] = flags.fillna("").astype(str).to_numpy() if n else np.array([], dtype=object)
-    return pd.DataFrame(out)
+    out["flags"] = _category(frame["flags"], "") if "flags" in frame.columns and n else \
+        pd.Categorical.from_codes(np.zeros(n, np.int8), categories=[""])
+    return pd.DataFrame(out, copy=False)
+
+
+def _category(column: pd.Series, missing: str) -> pd.Categorical:
+    """A text column as a category of strings, ``missing`` where it has no value."""
+    if not isinstance(column.dtype, pd.CategoricalDtype):
+        return pd.Categorical(column.fillna(missing).astype(str))
+    codes, names = column.cat.codes.to_numpy(), [str(c) for c in column.cat.categories]
+    if (codes < 0).any():
+        names += [] if missing in names else [missing]
+        codes = np.where(codes < 0, names.index(missing), codes)
+    return pd.Categorical.from_codes(codes, categories=names)
+
+
+def concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """pd.concat of tables of readings, their categories united (pandas would turn categories
+    that differ between the tables into strings, which are slow)."""
+    if len(frames) == 1:
+        return frames[0].reset_index(drop=True)
+    from pandas.api.types import union_categoricals
+
+    united = {}
+    for name in ("kit", "clk", "flags"):
+        parts = [f[name] for f in frames if name in f.columns]
+        if parts and all(isinstance(p.dtype, pd.CategoricalDtype) for p in parts):
+            united[name] = union_categoricals([p.array for p in parts])
+    out = pd.concat(frames, ignore_index=True)
+    for name, values in united.items():
+        out[name] = values
+    return out
+
+
+def is_synced(clk: pd.Series) -> np.ndarray:
+    """Whether each reading's clock was synchronised (a category's codes looked up, not its strings compared)."""
+    if isinstance(clk.dtype, pd.CategoricalDtype):
+        table = np.append(clk.cat.categories.isin(SYNCED), False)  # code -1 (missing) is not synchronised
+        return table[clk.cat.codes.to_numpy()]
+    return clk.isin(SYNCED).to_numpy()
+
+
+def _by_seq(frame: pd.DataFrame) -> pd.DataFrame:
+    """Each reading once (by sequence number), in sequence order; as it is when it already is."""
+    seq = frame["seq"].to_numpy()
+    if len(seq) < 2 or bool(np.all(np.diff(seq) > 0)):
+        return frame.reset_index(drop=True)
+    return frame.drop_duplicates("seq", keep="first").sort_values("seq", kind="stable").reset_index(drop=True)
 
 
 def _none(kit: str) -> pd.DataFrame:
@@ -182,6 +231,21 @@ class ApiSource:
         return {"source": "api", "url": self.url}
 
 
+def _read_pull_csv(path: Path) -> pd.DataFrame:
+    """A pull CSV's columns, typed as the format says: the device and ISO time columns are left
+    out (the file's name says the kit, ``ts`` the time), numbers are floats, text are categories."""
+    with path.open(encoding="utf-8") as f:
+        head = f.readline().rstrip("\r\n").split(",")
+    missing = [c for c in ("ts", "seq") if c not in head]
+    if missing:
+        raise ReadingsError(f"{path} lacks the column(s) {', '.join(missing)} of a pull file (firmware/PULL_FORMAT.md)")
+    types: dict[str, Any] = {c: "float64" for c in head if c in NUMERIC}
+    types.update({c: "int64" for c in ("ts", "seq") if c in head})
+    types.update({c: "category" for c in ("clk", "flags") if c in head})
+    return pd.read_csv(path, usecols=lambda c: c not in ("device", "time"), dtype=types, keep_default_na=False,
+                       na_values={c: [""] for c in NUMERIC}, engine="c")
+
+
 @dataclass
 class PullSource:
     """Readings from the files `airtrail kit pull --out <folder>` wrote, one CSV (or JSONL) per pull."""
@@ -208,17 +272,15 @@ class PullSource:
     def _all(self, kit: str) -> pd.DataFrame:
         if kit not in self._cache:
             frames = [self._read(path, kit) for path in self.files(kit)]
-            frame = pd.concat(frames, ignore_index=True) if frames else _none(kit)
             # Pulls without --delete overlap: each reading once, by its sequence number.
-            self._cache[kit] = frame.drop_duplicates("seq", keep="first").sort_values("seq", kind="stable").reset_index(drop=True)
+            self._cache[kit] = _by_seq(concat(frames)) if frames else _none(kit)
         return self._cache[kit]
 
     @staticmethod
     def _read(path: Path, kit: str) -> pd.DataFrame:
         try:
             if path.suffix == ".csv":
-                frame = pd.read_csv(path, dtype={"device": str, "clk": str, "flags": str}, keep_default_na=False,
-                                    na_values={c: [""] for c in NUMERIC}, engine="c")
+                frame = _read_pull_csv(path)
             else:
                 frame = pd.DataFrame([json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()])
         except (OSError, ValueError, pd.errors.ParserError) as exc:
@@ -251,7 +313,7 @@ def gather(source: ReadingSource, kit: str, start_s: int, end_s: int, search_s: 
     its synchronised readings in that span, and every unsynchronised one numbered between its
     last synchronised reading before the span and its first after it (module docstring)."""
     near = source.by_time(kit, start_s - search_s, end_s + search_s)
-    synced = near[near["clk"].isin(SYNCED).to_numpy()]
+    synced = near[is_synced(near["clk"])]
     ts, seq = synced["ts"].to_numpy(), synced["seq"].to_numpy()
     before = seq[ts < start_s]
     after = seq[ts >= end_s]
@@ -266,8 +328,7 @@ def gather(source: ReadingSource, kit: str, start_s: int, end_s: int, search_s: 
         if hi is not None:
             keep &= near["seq"].to_numpy() < hi
         by_seq = near[keep]
-    unsynced = by_seq[~by_seq["clk"].isin(SYNCED).to_numpy()]
+    unsynced = by_seq[~is_synced(by_seq["clk"])]
     in_span = synced[(ts >= start_s) & (ts < end_s)]
-    found = pd.concat([in_span, unsynced], ignore_index=True)
-    return found.drop_duplicates("seq").sort_values("seq", kind="stable").reset_index(drop=True)
+    return _by_seq(concat([in_span, unsynced]))
 
