@@ -98,23 +98,29 @@ def load_inputs(plan: WalkPlan, source: ReadingSource, progress: Progress = _qui
     start, end = plan.span_s()
     search = int(plan.readings.search_h * 3600)
     phones = [p for p in plan.participants if p.gpx is not None]
-    # The phones' tracks are read by a second process while this one reads the kits' readings:
-    # both are parsing, and the machine has more than one core.
-    pool = _pool() if len(phones) > 1 else None
-    pending = {p.pseudonym: pool.submit(read_track, plan.path(p.gpx)) for p in phones} if pool else {}
-    frames = []
-    for p in plan.participants:
-        progress(f"readings of {p.kit}")
-        frames.append(gather(source, p.kit, start, end, search))
-    readings = concat(frames) if frames else readings_frame({"kit": [], "ts": [], "clk": [], "seq": []})
-    # Few distinct kits, clock sources and flag sets: categories, so that comparing and grouping them is integer work.
-    readings = readings.astype({"kit": pd.CategoricalDtype([p.kit for p in plan.participants]), "clk": "category", "flags": "category"})
-    tracks = {}
-    hashed: dict[Path, str] = {}  # files already read, with their SHA-256: each input is read once
+    # Files are parsed by two forked processes (the kits' pulls first, then the phones' tracks)
+    # while this one gathers each kit's readings as its files come back: parsing is the work,
+    # and the machine has more than one core.
+    prefetch = getattr(source, "prefetch", None)
+    pool = _pool(2) if len(phones) > 1 or (prefetch is not None and len(plan.participants) > 1) else None
+    pending = {}
     try:
+        if pool is not None:
+            if prefetch is not None:
+                prefetch(plan.kits, pool)
+            pending = {p.pseudonym: pool.submit(read_track, plan.path(p.gpx)) for p in phones}
+        frames = []
+        for p in plan.participants:
+            progress(f"readings of {p.kit}")
+            frames.append(gather(source, p.kit, start, end, search))
+        readings = concat(frames) if frames else readings_frame({"kit": [], "ts": [], "clk": [], "seq": []})
+        # Few distinct kits, clock sources and flag sets: categories, so that comparing and grouping them is integer work.
+        readings = readings.astype({"kit": pd.CategoricalDtype([p.kit for p in plan.participants]), "clk": "category", "flags": "category"})
+        tracks = {}
+        hashed: dict[Path, str] = {}  # files already read, with their SHA-256: each input is read once
         for p in phones:
             progress(f"track of {p.pseudonym}")
-            tracks[p.pseudonym] = pending[p.pseudonym].result() if pool else read_track(plan.path(p.gpx))
+            tracks[p.pseudonym] = pending[p.pseudonym].result() if p.pseudonym in pending else read_track(plan.path(p.gpx))
             hashed[plan.path(p.gpx)] = tracks[p.pseudonym].sha256
     finally:
         if pool:
@@ -141,14 +147,14 @@ def load_inputs(plan: WalkPlan, source: ReadingSource, progress: Progress = _qui
     return Inputs(readings, tracks, route, observations, fits, provenance)
 
 
-def _pool():
-    """A one-process pool forked from this one, or None where fork does not exist."""
+def _pool(workers: int):
+    """A pool of processes forked from this one, or None where fork does not exist."""
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
     if "fork" not in mp.get_all_start_methods():
         return None
-    return ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("fork"))
+    return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork"))
 
 
 def _fixes(plan: WalkPlan, who: np.ndarray, t: np.ndarray, rows: np.ndarray, table: pd.DataFrame,

@@ -97,21 +97,18 @@ def _category(column: pd.Series, missing: str) -> pd.Categorical:
 
 
 def concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    """pd.concat of tables of readings, their categories united (pandas would turn categories
-    that differ between the tables into strings, which are slow)."""
+    """pd.concat of tables of readings, their categories united: pandas keeps a category only
+    where every table has the same categories, and would otherwise turn it into slow strings."""
     if len(frames) == 1:
         return frames[0].reset_index(drop=True)
-    from pandas.api.types import union_categoricals
-
-    united = {}
+    recoded = list(frames)
     for name in ("kit", "clk", "flags"):
-        parts = [f[name] for f in frames if name in f.columns]
-        if parts and all(isinstance(p.dtype, pd.CategoricalDtype) for p in parts):
-            united[name] = union_categoricals([p.array for p in parts])
-    out = pd.concat(frames, ignore_index=True)
-    for name, values in united.items():
-        out[name] = values
-    return out
+        dtypes = [f[name].dtype for f in frames if name in f.columns]
+        if len(dtypes) == len(frames) and all(isinstance(d, pd.CategoricalDtype) for d in dtypes) \
+                and any(d != dtypes[0] for d in dtypes):
+            united = pd.CategoricalDtype(list(dict.fromkeys(c for d in dtypes for c in d.categories)))
+            recoded = [f.assign(**{name: f[name].astype(united)}) for f in recoded]  # a recode of the integer codes
+    return pd.concat(recoded, ignore_index=True)
 
 
 def is_synced(clk: pd.Series) -> np.ndarray:
@@ -252,6 +249,7 @@ class PullSource:
 
     folder: Path
     _cache: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+    _pending: dict[str, list[Any]] = field(default_factory=dict, repr=False)  # kit -> futures of its files' tables
 
     def __post_init__(self) -> None:
         if not self.folder.is_dir():
@@ -269,9 +267,16 @@ class PullSource:
                     found[key] = path
         return [found[k] for k in sorted(found)]
 
+    def prefetch(self, kits: Sequence[str], pool: Any) -> None:
+        """Have ``pool`` (an Executor) parse the kits' files, in this order, ahead of asking for them."""
+        for kit in kits:
+            if kit not in self._cache and kit not in self._pending:
+                self._pending[kit] = [pool.submit(PullSource._read, path, kit) for path in self.files(kit)]
+
     def _all(self, kit: str) -> pd.DataFrame:
         if kit not in self._cache:
-            frames = [self._read(path, kit) for path in self.files(kit)]
+            pending = self._pending.pop(kit, None)
+            frames = [f.result() for f in pending] if pending is not None else [self._read(path, kit) for path in self.files(kit)]
             # Pulls without --delete overlap: each reading once, by its sequence number.
             self._cache[kit] = _by_seq(concat(frames)) if frames else _none(kit)
         return self._cache[kit]
@@ -290,6 +295,10 @@ class PullSource:
         if missing:
             raise ReadingsError(f"{path} lacks the column(s) {', '.join(missing)} of a pull file (firmware/PULL_FORMAT.md)")
         return readings_frame(frame, kit=kit)
+
+    def whole(self, kit: str) -> pd.DataFrame:
+        """All the kit's pulled readings, each once, in sequence order."""
+        return self._all(kit)
 
     def by_time(self, kit: str, start_s: int, end_s: int) -> pd.DataFrame:
         frame = self._all(kit)
@@ -312,23 +321,43 @@ def gather(source: ReadingSource, kit: str, start_s: int, end_s: int, search_s: 
     """The kit's readings of a walk from ``start_s`` to ``end_s`` (true time, Unix seconds):
     its synchronised readings in that span, and every unsynchronised one numbered between its
     last synchronised reading before the span and its first after it (module docstring)."""
+    whole = getattr(source, "whole", None)
+    if whole is not None:
+        return _gather_whole(whole(kit), start_s, end_s, search_s)
     near = source.by_time(kit, start_s - search_s, end_s + search_s)
-    synced = near[is_synced(near["clk"])]
-    ts, seq = synced["ts"].to_numpy(), synced["seq"].to_numpy()
+    synced_rows = is_synced(near["clk"])
+    ts_all = near["ts"].to_numpy()
+    in_span = synced_rows & (ts_all >= start_s) & (ts_all < end_s)
+    ts, seq = ts_all[synced_rows], near["seq"].to_numpy()[synced_rows]
     before = seq[ts < start_s]
     after = seq[ts >= end_s]
     lo = int(before.max()) if len(before) else None
     hi = int(after.min()) if len(after) else None
     by_seq = source.by_seq(kit, lo, hi)
     if by_seq is None:  # the source asks by time only: the unsynchronised readings of the wide window
-        by_seq = near
-        keep = np.ones(len(near), dtype=bool)
+        seq_all = near["seq"].to_numpy()
+        between = ~synced_rows
         if lo is not None:
-            keep &= near["seq"].to_numpy() > lo
+            between &= seq_all > lo
         if hi is not None:
-            keep &= near["seq"].to_numpy() < hi
-        by_seq = near[keep]
-    unsynced = by_seq[~is_synced(by_seq["clk"])]
-    in_span = synced[(ts >= start_s) & (ts < end_s)]
-    return _by_seq(concat([in_span, unsynced]))
+            between &= seq_all < hi
+        return _by_seq(near[in_span | between])  # one selection of the one table
+    return _by_seq(concat([near[in_span], by_seq[~is_synced(by_seq["clk"])]]))
 
+
+
+def _gather_whole(table: pd.DataFrame, start_s: int, end_s: int, search_s: int) -> pd.DataFrame:
+    """gather on a source that holds all of a kit's readings as one table in sequence order
+    (a pull): the same rule, as one selection of that table, so nothing is sorted again."""
+    ts, seq = table["ts"].to_numpy(), table["seq"].to_numpy()
+    synced = is_synced(table["clk"])
+    near = synced & (ts >= start_s - search_s) & (ts < end_s + search_s)
+    before = seq[near & (ts < start_s)]
+    after = seq[near & (ts >= end_s)]
+    rows = synced & (ts >= start_s) & (ts < end_s)
+    between = ~synced
+    if len(before):
+        between &= seq > before.max()
+    if len(after):
+        between &= seq < after.min()
+    return table[rows | between].reset_index(drop=True)
