@@ -146,8 +146,9 @@ def _numbers(values: np.ndarray, decimals: int | None = None) -> _Coded:
 
 
 def _integers(values: np.ndarray) -> _Coded:
-    v = np.asarray(values, dtype=np.int64)
-    return _Coded(np.arange(len(v)), v.astype(str))
+    # Each distinct value formatted once: a walk's kits share their seconds, and numbers follow on.
+    codes, uniques = pd.factorize(np.asarray(values, dtype=np.int64))
+    return _Coded(codes, np.asarray(uniques).astype(str))
 
 
 def _categories(values: pd.Series | np.ndarray) -> _Coded:
@@ -172,14 +173,17 @@ def _times(t_ns: np.ndarray) -> _Coded:
         text = np.char.add(np.datetime_as_string(t_ns.astype("datetime64[ns]"), unit="ms").astype(str), "Z")
         return _Coded(np.arange(len(t_ns)), text)
     # A day's 86,400 "HH:MM:SSZ" once, each date once: a million times cost two lookups each.
-    if not _SECOND_OF_DAY:
-        _SECOND_OF_DAY.extend(f"{h:02d}:{m:02d}:{sec:02d}Z" for h in range(24) for m in range(60) for sec in range(60))
-    secs = t_ns // 1_000_000_000
-    day, second = np.divmod(secs, 86400)
+    if not _SECOND_OF_DAY:  # built from the 24 hours and 60 minutes and seconds, not 86,400 formats
+        two = np.array([f"{i:02d}" for i in range(60)], dtype=object)
+        hh, mm, ss = np.meshgrid(two[:24], two, two, indexing="ij")
+        _SECOND_OF_DAY.extend((hh + ":" + mm + ":" + ss + "Z").ravel().tolist())
+    # Each distinct second once: the kits of a walk read in the same seconds.
+    codes, secs = pd.factorize(t_ns // 1_000_000_000)
+    day, second = np.divmod(np.asarray(secs), 86400)
     day_codes, days = pd.factorize(day)
     prefix = np.array([f"{np.datetime64(int(d), 'D')}T" for d in days], dtype=object)
     clock = np.array(_SECOND_OF_DAY, dtype=object)
-    return _Coded(np.arange(len(secs)), prefix[day_codes] + clock[second])
+    return _Coded(codes, prefix[day_codes] + clock[second])
 
 
 def _clean(value: Any) -> Any:
