@@ -106,18 +106,21 @@ def positions(kit, t, fix_kit, fix_t, fix_lat, fix_lon, tolerance_s: float = 10.
         return np.full(n, np.nan), np.full(n, np.nan), reason
 
     # The as-of join: the latest fix of the same kit at or before each reading, found by one
-    # binary search on the sorted (kit, time) key. The key counts microseconds, so that kit
-    # and time fit one int64; the step back below makes it exact to the nanosecond.
+    # binary search on the sorted (kit, time) key. The key counts nanoseconds where kit and
+    # time fit one int64 (a walk's days, for thousands of kits), else microseconds, made exact
+    # to the nanosecond by the step back below.
     prev = np.full(n, -1, dtype=np.int64)
     if n:
         origin = min(int(ft.min()), int(t.min()))
-        span_us = (max(int(ft.max()), int(t.max())) - origin) // 1000 + 1
-        if (n_kits + 1) * span_us >= 2**62:
+        span_ns = max(int(ft.max()), int(t.max())) - origin + 1
+        unit = 1 if (n_kits + 1) * span_ns < 2**62 else 1000
+        span = (span_ns - 1) // unit + 1
+        if (n_kits + 1) * span >= 2**62:
             raise ValueError("fixes and readings span too long a time to be joined (more than centuries)")
-        fkey = fcode * span_us + (ft - origin) // 1000
-        rkey = code * span_us + (t - origin) // 1000
+        fkey = fcode * span + ((ft - origin) // unit if unit > 1 else ft - origin)
+        rkey = code * span + ((t - origin) // unit if unit > 1 else t - origin)
         prev = np.searchsorted(fkey, rkey, side="right") - 1
-        while True:  # a fix later in the same microsecond is not before the reading
+        while unit > 1:  # a fix later in the same microsecond is not before the reading
             late = (prev >= 0) & (fkey[np.maximum(prev, 0)] == rkey) & (ft[np.maximum(prev, 0)] > t)
             if not late.any():
                 break

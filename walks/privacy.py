@@ -80,10 +80,9 @@ def _closer(x, y, x0, y0, lat, lon, lat0, lon0, radius_m, strict: bool = True) -
     return inside
 
 
-def _groups(who: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Starts of the runs of equal values in ``who`` (sorted), and each element's run."""
-    starts = np.flatnonzero(np.concatenate([[True], who[1:] != who[:-1]])) if len(who) else np.array([], np.int64)
-    return starts, np.repeat(np.arange(len(starts)), np.diff(np.append(starts, len(who))))
+def _starts(who: np.ndarray) -> np.ndarray:
+    """Where each run of equal values in ``who`` (sorted) starts."""
+    return np.flatnonzero(np.concatenate([[True], who[1:] != who[:-1]])) if len(who) else np.array([], np.int64)
 
 
 def privacy_filter(points: pd.DataFrame, zones: list[Zone] | tuple[Zone, ...], trim_m: float, by: str = "participant") -> Filtered:
@@ -124,23 +123,25 @@ def private_mask(who: np.ndarray, t: np.ndarray, lat: np.ndarray, lon: np.ndarra
         dx, dy = x[idx[1:]] - x[idx[:-1]], y[idx[1:]] - y[idx[:-1]]
         step[idx[1:]] = np.sqrt(dx * dx + dy * dy) * same  # np.hypot is five times slower, and no step overflows
     run = np.cumsum(step)
-    starts, group = _groups(who)
-    ends = np.append(starts[1:], n) - 1
-    # The cumulative sum only grows, so a trace's least is at its first point and its most at its last.
-    # A trace's first placed point is at distance 0; an unplaced point before it (or after its
-    # last) takes the distance of the nearest placed point on that side, which is what the
-    # cumulative sum already gives it.
-    from_start, to_end = run - run[starts][group], run[ends][group] - run
-    # Where each trace started and ended (its first and last placed points).
-    rows = np.arange(n)
-    first_at = np.minimum.reduceat(np.where(placed, rows, n), starts)[group] if n else rows
-    last_at = np.maximum.reduceat(np.where(placed, rows, -1), starts)[group] if n else rows
-    has_ends = last_at >= 0
-    f, l_ = np.minimum(first_at, n - 1), np.maximum(last_at, 0)
-    near_start = placed & has_ends & _closer(x, y, x[f], y[f], lat, lon, lat[f], lon[f], trim_m)
-    near_end = placed & has_ends & _closer(x, y, x[l_], y[l_], lat, lon, lat[l_], lon[l_], trim_m)
-    trim_start = (from_start < trim_m) | near_start
-    trim_end = ~trim_start & ((to_end < trim_m) | near_end)
+    starts = _starts(who)
+    trim_start = np.zeros(n, dtype=bool)
+    trim_end = np.zeros(n, dtype=bool)
+    # Trace by trace, on slices: where it started and ended are one point each, so each
+    # distance from them is to a number, not to a gathered column.
+    for a, b in zip(starts.tolist(), [*starts[1:].tolist(), n]):
+        # The cumulative sum only grows, so a trace's least is at its first point and its most at
+        # its last. A trace's first placed point is at distance 0; an unplaced point before it
+        # (or after its last) takes the distance of the nearest placed point on that side,
+        # which is what the cumulative sum already gives it.
+        r = run[a:b]
+        near_start, near_end = r - r[0] < trim_m, r[-1] - r < trim_m
+        mine = np.flatnonzero(placed[a:b])
+        if len(mine):  # and every point as near as the crow flies to where it started or ended
+            xs, ys, la, lo = x[a:b], y[a:b], lat[a:b], lon[a:b]
+            for end, into in ((a + mine[0], near_start), (a + mine[-1], near_end)):
+                into |= placed[a:b] & _closer(xs, ys, x[end], y[end], la, lo, lat[end], lon[end], trim_m)
+        trim_start[a:b] = near_start
+        trim_end[a:b] = ~near_start & near_end
     if order is not None:  # back to the input's order
         back = np.empty(n, dtype=bool)
         back[order] = trim_start

@@ -144,11 +144,12 @@ def assign(segments: Segments, lat, lon, max_distance_m: float = 50.0, workers: 
         # Per cell: which piece of the sampled route, before or after its nearest sample, is nearer.
         before = np.maximum(k - 1, 0)
         after = np.minimum(k, last - 1)
-        d_before = _to_piece(ccx, ccy, sx, sy, before)[0]
-        d_after = _to_piece(ccx, ccy, sx, sy, after)[0]
+        pieces = _pieces(sx, sy)
+        d_before = _to_piece(ccx, ccy, pieces, before)[0]
+        d_after = _to_piece(ccx, ccy, pieces, after)[0]
         piece = np.where(d_before < d_after, before, after)[inverse]
         # Per point: projected on that piece, its exact distance from the route and how far along it is.
-        d, w = _to_piece(px[placed], py[placed], sx, sy, piece)
+        d, w = _to_piece(px[placed], py[placed], pieces, piece)
         distance[placed] = d
         # A piece of 2 m lies within one segment unless a cut falls in it (or at its end): its
         # points take the piece's segment, and only those of the pieces with a cut are placed along
@@ -185,11 +186,20 @@ def _cells(key: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     return number[key], cells
 
 
-def _to_piece(qx, qy, sx, sy, a) -> tuple[np.ndarray, np.ndarray]:
-    """Distance of points from the piece of polyline between samples a and a + 1, and where along it (0..1)."""
-    ex, ey = sx[a + 1] - sx[a], sy[a + 1] - sy[a]
+def _pieces(sx: np.ndarray, sy: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Each piece of the sampled polyline (samples i to i + 1): its start, its step and 1 / its length²
+    (0 for a piece of no length), computed once for every point projected on it."""
+    ex, ey = np.diff(sx), np.diff(sy)
     length2 = ex * ex + ey * ey
-    with np.errstate(invalid="ignore", divide="ignore"):
-        w = np.clip(np.where(length2 > 0, ((qx - sx[a]) * ex + (qy - sy[a]) * ey) / length2, 0.0), 0, 1)
-    dx, dy = qx - (sx[a] + w * ex), qy - (sy[a] + w * ey)
+    with np.errstate(divide="ignore"):
+        inverse = np.where(length2 > 0, 1 / np.where(length2 > 0, length2, 1), 0.0)
+    return sx[:-1], sy[:-1], ex, ey, inverse
+
+
+def _to_piece(qx, qy, pieces: tuple[np.ndarray, ...], a) -> tuple[np.ndarray, np.ndarray]:
+    """Distance of points from the piece ``a`` of the polyline (_pieces), and where along it (0..1)."""
+    x0, y0, ex, ey = pieces[0][a], pieces[1][a], pieces[2][a], pieces[3][a]
+    rx, ry = qx - x0, qy - y0
+    w = np.clip((rx * ex + ry * ey) * pieces[4][a], 0, 1)
+    dx, dy = rx - w * ex, ry - w * ey
     return np.sqrt(dx * dx + dy * dy), w  # not np.hypot: five times slower, and metres do not overflow
