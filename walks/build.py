@@ -181,7 +181,8 @@ def _fixes(plan: WalkPlan, who: np.ndarray, t: np.ndarray, rows: np.ndarray, tab
         keep = own[~np.isnan(lat) & ~np.isnan(lon) & ~bad]
         parts.append((who[keep], t[keep], table["lat"].to_numpy(float)[rows[keep]], table["lon"].to_numpy(float)[rows[keep]]))
     columns = [np.concatenate([p[k] for p in parts]) if parts else np.array([]) for k in range(4)]
-    fixes = (columns[0].astype(np.int64), columns[1].astype(np.int64), columns[2].astype(float), columns[3].astype(float))
+    fixes = (columns[0].astype(np.int64, copy=False), columns[1].astype(np.int64, copy=False),
+             columns[2].astype(float, copy=False), columns[3].astype(float, copy=False))
     if len(fixes[0]) > 1 and np.any(np.diff(fixes[0]) < 0):  # phones' tracks, then kits' own fixes: by participant
         by_who = np.argsort(fixes[0], kind="stable")
         fixes = tuple(f[by_who] for f in fixes)
@@ -372,7 +373,7 @@ def assemble(plan: WalkPlan, inputs: Inputs, progress: Progress = _quiet) -> Wal
         "readings": counts,
         "participants": [{"pseudonym": p.pseudonym, "kit": p.kit, "positions": position_source[i], "readings": int(per_who[i])}
                          for i, p in enumerate(plan.participants)],
-        "clocks": _synced(keys, who, names) + [_clock(run, names, kit_of) for run in clock_runs],
+        "clocks": _synced(keys, who, plan) + [_clock(run, names, kit_of) for run in clock_runs],
         "calibration": calibration,
         "colocation": colocation,
         "humidity": {"correction": plan.humidity.correction, "kappa": plan.humidity.kappa},
@@ -383,19 +384,22 @@ def assemble(plan: WalkPlan, inputs: Inputs, progress: Progress = _quiet) -> Wal
     return Walk(plan, out, fields, segments, stats, observations, summary)
 
 
-def _synced(keys: pd.DataFrame, who: np.ndarray, names: list[str]) -> list[dict[str, Any]]:
-    """One entry per kit with synchronised readings (keys are sorted by kit, then seq; ``who``
-    their participant numbers)."""
-    synced = np.flatnonzero((keys["clock"].cat.codes == METHODS.index("synced")).to_numpy())
-    if not len(synced):
-        return []
-    kits, seq = who[synced], keys["seq"].to_numpy()[synced]
-    starts = np.flatnonzero(np.concatenate([[True], kits[1:] != kits[:-1]]))
-    ends = np.append(starts[1:], len(seq))
-    return [{"participant": names[kits[a]], "kit": str(keys["kit"].iat[synced[a]]), "method": "synced", "offset_s": 0.0,
-             "estimated_offset_s": None, "confident": None, "peak": None, "distinctness": None, "overlap_s": None,
-             "readings": int(b - a), "seq_first": int(seq[a:b].min()), "seq_last": int(seq[a:b].max())}
-            for a, b in zip(starts, ends)]
+def _synced(keys: pd.DataFrame, who: np.ndarray, plan: WalkPlan) -> list[dict[str, Any]]:
+    """One entry per participant whose kit has synchronised readings (``who``: each key's participant number)."""
+    synced = (keys["clock"].cat.codes == METHODS.index("synced")).to_numpy()
+    seq = keys["seq"].to_numpy()
+    if len(who) > 1 and np.any(np.diff(who) < 0):  # the keys come by kit: only a kit table out of the plan's order is not
+        order = np.argsort(who, kind="stable")
+        who, synced, seq = who[order], synced[order], seq[order]
+    bounds = np.searchsorted(who, np.arange(len(plan.participants) + 1))
+    out = []
+    for i, p in enumerate(plan.participants):
+        mine = seq[bounds[i]:bounds[i + 1]][synced[bounds[i]:bounds[i + 1]]]
+        if len(mine):
+            out.append({"participant": p.pseudonym, "kit": p.kit, "method": "synced", "offset_s": 0.0,
+                        "estimated_offset_s": None, "confident": None, "peak": None, "distinctness": None, "overlap_s": None,
+                        "readings": len(mine), "seq_first": int(mine.min()), "seq_last": int(mine.max())})
+    return out
 
 
 def _clock(run, names: list[str], kit_of: dict[str, int]) -> dict[str, Any]:
