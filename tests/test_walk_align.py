@@ -91,3 +91,14 @@ def test_the_join_is_exact_to_the_nanosecond_and_takes_fixes_in_any_order():
     placed = place_readings(readings, fixes)
     assert placed.readings["position"].tolist() == ["fix", "interpolated", "fix"]
     assert placed.readings["lat"].tolist() == [1.0, 1.5, 2.0]
+
+
+def test_fixes_and_readings_a_century_apart_are_joined_exactly_too():
+    # Too long a span for a key in nanoseconds: the key counts microseconds and steps back exactly.
+    base, later = 1_778_922_000 * S, (1_778_922_000 + 100 * 365 * 86400) * S
+    fixes = pd.DataFrame({"kit": ["a", "a", "b", "b"], "t": [base + 100, base + 400, later, later + 10 * S],
+                          "lat": [1.0, 2.0, 5.0, 6.0], "lon": [0.0, 0.0, 0.0, 0.0]})
+    readings = pd.DataFrame({"kit": ["a", "a", "b"], "t": [base + 250, base + 400, later + 5 * S]})
+    placed = place_readings(readings, fixes)
+    assert placed.readings["position"].tolist() == ["interpolated", "fix", "interpolated"]
+    assert placed.readings["lat"].tolist() == [1.5, 2.0, 5.5]

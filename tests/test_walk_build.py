@@ -91,6 +91,22 @@ def test_no_published_reading_lies_in_the_privacy_zone_or_near_where_a_trace_sta
             assert haversine_m(mine["lat"], mine["lon"], lat[0], lon[0]).min() > 200 - 15
 
 
+def test_cutting_the_walk_into_halves_for_two_cores_changes_nothing(simulated, monkeypatch):
+    import walks.build as build
+
+    folder, _, _, walk = simulated
+    plan = load_plan(folder / "walk.toml")
+    inputs = load_inputs(plan, PullSource(plan.path(plan.readings.folder)))
+    monkeypatch.setattr(build, "CHUNK_MIN", 10**12)  # one piece: placed, filtered and matched in one go
+    whole = assemble(plan, inputs)
+    monkeypatch.setattr(build, "CHUNK_MIN", 10)  # halves of whole participants, on two threads
+    assert build._chunks(np.repeat(np.arange(3), 40), 2) == [(0, 40), (40, 120)]
+    halves = assemble(plan, inputs)
+    pd.testing.assert_frame_equal(halves.readings, whole.readings)
+    pd.testing.assert_frame_equal(halves.stats, whole.stats)
+    assert json.dumps(halves.summary, default=str) == json.dumps(whole.summary, default=str)
+
+
 def test_every_reading_is_accounted_for_in_the_summary(simulated):
     _, _, _, walk = simulated
     counts = walk.summary["readings"]

@@ -55,12 +55,13 @@ def test_a_route_that_cannot_be_cut_says_why(lat, lon, says):
         split_route(lat, lon)
 
 
-def test_matching_by_cell_agrees_with_a_brute_force_search_all_round_the_route():
+@pytest.mark.parametrize("every_m", [50, 37])  # cuts on the route's 2 m samples, and cuts inside its pieces
+def test_matching_by_cell_agrees_with_a_brute_force_search_all_round_the_route(every_m):
     # Points on every side of the route's middle (negative and positive plane coordinates).
     rng = np.random.default_rng(4)
     lat = np.array([LAT0, LAT0, LAT0 + 300 / M_PER_DEG, LAT0 + 300 / M_PER_DEG])
     lon = -2.0 + np.array([0, 400, 400, 100]) / M_PER_DEG_LON
-    segments = split_route(lat, lon, every_m=50)
+    segments = split_route(lat, lon, every_m=every_m)
     e, n = rng.uniform(-60, 460, 3000), rng.uniform(-60, 360, 3000)
     plat, plon = LAT0 + n / M_PER_DEG, -2.0 + e / M_PER_DEG_LON
     index, distance = assign(segments, plat, plon, max_distance_m=40)

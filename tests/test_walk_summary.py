@@ -172,3 +172,21 @@ def test_the_summary_of_a_walk_without_readings_is_still_plain_json():
     assert summary["pollutants"]["pm25"]["median_of_segment_medians"] is None
     assert summary["hot_spots"] == {"pollutant": "pm25", "threshold": None, "count": 0, "segments": []}
     json.dumps(summary, allow_nan=False)
+
+
+@pytest.mark.parametrize("decimals", [1, None])  # sensor readings (tenths), and floats of every digit
+def test_medians_means_and_maxima_are_those_of_each_segment_and_kit_whatever_the_values(decimals):
+    rng = np.random.default_rng(7)
+    values = rng.lognormal(2.0, 0.6, 3000)
+    values = np.round(values, decimals) if decimals is not None else values
+    values[rng.random(3000) < 0.05] = np.nan
+    points = pd.DataFrame({"segment": rng.integers(-1, 6, 3000), "kit": rng.choice(["k1", "k2", "k3"], 3000), "pm25": values})
+    stats = segment_stats(points, 6, pollutants=("pm25",))
+    on = points[(points["segment"] >= 0) & points["pm25"].notna()]
+    by_segment = on.groupby("segment")["pm25"]
+    assert np.allclose(stats["pm25_median"], by_segment.median().reindex(range(6)), equal_nan=True, rtol=0, atol=0)
+    assert np.allclose(stats["pm25_max"], by_segment.max().reindex(range(6)), equal_nan=True, rtol=0, atol=0)
+    assert np.allclose(stats["pm25_mean"], by_segment.mean().reindex(range(6)), equal_nan=True, rtol=1e-12)
+    kit_medians = on.groupby(["segment", "kit"])["pm25"].median().groupby(level=0)
+    assert np.allclose(stats["pm25_spread"], (kit_medians.max() - kit_medians.min()).reindex(range(6)), equal_nan=True, rtol=0, atol=0)
+    assert stats["pm25_n"].tolist() == by_segment.size().reindex(range(6), fill_value=0).tolist()
