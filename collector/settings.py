@@ -124,6 +124,10 @@ class ApiSettings(_Section):
     # in which case they need the read token (or the admin token).
     public_read: bool = True
     read_token: SecretStr | None = None
+    # Where callers reach the API (https://air.example.org, or behind a proxy's path prefix): the
+    # base of the next-page links. Unset, the links are the path and query alone, resolved against
+    # the request: never built from the caller's Host header, which the caller chooses.
+    public_url: str | None = Field(default=None, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
 
 
 class StackSettings(_Section):

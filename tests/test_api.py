@@ -188,7 +188,7 @@ def test_readings_come_in_pages_that_continue_exactly_after_the_last_row(api, st
             break
         page = api.get(url).json()
     assert seqs == list(range(50)) and pages == 8  # 7 × 7 + 1, nothing skipped or repeated
-    assert first["next"].startswith("http") and "cursor=" in first["next"]
+    assert first["next"].startswith("/devices/api-kit/readings?") and "cursor=" in first["next"]
 
 
 def test_the_last_full_page_has_no_next_link(api, stored_kit):
@@ -199,10 +199,22 @@ def test_the_last_full_page_has_no_next_link(api, stored_kit):
 def test_a_csv_page_links_the_next_one_in_a_link_header(api, stored_kit):
     response = api.get("/devices/api-kit/readings", params={**_window(stored_kit), "format": "csv", "limit": 20})
     link = response.headers["Link"]
-    assert link.startswith("<http") and link.endswith('>; rel="next"')
+    assert link.startswith("</devices/api-kit/readings?") and link.endswith('>; rel="next"')
     following = api.get(link[1:link.index(">")])
     rows = list(csv.DictReader(io.StringIO(following.text)))
     assert [int(r["seq"]) for r in rows] == list(range(20, 40))
+
+
+def test_the_next_link_is_never_built_from_the_callers_host_header(api, collector, stored_kit):
+    params = {**_window(stored_kit), "limit": 10}
+    forged = api.get("/devices/api-kit/readings", params=params, headers={"Host": "evil.example"}).json()["next"]
+    assert "evil" not in forged and forged.startswith("/devices/api-kit/readings?")
+    collector.settings.api.public_url = "https://air.example.org/airtrail/"
+    try:
+        behind_a_proxy = api.get("/devices/api-kit/readings", params=params, headers={"Host": "evil.example"}).json()["next"]
+    finally:
+        collector.settings.api.public_url = None
+    assert behind_a_proxy.startswith("https://air.example.org/airtrail/devices/api-kit/readings?")
 
 
 def test_a_page_left_open_at_now_keeps_its_window(api, stored_kit):

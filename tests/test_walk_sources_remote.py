@@ -68,3 +68,15 @@ def test_without_the_read_token_the_api_withholds_positions_and_the_build_says_s
     api = TestClient(create_app(collector))
     with pytest.raises(ReadingsError, match="withholds kit walk-a's positions without the read token: set AIRTRAIL_READ_TOKEN"):
         load_inputs(plan, ApiSource("http://testserver", None, client=api))
+
+
+def test_the_read_token_is_not_sent_to_a_next_page_on_another_host(stored, collector):
+    plan, _ = stored
+    collector.settings.api.read_token = SecretStr("reader")
+    collector.settings.api.public_url = "https://elsewhere.example"  # a collector that names another address
+    try:
+        api = TestClient(create_app(collector), headers={"Authorization": "Bearer reader"})
+        with pytest.raises(ReadingsError, match=r"linked its next page at another address \(https://elsewhere.example/devices/"):
+            load_inputs(plan, ApiSource("http://testserver", "reader", page_size=100, client=api))
+    finally:
+        collector.settings.api.public_url = None

@@ -218,8 +218,21 @@ class ApiSource:
             if text.count("\n") > 1:
                 pages.append(pd.read_csv(io.StringIO(text), dtype={"device": str, "clk": str, "flags": str}, keep_default_na=False,
                                          na_values={c: [""] for c in NUMERIC}))
-            url, params = answer.links.get("next", {}).get("url"), None
+            url, params = self._follow(str(answer.url), answer.links.get("next", {}).get("url")), None
         return readings_frame(pd.concat(pages, ignore_index=True), kit=kit) if pages else _none(kit)
+
+    def _follow(self, asked: str, link: str | None) -> str | None:
+        """The next page's URL, resolved against the page's: only on the collector's own host, since
+        the read token goes with every request."""
+        if link is None:
+            return None
+        from urllib.parse import urljoin, urlsplit
+
+        url = urljoin(asked, link)
+        if urlsplit(url)[:2] != urlsplit(self.url)[:2]:
+            raise ReadingsError(f"the collector at {self.url} linked its next page at another address ({url}); the read "
+                                "token is not sent there. Set api.public_url on the collector to the address it is reached at")
+        return url
 
     def by_seq(self, kit: str, after: int | None, before: int | None) -> None:
         return None  # the API asks by time only: gather searches its wide window

@@ -124,6 +124,15 @@ def _fields(requested: str | None) -> list[str]:
     return [f.strip() for f in requested.split(",") if f.strip()]
 
 
+def _next_link(public_url: str | None, request: Request, start: datetime, end: datetime, cursor: str) -> str:
+    """The next page's address: the configured public address (or none: a path resolved against the
+    request), then this request's path and query with the window pinned and the cursor moved. Never
+    the Host header's: a caller (or a proxy's cache) could make the link point anywhere, and a client
+    that follows it would send its token there."""
+    query = request.url.include_query_params(start=_iso(start), end=_iso(end), cursor=cursor).query
+    return f"{(public_url or '').rstrip('/')}{request.url.path}?{query}"
+
+
 @router.get(
     "/devices/{device_id}/readings",
     summary="Stored readings of one kit, as JSON or CSV, in pages",
@@ -159,7 +168,7 @@ def readings(
     shown = positions(trusted, state.status.get("mode") if state else None, registered.get(device_id))
     rows = shown.apply(found.rows)
     # The next page keeps this page's window, also when end defaulted to now.
-    next_url = str(request.url.include_query_params(start=_iso(start), end=_iso(end), cursor=found.next_cursor)) if found.next_cursor else None
+    next_url = _next_link(collector.settings.api.public_url, request, start, end, found.next_cursor) if found.next_cursor else None
     wants_csv = format == "csv" or (format is None and "text/csv" in request.headers.get("accept", ""))
     if wants_csv:
         headers = {"Content-Disposition": f'attachment; filename="{device_id}.csv"', "Airtrail-Positions": shown.source}
