@@ -43,10 +43,14 @@ FIXED_KIT_PLACE = (40.45301, -3.68834)  # registered coarse: published as the ce
 FIXED_KIT_PUBLISHED = (40.455, -3.685)
 
 
+# An experimental field that could say where a kit is (its builder's choice: a Wi-Fi network, a cell).
+X_WIFI = {"walk-kit": 7777.125, "fixed-kit": 8888.375, "quiet-kit": 9999.625}
+
+
 def _fixes(device: str, seq: int) -> dict[str, float]:
     base = GPS[device]
     return {"lat": base["lat"] + seq * 1e-6, "lon": base["lon"] + (seq * 1e-6 if base["lon"] > 0 else -seq * 1e-6),
-            "alt": base["alt"] + seq * 1e-5, "hdop": 0.9, "sats": 9.0}
+            "alt": base["alt"] + seq * 1e-5, "hdop": 0.9, "sats": 9.0, "x_wifi": X_WIFI[device]}
 
 
 def _needles(device: str) -> list[str]:
@@ -61,7 +65,8 @@ def _four_decimals(value: float) -> str:
 def _secret_needles() -> list[str]:
     """Every number that must not reach a caller without a token."""
     registered = [_four_decimals(v) for v in (*WALK_KIT_HOME, *FIXED_KIT_PLACE)]
-    return [*_needles("walk-kit"), *_needles("fixed-kit"), *_needles("quiet-kit"), *registered]
+    experimental = [str(X_WIFI[d]) for d in ("walk-kit", "quiet-kit")]  # a fixed kit's may be shown
+    return [*_needles("walk-kit"), *_needles("fixed-kit"), *_needles("quiet-kit"), *registered, *experimental]
 
 
 @pytest.fixture
@@ -103,6 +108,8 @@ def _every_request(app) -> list[tuple[str, str, dict, dict]]:
                 variants += [({"format": "json"}, {}), ({"format": "csv"}, {})]
             if "limit" in params:
                 variants.append(({"limit": 3}, {}))
+            if "fields" in params:  # asked for by name: the positions and an experimental field
+                variants.append(({"fields": "pm25,lat,lon,alt,x_wifi"}, {}))
             requests += [(method.upper(), url, query, headers) for url in urls for query, headers in variants]
     return requests
 
@@ -129,6 +136,16 @@ def test_with_the_read_token_the_raw_traces_are_there_in_json_and_csv(api, kits)
             assert as_json.json()["positions"] == "gps" and as_csv.headers["Airtrail-Positions"] == "gps"
             for needle in _needles(device):
                 assert needle in as_json.text and needle in as_csv.text, (device, needle)
+
+
+def test_a_walk_kits_experimental_fields_need_the_token_and_a_fixed_kits_do_not(api, kits):
+    def x_wifi(device, headers=None):
+        answer = api.get(f"/devices/{device}/readings", params={"fields": "pm25,x_wifi"}, headers=headers or {})
+        return {r["x_wifi"] for r in answer.json()["readings"]}
+
+    assert x_wifi("walk-kit") == x_wifi("quiet-kit") == {None}
+    assert x_wifi("walk-kit", READER) == {X_WIFI["walk-kit"]} and x_wifi("quiet-kit", READER) == {X_WIFI["quiet-kit"]}
+    assert x_wifi("fixed-kit") == {X_WIFI["fixed-kit"]}
 
 
 def test_without_a_token_a_fixed_kit_shows_its_registered_place_coarsened(api, kits):

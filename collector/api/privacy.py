@@ -15,6 +15,11 @@ the read or the admin token, even when the reading endpoints are public
   grid unless the owner chose exact (``Device.published_location``); alt,
   hdop and sats are empty. Without a registered location it shows none.
 
+A kit's experimental fields (``x_*``) mean what its builder says they mean,
+and may say where it is (a Wi-Fi network, a cell tower, a second GPS): to a
+caller without a token they are empty like the GPS columns, except a fixed
+kit's (online mode), which says nothing of where anyone walks.
+
 Published walk data comes from the walk tooling's privacy-filtered outputs,
 never from raw traces through this API.
 """
@@ -38,9 +43,10 @@ class Positions:
 
     source: Literal["gps", "registered", "withheld"]
     location: tuple[float, float] | None = None
+    experimental: bool = True  # whether x_* fields are shown
 
     def apply(self, rows: Sequence[dict[str, Any]]) -> Sequence[dict[str, Any]]:
-        """``rows`` with their position columns as this source allows (in place)."""
+        """``rows`` with their position (and x_*) columns as this source allows (in place)."""
         if self.source == "gps":
             return rows
         lat, lon = self.location or (None, None)
@@ -49,6 +55,9 @@ class Positions:
             for name, value in shown.items():
                 if name in row:
                     row[name] = value
+            if not self.experimental:
+                for name in [k for k in row if k.startswith(wire.EXPERIMENTAL_PREFIX)]:
+                    row[name] = None
         return rows
 
 
@@ -57,5 +66,6 @@ def positions(trusted: bool, mode: str | None, device: Device | None) -> Positio
     about a kit in ``mode`` (None: unknown), registered as ``device`` (None: not)."""
     if trusted:
         return Positions("gps")
-    location = device.published_location() if device is not None and mode == "online" else None
-    return Positions("registered", location) if location else Positions("withheld")
+    fixed = mode == "online"
+    location = device.published_location() if device is not None and fixed else None
+    return Positions("registered", location, experimental=fixed) if location else Positions("withheld", experimental=fixed)
