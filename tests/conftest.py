@@ -7,8 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from airkit import contract
 from collector.service import Collector
-from tests.support.stack import TestStack
+from tests.support.stack import TestStack, Watcher
 
 
 @pytest.fixture(scope="session")
@@ -36,6 +37,15 @@ def _shared_broker_alive(request: pytest.FixtureRequest) -> None:
         logging.getLogger("tests").warning("the shared Mosquitto had died (before %s): starting it again; its log ends:\n%s",
                                            request.node.nodeid, broker.log_tail())
         broker.start()
+
+
+@pytest.fixture
+def listener(stack: TestStack) -> Iterator[Watcher]:
+    """A client subscribed to every kit's readings, as a collector is. The broker drops readings
+    nobody subscribes to (PUBACK 0x10) and a kit then keeps them, so a test whose kits must get
+    their readings off without a collector running needs one listening."""
+    with Watcher(stack.mqtt_port, contract.readings_topic("+"), *stack.collector_account(), qos=0) as watcher:
+        yield watcher
 
 
 @pytest.fixture

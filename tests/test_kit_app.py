@@ -307,7 +307,7 @@ def device(stack):
     return device_id, stack.add_device(device_id)
 
 
-def test_every_reading_is_in_the_flash_queue_before_it_is_sent(stack, device, tmp_path):
+def test_every_reading_is_in_the_flash_queue_before_it_is_sent(stack, listener, device, tmp_path):
     device_id, password = device
     events: list[tuple[str, int]] = []
 
@@ -315,10 +315,10 @@ def test_every_reading_is_in_the_flash_queue_before_it_is_sent(stack, device, tm
         client = uplink.mqtt_client(cfg)
         publish = client.publish
 
-        def logged_publish(topic, msg, retain=False, qos=0, timeout_ms=None):
+        def logged_publish(topic, msg, retain=False, qos=0, timeout_ms=None, must_reach=False):
             if topic.endswith("/readings"):
                 events.extend(("sent", r["seq"]) for r in json.loads(b"".join(msg))["r"])
-            return publish(topic, msg, retain, qos, timeout_ms)
+            return publish(topic, msg, retain, qos, timeout_ms, must_reach)
 
         client.publish = logged_publish
         return client
@@ -339,7 +339,7 @@ def test_every_reading_is_in_the_flash_queue_before_it_is_sent(stack, device, tm
         assert events.index(("stored", seq)) < events.index(("sent", seq))
 
 
-def test_the_uplink_reports_the_broker_connection_going_down_and_up_across_an_outage(stack, device, tmp_path):
+def test_the_uplink_reports_the_broker_connection_going_down_and_up_across_an_outage(stack, listener, device, tmp_path):
     import asyncio
 
     device_id, password = device
@@ -437,7 +437,7 @@ class ReadingsBlackHole:
             c.close()
 
 
-def test_a_batch_without_puback_stays_in_the_queue_and_is_sent_again_later(stack, device, tmp_path, monkeypatch):
+def test_a_batch_without_puback_stays_in_the_queue_and_is_sent_again_later(stack, listener, device, tmp_path, monkeypatch):
     monkeypatch.setattr("airkit.mqtt.MQTTClient.TIMEOUT_MS", 300)
     broker = ReadingsBlackHole()
     device_id, password = device

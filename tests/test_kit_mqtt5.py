@@ -45,6 +45,10 @@ EXPECTED = {
     # 3.4.2.1: a PUBACK of Remaining Length 2 is reason 0x00 Success.
     "publish_qos1_success_in_short_form": {"sent": PUBLISH_HELLO, "action": ["returned", 1], "connected": True},
     "publish_qos1_no_matching_subscribers_is_success": {"action": ["returned", 1], "connected": True},
+    # ... except for a message that must reach someone (readings): the broker dropped it.
+    "publish_that_must_reach_someone_nobody_subscribes_to": {
+        "sent": PUBLISH_HELLO, "connected": True,
+        "action": ["PublishRefused", 0x10, "the broker dropped the message on a/b (PUBACK 0x10 no matching subscribers)"]},
     "publish_retained_status": {"sent": "33" "08" "0001" + b"s".hex() + "0001" "00" + b"on".hex(), "action": ["returned", 1]},
     "publish_refused_not_authorized": {"sent": PUBLISH_HELLO, "connected": True},
     "publish_refused_quota_with_reason_string": {"connected": True},

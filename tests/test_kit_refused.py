@@ -1,11 +1,13 @@
-"""A refused publish costs nothing (issue 10, item 3).
+"""A refused publish costs nothing (issue 10, item 3), and nor does one nobody would store.
 
 Virtual kits (the real airkit code on CPython) against the real Mosquitto,
 collector and InfluxDB. The broker refuses a kit's messages (its ACL denies
 the kit's topics, or the kit logs in with another kit's account); MQTT 5
 says so in the PUBACK (0x87 Not authorized), so the kit keeps every reading
 in flash, backs off, signals it, and once the account is fixed delivers them
-all, exactly once.
+all, exactly once. The same when no collector subscribes to the readings at
+all: the broker takes them and drops them (PUBACK 0x10 No matching
+subscribers), so the kit keeps them until a collector subscribes.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ import json
 import uuid
 
 from airkit import contract, status, uplink
-from airkit.mqtt import NOT_AUTHORIZED
+from airkit.mqtt import NO_SUBSCRIBERS, NOT_AUTHORIZED
 from airkit.queue import read_queue
 from airkit_host.simulate import VirtualKit
-from tests.support.stack import Watcher, count_points, select_readings, wait_for
+from collector.service import Collector
+from tests.support.stack import TestStack, Watcher, count_points, select_readings, wait_for
 
 READINGS = 24
 
@@ -152,3 +155,45 @@ def test_the_led_glows_long_for_each_reading_while_the_broker_refuses(stack):
     assert refused and all(g[2] >= status.REFUSED[0][0] for g in refused)
     assert status.REFUSED[0][0] >= 10 * status.HEARTBEAT[0][0]
     kit.cleanup()
+
+
+def test_a_kit_whose_broker_has_no_collector_keeps_its_readings_until_one_subscribes(tmp_path):
+    # A broker of its own: on the shared one, earlier tests' collectors' sessions still subscribe.
+    own = TestStack.start(tmp_path / "stack")
+    collector = None
+    try:
+        device_id, password = new_device(own, "lonely")
+        kit = VirtualKit(device_id, password, broker=("127.0.0.1", own.mqtt_port), interval_s=10, speedup=100)
+        k = kit.prepare()
+        settings = own.collector_settings(tmp_path / "collector")
+        seen = {}
+
+        async def then_start_a_collector() -> None:
+            # Nobody subscribes: MQTT 5 says so (PUBACK 0x10), and the readings stay in flash.
+            while k.stored < READINGS // 2 or k.uplink.refused < 2:
+                assert k.uplink.sent == 0, "the kit counted readings as sent that nobody subscribed to"
+                await asyncio.sleep(0.05)
+            seen.update(sent=k.uplink.sent, queued=k.queue.depth, stored=k.stored, refusing=k.uplink.refusing)
+            nonlocal collector
+            collector = await asyncio.to_thread(lambda: Collector(settings).start())
+            assert await asyncio.to_thread(collector.wait_subscribed)
+
+        async def main():
+            start = asyncio.create_task(then_start_a_collector())
+            report = await kit.run_async(readings=READINGS)
+            await start
+            return report
+
+        report = asyncio.run(main())
+        assert report.error is None, report.log
+        assert seen["sent"] == 0 and seen["queued"] == seen["stored"] >= READINGS // 2
+        assert seen["refusing"] == NO_SUBSCRIBERS
+        dropped = [line for line in report.log if "0x10 no matching subscribers" in line]
+        assert dropped and "No collector subscribes" in dropped[0] and "airtrail serve" in dropped[0]
+        assert (report.stored, report.sent, report.queued, report.dropped) == (READINGS, READINGS, 0, 0)
+        assert all_arrived_once(settings, device_id, READINGS) == list(range(READINGS))
+        kit.cleanup()
+    finally:
+        if collector is not None:
+            collector.stop()
+        own.stop()

@@ -140,14 +140,19 @@ def test_broker_down_at_first_the_kit_keeps_every_reading_and_sends_them_when_it
     k = kit.prepare()
     broker = []
 
+    listening = []
+
     def on_reading(reading, iv):
-        if reading["seq"] == 10 and not broker:  # the broker starts only now
+        if reading["seq"] == 10 and not broker:  # the broker starts only now, and someone subscribes
             broker.append(start_plain_mosquitto(tmp_path, port))
+            listening.append(Watcher(port, "airtrail/v1/+/readings", qos=0))
 
     k.on_reading = on_reading
     try:
         report = kit.run(20)
     finally:
+        for w in listening:
+            w.close()
         for b in broker:
             b.terminate()
             b.wait(timeout=10)
@@ -156,7 +161,7 @@ def test_broker_down_at_first_the_kit_keeps_every_reading_and_sends_them_when_it
     assert any("broker:" in line for line in report.log)  # it said why it could not send
 
 
-def test_wifi_lost_the_broker_publishes_the_last_will_then_the_kit_comes_back_online(stack, tmp_path):
+def test_wifi_lost_the_broker_publishes_the_last_will_then_the_kit_comes_back_online(stack, listener, tmp_path):
     import queue as queuelib
 
     from airkit import contract

@@ -151,7 +151,7 @@ STATUS_FIELDS = {
     "batt_v": ("float", False, FIELDS["batt_v"][1], FIELDS["batt_v"][2], None, "Battery or supply voltage (V)."),
     "queue": ("int", False, 0, None, None, "Readings waiting in the kit's flash queue."),
     "dropped": ("int", False, 0, None, None, "Readings the kit dropped because its flash was full."),
-    "refused": ("int", False, 0, None, None, "Logins and publishes the broker refused since the kit booted (MQTT 5 reason code >= 0x80, e.g. 0x87 not authorized); their readings stay in the kit's flash queue."),
+    "refused": ("int", False, 0, None, None, "Logins and publishes the broker refused since the kit booted (MQTT 5 reason code >= 0x80, e.g. 0x87 not authorized; or 0x10 no matching subscribers for readings: no collector subscribed); their readings stay in the kit's flash queue."),
     "rssi": ("int", False, RSSI_MIN, RSSI_MAX, None, "Wi-Fi signal strength (dBm)."),
     "uptime": ("int", False, 0, None, None, "Seconds since the kit booted."),
     "sensors": ("sensors", False, None, MAX_SENSORS, SENSOR_HEALTH, "Health of each sensor, by name."),

@@ -33,12 +33,15 @@ DISCONNECT = 0xE0
 
 # Reason codes (section 2.4, table 2-6) the kit can meet in a CONNACK
 # (3.2.2.2), a PUBACK (3.4.2.1) or a DISCONNECT from the broker (3.14.2.1).
-# Below 0x80 is success: a PUBACK 0x10 "No matching subscribers" still means
-# the broker took the message.
+# Below 0x80 is success, with one exception for the kit: a PUBACK 0x10 "No
+# matching subscribers" means the broker took the message and dropped it, as
+# nobody (not even a collector's offline session) subscribes to its topic. For
+# a message that must reach someone (readings) that is not delivered.
+NO_SUBSCRIBERS = 0x10
 NOT_AUTHORIZED = 0x87
 # One string, and _FIXED_SIZE below one bytes object: as two dicts they kept
 # ~0.9 KB more of the kit's heap (the compiled module, measured under MicroPython).
-_REASONS = ("|80 unspecified error|81 malformed packet|82 protocol error|83 implementation specific error"
+_REASONS = ("|10 no matching subscribers|80 unspecified error|81 malformed packet|82 protocol error|83 implementation specific error"
             "|84 unsupported protocol version|85 client identifier not valid|86 bad user name or password"
             "|87 not authorized|88 server unavailable|89 server busy|8a banned|8b server shutting down"
             "|8d keep alive timeout|8e session taken over|90 topic name invalid|95 packet too large"
@@ -94,13 +97,15 @@ class ConnectRefused(MQTTError):
 class PublishRefused(MQTTError):
     """PUBACK with a reason code >= 0x80 (section 3.4.2.1), e.g. 0x87 Not
     authorized: the broker did not take the message, so the kit must keep
-    it. The connection is still good; the caller decides what next."""
+    it; or 0x10 No matching subscribers to a message that must reach someone:
+    the broker dropped it. The connection is still good; the caller decides
+    what next."""
 
 
 def describe(reason, props=None):
     """'0x87 not authorized', plus the broker's Reason String if ``props`` has one."""
     text = "0x%02x" % reason
-    at = _REASONS.find("|%02x " % reason) if reason >= 0x80 else -1
+    at = _REASONS.find("|%02x " % reason) if reason >= 0x80 or reason == NO_SUBSCRIBERS else -1
     if at >= 0:
         text += _REASONS[at + 3:_REASONS.index("|", at + 1)]
     if props and REASON_STRING in props:
@@ -362,14 +367,15 @@ class MQTTClient:
         self.pid = self.pid % 65535 + 1
         return self.pid
 
-    def publish(self, topic, msg, retain=False, qos=0, timeout_ms=None):
+    def publish(self, topic, msg, retain=False, qos=0, timeout_ms=None, must_reach=False):
         """Publish ``msg`` (bytes, str, or a tuple of bytes parts sent back to
         back). With qos=1, return only once the broker's PUBACK for this packet
         id has arrived (section 4.3.2); raise MQTTError if it does not within
         ``timeout_ms``, and close the connection, since the stream can no
         longer be trusted. A PUBACK with a reason code >= 0x80 raises
         PublishRefused and leaves the connection open: the broker did not
-        take the message, but the stream is intact."""
+        take the message, but the stream is intact. So does 0x10 No matching
+        subscribers when the message ``must_reach`` a subscriber."""
         if self.sock is None:
             raise MQTTError("not connected")
         if isinstance(msg, str):
@@ -395,9 +401,9 @@ class MQTTClient:
         except BaseException:
             self.close()
             raise
-        if qos == 1 and reason >= 0x80:
-            raise PublishRefused("the broker refused the message on %s (PUBACK %s)"
-                                 % (topic, describe(reason, props)), reason)
+        if qos == 1 and (reason >= 0x80 or (must_reach and reason == NO_SUBSCRIBERS)):
+            raise PublishRefused("the broker %s the message on %s (PUBACK %s)"
+                                 % ("dropped" if reason == NO_SUBSCRIBERS else "refused", topic, describe(reason, props)), reason)
         return pid
 
     def ping(self, timeout_ms=None):

@@ -23,7 +23,7 @@
 import asyncio  # MicroPython >= 1.22 names it asyncio (uasyncio before)
 
 from . import contract, encode, status, version
-from .mqtt import NOT_AUTHORIZED, ConnectRefused, MQTTClient, PublishRefused
+from .mqtt import NO_SUBSCRIBERS, NOT_AUTHORIZED, ConnectRefused, MQTTClient, PublishRefused
 from .net import Backoff, WiFi
 
 STATUS_EVERY_MS = 600000  # and whenever a sensor's health changes
@@ -119,7 +119,8 @@ class Uplink:
         count = len(records)
         parts = encode.batch_parts(self.dev, version.VERSION, records)
         del records  # joined into parts[1]: the GC may have them during the send
-        self.mqtt.publish(self.topic, parts, qos=1)  # returns after PUBACK, raises otherwise (a refusal too)
+        # Returns after PUBACK, raises otherwise: a refusal, or no subscriber at all (nobody would store them).
+        self.mqtt.publish(self.topic, parts, qos=1, must_reach=True)
         self._accepted()
         self.queue.pop(count)
         self.sent += count
@@ -135,7 +136,10 @@ class Uplink:
         self.refused += 1
         self.refusing = exc.reason
         advice = ""
-        if isinstance(exc, PublishRefused) and exc.reason == NOT_AUTHORIZED:
+        if isinstance(exc, PublishRefused) and exc.reason == NO_SUBSCRIBERS:
+            advice = (" No collector subscribes to the kit's readings, so none would be stored: start the"
+                      " collector (`airtrail serve`) on this broker.")
+        elif isinstance(exc, PublishRefused) and exc.reason == NOT_AUTHORIZED:
             if self.mqtt.user != self.dev:
                 advice = (" Account %r may publish only as itself, not as kit %r: the device id in config.json"
                           " must be the account's name (`airtrail device list`); re-provision the kit"

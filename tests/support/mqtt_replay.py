@@ -104,6 +104,8 @@ SCENARIOS = {
     "publish_qos1_success_in_short_form": lambda: converse(CONNACK_OK + _puback(1), _publish("a/b", b"hello")),
     "publish_qos1_no_matching_subscribers_is_success": lambda: converse(
         CONNACK_OK + _puback(1, 0x10), _publish("a/b", b"hello")),
+    "publish_that_must_reach_someone_nobody_subscribes_to": lambda: converse(
+        CONNACK_OK + _puback(1, 0x10), lambda client: client.publish("a/b", b"hello", qos=1, must_reach=True)),
     "publish_retained_status": lambda: converse(CONNACK_OK + _puback(1, 0x00, b""), _publish("s", b"on", retain=True)),
     "publish_refused_not_authorized": lambda: converse(CONNACK_OK + _puback(1, 0x87), _publish("a/b", b"hello")),
     "publish_refused_quota_with_reason_string": lambda: converse(
