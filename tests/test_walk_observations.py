@@ -178,13 +178,28 @@ def test_a_geojson_of_points_becomes_the_same_table_as_a_csv(tmp_path):
     ]))
 
 
+def test_markers_drawn_in_umap_are_notes_their_name_and_description_the_text_their_styling_left_alone(tmp_path):
+    doc = {"type": "FeatureCollection", "_umap_options": {"name": "Our walk"}, "features": [
+        _feature({"name": "Bus stop", "description": "bus idling, engine on", "marker-color": "#f00",
+                  "_umap_options": {"color": "Red", "iconClass": "Drop"}}, [-2.24, 53.48]),
+        _feature({"name": "Bonfire", "time": "2026-11-21T10:40:05Z", "marker-symbol": "fire"}, None),
+        _feature({"text": "new bike lane", "description": "the text wins"}, [-2.243, 53.481]),
+    ]}
+    path = write(tmp_path, "notes.geojson", json.dumps(doc))
+    pd.testing.assert_frame_equal(read_notes(path, ZONE), table([
+        {"lat": 53.48, "lon": -2.24, "text": "Bus stop — bus idling, engine on", "source": "notes.geojson:feature 1"},
+        {"t": ns("2026-11-21T10:40:05Z"), "has_time": True, "text": "Bonfire", "source": "notes.geojson:feature 2"},
+        {"lat": 53.481, "lon": -2.243, "text": "new bike lane", "source": "notes.geojson:feature 3"},
+    ]))
+
+
 def test_every_bad_feature_is_listed_with_its_number(tmp_path):
     doc = {"type": "FeatureCollection", "features": [
         _feature({"text": "too far north", "time": "2026-11-21T10:32"}, [-2.24, 95.0]),
         {"type": "Feature", "properties": {"text": "a line"}, "geometry": {"type": "LineString", "coordinates": [[0, 0], [1, 1]]}},
         _feature({"text": 42, "time": "2026-11-21T10:32"}, None),
         _feature({"text": "nowhere, no time"}, None),
-        _feature({"text": "extra", "marker-color": "#f00", "time": "2026-11-21T10:32"}, None),
+        _feature({"text": "extra", "colour": "#f00", "time": "2026-11-21T10:32"}, None),
         _feature({"text": "fine", "time": "2026-11-21T10:32"}, None),
     ]}
     path = write(tmp_path, "notes.geojson", json.dumps(doc))
@@ -196,7 +211,7 @@ def test_every_bad_feature_is_listed_with_its_number(tmp_path):
         "give it the time it was noted, or its lat and lon",
         "feature 3: its text is not a string (write it in double quotes); says nothing: give it a text or a photo",
         "feature 4: has neither a time nor a position: give it the time it was noted, or its lat and lon",
-        "feature 5: the property marker-color is not a notes property (time, text, participant, photo): rename or remove it",
+        "feature 5: the property colour is not a notes property (time, text, participant, photo): rename or remove it",
     ]
 
 

@@ -18,7 +18,10 @@ Reading a notes file:
     time, lat, lon, text, participant, photo (any case); another column is an
     error, so a misspelt one cannot silently lose data;
   - a GeoJSON FeatureCollection has Point features with the properties time,
-    text, participant, photo; the geometry may be null;
+    text, participant, photo; the geometry may be null. Markers drawn in uMap
+    or geojson.io are read as they are: their name and description are the
+    text when there is no ``text``, and their styling properties (simplestyle,
+    and uMap's "_..." ones) are left alone; any other property is an error;
   - a time is ISO 8601 with a date and a time of day; without a UTC offset it
     is local time in the walk's time zone (a local time the clocks skipped or
     repeated must carry its offset);
@@ -66,6 +69,12 @@ NO_TIME = int(np.iinfo(np.int64).min)  # NaT as an integer: the t of an observat
 # Why an observation was not attached; every key is always in Attached.unattached.
 REASONS = ("no_points", "no_time_or_position", "participant_has_no_points", "too_far_in_time", "too_far_away")
 NOTES_SUFFIXES = (".csv", ".geojson", ".json")
+# Properties drawing tools write for a marker's looks (the simplestyle spec of geojson.io and
+# uMap; uMap's own start with "_", as "_umap_options"): not notes, and left alone.
+STYLE_PROPERTIES = ("marker-color", "marker-size", "marker-symbol", "stroke", "stroke-width", "stroke-opacity", "fill",
+                    "fill-opacity")
+# A marker's name and description there: the note's text when it has no "text".
+TEXT_ALIASES = ("name", "title", "description")
 _NS = 1_000_000_000
 
 
@@ -180,17 +189,22 @@ def _geojson_rows(path: Path, text: str) -> _Rows:
         if not isinstance(properties, dict):
             issues.append("its properties are not an object")
             properties = {}
-        unknown = sorted(set(properties) - {"time", "text", "participant", "photo"})
+        unknown = sorted(k for k in set(properties) - {"time", "text", "participant", "photo", *STYLE_PROPERTIES, *TEXT_ALIASES}
+                         if not k.startswith("_"))
         if unknown:
             one = len(unknown) == 1
             issues.append(f"the propert{'y' if one else 'ies'} {', '.join(unknown)} {'is not a notes property' if one else 'are not notes properties'}"
                           f" (time, text, participant, photo): rename or remove {'it' if one else 'them'}")
-        for name in ("time", "text", "participant", "photo"):
+        for name in ("time", "text", "participant", "photo", *TEXT_ALIASES):
             value = properties.get(name)
             if value is not None and not isinstance(value, str):
                 issues.append(f"its {name} is not a string (write it in double quotes)")
-                value = None
-            fields[name].append((value or "").strip())
+                properties = {**properties, name: None}
+        for name in ("time", "text", "participant", "photo"):
+            value = (properties.get(name) or "").strip()
+            if name == "text" and not value:  # a marker drawn in uMap or geojson.io: its name and description
+                value = " — ".join(t for t in ((properties.get(a) or "").strip() for a in TEXT_ALIASES) if t)
+            fields[name].append(value)
         geometry = feature.get("geometry")
         if geometry is not None:
             coordinates = geometry.get("coordinates") if isinstance(geometry, dict) else None
