@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from PIL import ExifTags, Image
 
-from walks.observations import COLUMNS, NO_TIME, REASONS, ObservationError, attach, read_notes, read_photos
+from walks.observations import COLUMNS, NO_TIME, REASONS, ObservationError, attach, combine, read_notes, read_photos
 from walks.privacy import haversine_m
 
 ZONE = "Europe/Madrid"  # UTC+1 in November, so a local time and its UTC differ
@@ -258,6 +258,20 @@ def test_a_photos_exif_time_offset_and_gps_become_its_row(tmp_path):
          "photo": "IMG_0413.JPG", "source": "IMG_0413.JPG"},
         # A fix the receiver marked void is no position.
         {"participant": "Heron", "photo": "IMG_0414.jpeg", "source": "IMG_0414.jpeg"},
+    ]), check_exact=False, rtol=1e-9)
+
+
+def test_a_photo_a_note_names_is_one_observation_the_notes_with_the_photos_time_where_the_note_has_none(tmp_path):
+    photos = read_photos([photo(tmp_path / "IMG_0412.jpg", "2026:11:21 10:32:05", "+01:00", (53.5, -2.25)),
+                          photo(tmp_path / "IMG_0413.jpg", "2026:11:21 10:40:00", "+01:00", None)], ZONE)
+    notes = read_notes(write(tmp_path, "notes.csv", "lat,lon,text,photo\n53.48,-2.24,bonfire smoke,img_0412.JPG\n"
+                                                    "53.49,-2.23,a bus,\n"), ZONE)
+    pd.testing.assert_frame_equal(combine([notes], photos), table([
+        # The caption, where its note says, at the time its photo was taken.
+        {"t": ns("2026-11-21T09:32:05Z"), "has_time": True, "lat": 53.48, "lon": -2.24, "text": "bonfire smoke",
+         "photo": "img_0412.JPG", "source": "notes.csv:2"},
+        {"lat": 53.49, "lon": -2.23, "text": "a bus", "source": "notes.csv:3"},
+        {"t": ns("2026-11-21T09:40:00Z"), "has_time": True, "photo": "IMG_0413.jpg", "source": "IMG_0413.jpg"},
     ]), check_exact=False, rtol=1e-9)
 
 

@@ -131,12 +131,11 @@ def load_inputs(plan: WalkPlan, source: ReadingSource, progress: Progress = _qui
     obs_files = _observation_files(plan)
     if obs_files:
         progress("observations")
-        from .observations import read_notes, read_photos
+        from .observations import combine, read_notes, read_photos
 
         notes = [read_notes(f, plan.timezone) for f in obs_files if f.suffix.lower() in (".csv", ".geojson", ".json")]
         photos = [f for f in obs_files if f.suffix.lower() in (".jpg", ".jpeg")]
-        parts = notes + ([read_photos(photos, plan.timezone)] if photos else [])
-        observations = pd.concat(parts, ignore_index=True) if parts else None
+        observations = combine(notes, read_photos(photos, plan.timezone) if photos else None)
     from .calibrate import load_fits
 
     fits = load_fits(plan.kits, plan.path(plan.calibration)) if plan.calibration else load_fits(plan.kits)

@@ -61,7 +61,7 @@ from airkit.errors import ConfigError
 from .plan import PSEUDONYM
 from .privacy import EARTH_RADIUS_M, haversine_m
 
-__all__ = ["COLUMNS", "NO_TIME", "REASONS", "Attached", "ObservationError", "attach", "read_notes", "read_photos"]
+__all__ = ["COLUMNS", "NO_TIME", "REASONS", "Attached", "ObservationError", "attach", "combine", "read_notes", "read_photos"]
 
 COLUMNS = ("t", "has_time", "lat", "lon", "text", "participant", "photo", "source")
 NOTE_FIELDS = ("time", "lat", "lon", "text", "participant", "photo")
@@ -410,6 +410,28 @@ class Attached:
     observations: pd.DataFrame
     unattached: dict[str, int]  # how many were not attached, by reason (every key of REASONS)
     left_out: pd.DataFrame  # source and reason of each observation not attached, for the walk summary
+
+
+def combine(notes: list[pd.DataFrame], photos: pd.DataFrame | None) -> pd.DataFrame:
+    """The walk's observations: every note, and every photo no note names. A note that names a
+    photo (its ``photo``) is that photo's caption: one observation, placed by the note, not two.
+    A photo a note names but whose note lacks a time or a position lends it its own."""
+    table = pd.concat(notes, ignore_index=True) if notes else _empty()
+    if photos is None or not len(photos):
+        return table
+    named = table["photo"].str.casefold()
+    own = photos.assign(key=photos["photo"].str.casefold()).drop_duplicates("key").set_index("key")
+    captions = named.isin(own.index).to_numpy() & (named != "").to_numpy()
+    if captions.any():
+        exif = own.loc[named[captions]]
+        no_time = ~table.loc[captions, "has_time"].to_numpy()
+        no_place = table.loc[captions, "lat"].isna().to_numpy()
+        rows = np.flatnonzero(captions)
+        table.loc[rows[no_time], ["t", "has_time"]] = exif[["t", "has_time"]].to_numpy()[no_time]
+        table.loc[rows[no_place], ["lat", "lon"]] = exif[["lat", "lon"]].to_numpy()[no_place]
+        table = table.astype({"t": np.int64, "has_time": bool, "lat": float, "lon": float})
+    alone = photos[~photos["photo"].str.casefold().isin(set(named[captions]))]
+    return pd.concat([table, alone], ignore_index=True)[list(COLUMNS)]
 
 
 def attach(observations: pd.DataFrame, points: pd.DataFrame, max_time_s: float = 120.0, max_distance_m: float = 100.0) -> Attached:
