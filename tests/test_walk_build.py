@@ -107,6 +107,18 @@ def test_cutting_the_walk_into_halves_for_two_cores_changes_nothing(simulated, m
     assert json.dumps(halves.summary, default=str) == json.dumps(whole.summary, default=str)
 
 
+def test_the_provenance_names_every_input_file_with_the_sha256_of_its_bytes(simulated):
+    import hashlib
+
+    folder, _, _, walk = simulated
+    provenance = walk.summary["provenance"]
+    pulls = sorted((folder / "pulls").glob("*.csv"))
+    assert provenance["readings"]["files"] == [{"file": p.name, "sha256": hashlib.sha256(p.read_bytes()).hexdigest()} for p in pulls]
+    named = {entry["file"]: entry["sha256"] for entry in provenance["inputs"]}
+    for path in [folder / "walk.toml", *sorted((folder / "phones").glob("*.gpx"))]:
+        assert named[str(path.relative_to(folder))] == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def test_every_reading_is_accounted_for_in_the_summary(simulated):
     _, _, _, walk = simulated
     counts = walk.summary["readings"]

@@ -28,6 +28,7 @@ the kit has no synchronised reading on a side, that side is open.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import re
@@ -241,18 +242,18 @@ class ApiSource:
         return {"source": "api", "url": self.url}
 
 
-def _read_pull_csv(path: Path) -> pd.DataFrame:
-    """A pull CSV's columns, typed as the format says: the device and ISO time columns are left
-    out (the file's name says the kit, ``ts`` the time), numbers are floats, text are categories."""
-    with path.open(encoding="utf-8") as f:
-        head = f.readline().rstrip("\r\n").split(",")
+def _read_pull_csv(path: Path, data: bytes) -> pd.DataFrame:
+    """A pull CSV's columns (``data``, the bytes of ``path``), typed as the format says: the device and
+    ISO time columns are left out (the file's name says the kit, ``ts`` the time), numbers are
+    floats, text are categories."""
+    head = data[: data.find(b"\n") if b"\n" in data else len(data)].decode("utf-8").rstrip("\r").split(",")
     missing = [c for c in ("ts", "seq") if c not in head]
     if missing:
         raise ReadingsError(f"{path} lacks the column(s) {', '.join(missing)} of a pull file (firmware/PULL_FORMAT.md)")
     types: dict[str, Any] = {c: "float64" for c in head if c in NUMERIC}
     types.update({c: "int64" for c in ("ts", "seq") if c in head})
     types.update({c: "category" for c in ("clk", "flags") if c in head})
-    return pd.read_csv(path, usecols=lambda c: c not in ("device", "time"), dtype=types, keep_default_na=False,
+    return pd.read_csv(io.BytesIO(data), usecols=lambda c: c not in ("device", "time"), dtype=types, keep_default_na=False,
                        na_values={c: [""] for c in NUMERIC}, engine="c")
 
 
@@ -263,6 +264,7 @@ class PullSource:
     folder: Path
     _cache: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
     _pending: dict[str, list[Any]] = field(default_factory=dict, repr=False)  # kit -> futures of its files' tables
+    _hashes: dict[str, str] = field(default_factory=dict, repr=False)  # file name -> SHA-256, of each file read
 
     def __post_init__(self) -> None:
         if not self.folder.is_dir():
@@ -289,25 +291,29 @@ class PullSource:
     def _all(self, kit: str) -> pd.DataFrame:
         if kit not in self._cache:
             pending = self._pending.pop(kit, None)
-            frames = [f.result() for f in pending] if pending is not None else [self._read(path, kit) for path in self.files(kit)]
+            read = [f.result() for f in pending] if pending is not None else [self._read(path, kit) for path in self.files(kit)]
+            frames = [frame for frame, _, _ in read]
+            self._hashes.update({name: digest for _, name, digest in read})
             # Pulls without --delete overlap: each reading once, by its sequence number.
             self._cache[kit] = _by_seq(concat(frames)) if frames else _none(kit)
         return self._cache[kit]
 
     @staticmethod
-    def _read(path: Path, kit: str) -> pd.DataFrame:
+    def _read(path: Path, kit: str) -> tuple[pd.DataFrame, str, str]:
+        """(the file's table, its name, the SHA-256 of its bytes): read once, for both."""
         try:
+            data = path.read_bytes()
             if path.suffix == ".csv":
-                frame = _read_pull_csv(path)
+                frame = _read_pull_csv(path, data)
             else:
-                frame = pd.DataFrame([json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()])
+                frame = pd.DataFrame([json.loads(line) for line in data.decode("utf-8").splitlines() if line.strip()])
         except (OSError, ValueError, pd.errors.ParserError) as exc:
             raise ReadingsError(f"{path} is not a pull file airtrail can read ({exc}); pull the kit again, or decode its raw "
                                 "copy with `airtrail kit decode`") from None
         missing = [c for c in ("ts", "seq") if c not in frame.columns] if len(frame) else []
         if missing:
             raise ReadingsError(f"{path} lacks the column(s) {', '.join(missing)} of a pull file (firmware/PULL_FORMAT.md)")
-        return readings_frame(frame, kit=kit)
+        return readings_frame(frame, kit=kit), path.name, hashlib.sha256(data).hexdigest()
 
     def whole(self, kit: str) -> pd.DataFrame:
         """All the kit's pulled readings, each once, in sequence order."""
@@ -327,7 +333,9 @@ class PullSource:
         return frame[keep].reset_index(drop=True)
 
     def describe(self) -> dict[str, Any]:
-        return {"source": "pull", "folder": self.folder.name}
+        """The folder, and each pull file read so far with its SHA-256: a rebuild from other pulls says so."""
+        return {"source": "pull", "folder": self.folder.name,
+                "files": [{"file": name, "sha256": self._hashes[name]} for name in sorted(self._hashes)]}
 
 
 def gather(source: ReadingSource, kit: str, start_s: int, end_s: int, search_s: int) -> pd.DataFrame:
