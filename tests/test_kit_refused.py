@@ -40,6 +40,17 @@ def deny_in_the_acl(stack, device_id: str) -> None:
     wait_for(lambda: True, timeout=0.3)  # Mosquitto re-reads the ACL after SIGHUP, asynchronously
 
 
+def run_while(kit: VirtualKit, meanwhile):
+    """The kit's report of READINGS readings, run while the coroutine ``meanwhile()`` does its part."""
+    async def main():
+        task = asyncio.create_task(meanwhile())
+        report = await kit.run_async(readings=READINGS)
+        await task
+        return report
+
+    return asyncio.run(main())
+
+
 def all_arrived_once(settings, device_id: str, count: int) -> list[int]:
     """The seqs stored for the kit, once ``count`` arrived; each exactly once."""
     wait_for(lambda: count_points(settings, device_id) >= count, what=f"{count} readings of {device_id} in InfluxDB")
@@ -64,13 +75,7 @@ def test_a_kit_the_acl_refuses_keeps_every_reading_and_delivers_them_once_after_
                     refused=k.uplink.refused, points=count_points(collector_settings, device_id))
         await asyncio.to_thread(stack.stack.sync_broker_auth)  # the ACL regenerated from the registry: fixed
 
-    async def main():
-        fix = asyncio.create_task(refuse_then_fix())
-        report = await kit.run_async(readings=READINGS)
-        await fix
-        return report
-
-    report = asyncio.run(main())
+    report = run_while(kit, refuse_then_fix)
     assert report.error is None, report.log
     assert seen["sent"] == 0 and seen["queued"] == seen["stored"] >= READINGS // 2
     assert seen["refusing"] == NOT_AUTHORIZED and seen["refused"] >= 3
@@ -178,13 +183,7 @@ def test_a_kit_whose_broker_has_no_collector_keeps_its_readings_until_one_subscr
             collector = await asyncio.to_thread(lambda: Collector(settings).start())
             assert await asyncio.to_thread(collector.wait_subscribed)
 
-        async def main():
-            start = asyncio.create_task(then_start_a_collector())
-            report = await kit.run_async(readings=READINGS)
-            await start
-            return report
-
-        report = asyncio.run(main())
+        report = run_while(kit, then_start_a_collector)
         assert report.error is None, report.log
         assert seen["sent"] == 0 and seen["queued"] == seen["stored"] >= READINGS // 2
         assert seen["refusing"] == NO_SUBSCRIBERS
