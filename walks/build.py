@@ -114,10 +114,11 @@ def load_inputs(plan: WalkPlan, source: ReadingSource, progress: Progress = _qui
             progress(f"readings of {p.kit}")
             frames.append(gather(source, p.kit, start, end, search))
         readings = concat(frames) if frames else readings_frame({"kit": [], "ts": [], "clk": [], "seq": []})
-        # Few distinct kits, clock sources and flag sets: categories, so that comparing and grouping them is integer work.
-        readings = readings.astype({"kit": pd.CategoricalDtype([p.kit for p in plan.participants]), "clk": "category", "flags": "category"})
+        # Every source gives kits, clock sources and flags as categories (walks.sources.readings_frame);
+        # the kits' are put in the plan's order, so that a kit's code is its participant's number.
+        readings = readings.astype({"kit": pd.CategoricalDtype(list(plan.kits))})
         tracks = {}
-        hashed: dict[Path, str] = {}  # files already read, with their SHA-256: each input is read once
+        hashed: dict[Path, str] = {}  # the phones' tracks, hashed as they were read (the big inputs: not read again)
         for p in phones:
             progress(f"track of {p.pseudonym}")
             tracks[p.pseudonym] = pending[p.pseudonym].result() if p.pseudonym in pending else read_track(plan.path(p.gpx))
@@ -177,8 +178,8 @@ def _fixes(plan: WalkPlan, who: np.ndarray, t: np.ndarray, rows: np.ndarray, tab
         if isinstance(table["flags"].dtype, pd.CategoricalDtype):
             stale = np.flatnonzero(table["flags"].cat.categories.str.contains("gps_stale", regex=False))
             bad = np.isin(table["flags"].cat.codes.to_numpy()[at], stale)
-        keep = own[~np.isnan(lat) & ~np.isnan(lon) & ~bad]
-        parts.append((who[keep], t[keep], table["lat"].to_numpy(float)[rows[keep]], table["lon"].to_numpy(float)[rows[keep]]))
+        good = ~np.isnan(lat) & ~np.isnan(lon) & ~bad
+        parts.append((who[own[good]], t[own[good]], lat[good], lon[good]))
     columns = [np.concatenate([p[k] for p in parts]) if parts else np.array([]) for k in range(4)]
     fixes = (columns[0].astype(np.int64, copy=False), columns[1].astype(np.int64, copy=False),
              columns[2].astype(float, copy=False), columns[3].astype(float, copy=False))
@@ -195,7 +196,7 @@ def _participant_numbers(kit: pd.Series, kits: list[str]) -> np.ndarray:
     return kit.map({k: i for i, k in enumerate(kits)}).to_numpy(np.int64)
 
 
-def _measured(name: str, values: np.ndarray) -> bool:
+def _measured(values: np.ndarray) -> bool:
     """Whether a contract or x_* field has at least one value (a glance at its head first)."""
     return values.dtype.kind == "f" and (not np.isnan(values[:1024]).all() or not np.isnan(values).all())
 
@@ -329,7 +330,7 @@ def assemble(plan: WalkPlan, inputs: Inputs, progress: Progress = _quiet) -> Wal
         candidates = [c for c in candidates if c not in ("lat", "lon") and table[c].dtype.kind == "f"]
         taken = _gather_all({c: table[c] for c in ("kit", "ts", "clk", *candidates, "flags")}, rows if len(rows) else np.arange(0), pool)
         # lat and lon are the walk's positions, measured by the kit or not: always columns.
-        fields = [c for c in wire.reading_columns([*(c for c in candidates if _measured(c, taken[c])), "lat", "lon"])
+        fields = [c for c in wire.reading_columns([*(c for c in candidates if _measured(taken[c])), "lat", "lon"])
                   if c not in wire.READING_HEAD and c != "flags"]
         source_code = np.array([("gpx", "kit_gps").index(u) for u in position_source], dtype=np.int8)
         out = pd.DataFrame({"kit": taken["kit"], "ts": taken["ts"], "clk": taken["clk"], "seq": seq[pub],
@@ -372,7 +373,8 @@ def assemble(plan: WalkPlan, inputs: Inputs, progress: Progress = _quiet) -> Wal
         "readings": counts,
         "participants": [{"pseudonym": p.pseudonym, "kit": p.kit, "positions": position_source[i], "readings": int(per_who[i])}
                          for i, p in enumerate(plan.participants)],
-        "clocks": _synced(keys, who, plan) + [_clock(run, names, kit_of) for run in clock_runs],
+        "clocks": _synced(keys, who, plan) + [_clock_entry(names[kit_of[r.kit]], r.kit, r.method, r.offset_s, r.estimate, r.readings,
+                                                           r.seq_first, r.seq_last) for r in clock_runs],
         "calibration": calibration,
         "colocation": colocation,
         "humidity": {"correction": plan.humidity.correction, "kappa": plan.humidity.kappa},
@@ -381,6 +383,16 @@ def assemble(plan: WalkPlan, inputs: Inputs, progress: Progress = _quiet) -> Wal
         "provenance": inputs.provenance,
     }
     return Walk(plan, out, fields, segments, stats, observations, summary)
+
+
+def _clock_entry(participant: str, kit: str, method: str, offset_s: float, estimate, readings: int, seq_first: int,
+                 seq_last: int) -> dict[str, Any]:
+    """One entry of summary.json's "clocks"."""
+    e = estimate
+    return {"participant": participant, "kit": kit, "method": method, "offset_s": offset_s,
+            "estimated_offset_s": e.offset_s if e else None, "confident": e.confident if e else None,
+            "peak": e.peak if e else None, "distinctness": e.distinctness if e else None,
+            "overlap_s": e.overlap_s if e else None, "readings": readings, "seq_first": seq_first, "seq_last": seq_last}
 
 
 def _synced(keys: pd.DataFrame, who: np.ndarray, plan: WalkPlan) -> list[dict[str, Any]]:
@@ -395,15 +407,5 @@ def _synced(keys: pd.DataFrame, who: np.ndarray, plan: WalkPlan) -> list[dict[st
     for i, p in enumerate(plan.participants):
         mine = seq[bounds[i]:bounds[i + 1]][synced[bounds[i]:bounds[i + 1]]]
         if len(mine):
-            out.append({"participant": p.pseudonym, "kit": p.kit, "method": "synced", "offset_s": 0.0,
-                        "estimated_offset_s": None, "confident": None, "peak": None, "distinctness": None, "overlap_s": None,
-                        "readings": len(mine), "seq_first": int(mine.min()), "seq_last": int(mine.max())})
+            out.append(_clock_entry(p.pseudonym, p.kit, "synced", 0.0, None, len(mine), int(mine.min()), int(mine.max())))
     return out
-
-
-def _clock(run, names: list[str], kit_of: dict[str, int]) -> dict[str, Any]:
-    e = run.estimate
-    return {"participant": names[kit_of[run.kit]], "kit": run.kit, "method": run.method, "offset_s": run.offset_s,
-            "estimated_offset_s": e.offset_s if e else None, "confident": e.confident if e else None,
-            "peak": e.peak if e else None, "distinctness": e.distinctness if e else None,
-            "overlap_s": e.overlap_s if e else None, "readings": run.readings, "seq_first": run.seq_first, "seq_last": run.seq_last}

@@ -129,8 +129,8 @@ def assign(segments: Segments, lat, lon, max_distance_m: float = 50.0, workers: 
     px, py = route.xy(lat, lon)
     placed = np.isfinite(px) & np.isfinite(py)
     distance = np.full(len(px), np.inf)
-    last = len(dense) - 1
-    if placed.any() and last > 0:
+    last = len(dense) - 1  # at least 1: split_route refuses a route of no length
+    if placed.any():
         cx = np.floor(px[placed] / CELL_M).astype(np.int64)
         cy = np.floor(py[placed] / CELL_M).astype(np.int64)
         ox, oy = cx.min(), cy.min()
@@ -165,9 +165,7 @@ def assign(segments: Segments, lat, lon, max_distance_m: float = 50.0, workers: 
             at = dense[a] + w[doubt] * (dense[a + 1] - dense[a])
             index[np.flatnonzero(placed)[doubt]] = np.clip(np.searchsorted(cut, at, side="right") - 1, 0, len(segments) - 1)
         return np.where(distance <= max_distance_m, index, -1), distance
-    if placed.any():  # a route sampled at one point (shorter than RESOLUTION_M): its first segment
-        distance[placed] = np.hypot(px[placed] - sx[0], py[placed] - sy[0])
-    return np.where(distance <= max_distance_m, 0, -1), distance
+    return np.full(len(px), -1, dtype=np.int64), distance  # no point has a position
 
 
 DENSE_CELLS = 1 << 24  # up to this many cells in the points' bounding box, occupied cells are found by a table

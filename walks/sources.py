@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urljoin, urlsplit
 
 import numpy as np
 import pandas as pd
@@ -227,8 +228,6 @@ class ApiSource:
         the read token goes with every request."""
         if link is None:
             return None
-        from urllib.parse import urljoin, urlsplit
-
         url = urljoin(asked, link)
         if urlsplit(url)[:2] != urlsplit(self.url)[:2]:
             raise ReadingsError(f"the collector at {self.url} linked its next page at another address ({url}); the read "
@@ -242,14 +241,18 @@ class ApiSource:
         return {"source": "api", "url": self.url}
 
 
+def _require_ts_seq(path: Path, columns) -> None:
+    missing = [c for c in ("ts", "seq") if c not in columns]
+    if missing:
+        raise ReadingsError(f"{path} lacks the column(s) {', '.join(missing)} of a pull file (firmware/PULL_FORMAT.md)")
+
+
 def _read_pull_csv(path: Path, data: bytes) -> pd.DataFrame:
     """A pull CSV's columns (``data``, the bytes of ``path``), typed as the format says: the device and
     ISO time columns are left out (the file's name says the kit, ``ts`` the time), numbers are
     floats, text are categories."""
     head = data[: data.find(b"\n") if b"\n" in data else len(data)].decode("utf-8").rstrip("\r").split(",")
-    missing = [c for c in ("ts", "seq") if c not in head]
-    if missing:
-        raise ReadingsError(f"{path} lacks the column(s) {', '.join(missing)} of a pull file (firmware/PULL_FORMAT.md)")
+    _require_ts_seq(path, head)  # by the header: the device and time columns are not read
     types: dict[str, Any] = {c: "float64" for c in head if c in NUMERIC}
     types.update({c: "int64" for c in ("ts", "seq") if c in head})
     types.update({c: "category" for c in ("clk", "flags") if c in head})
@@ -310,9 +313,8 @@ class PullSource:
         except (OSError, ValueError, pd.errors.ParserError) as exc:
             raise ReadingsError(f"{path} is not a pull file airtrail can read ({exc}); pull the kit again, or decode its raw "
                                 "copy with `airtrail kit decode`") from None
-        missing = [c for c in ("ts", "seq") if c not in frame.columns] if len(frame) else []
-        if missing:
-            raise ReadingsError(f"{path} lacks the column(s) {', '.join(missing)} of a pull file (firmware/PULL_FORMAT.md)")
+        if len(frame):
+            _require_ts_seq(path, frame.columns)
         return readings_frame(frame, kit=kit), path.name, hashlib.sha256(data).hexdigest()
 
     def whole(self, kit: str) -> pd.DataFrame:

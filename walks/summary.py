@@ -121,7 +121,7 @@ def segment_stats(points: pd.DataFrame, n_segments: int, pollutants: tuple[str, 
 
 class _Sorted:
     """A pollutant's values ordered by group, then value, by one integer sort of keys that hold the
-    group in their high bits and, in their low ``bits``, a code that orders the values (see _codes)."""
+    group in their high bits and, in their low ``bits``, a code that orders the values (see _value_codes)."""
 
     def __init__(self, group: np.ndarray, low: np.ndarray, n_groups: int, bits: int) -> None:
         # 32-bit keys where they fit (a walk's segments and small value codes): half the memory to sort.
@@ -150,7 +150,7 @@ class _Sorted:
 DECIMALS = (0, 1, 2)  # sensors report whole µg/m³ or tenths; a few more digits are still small codes
 
 
-def _codes(v: np.ndarray, segment: np.ndarray, kit: np.ndarray):
+def _value_codes(v: np.ndarray, segment: np.ndarray, kit: np.ndarray):
     """(code per value, how to turn codes back into values, bits of a code, segment, kit), the codes
     in the order of the values, and segment and kit in the order the codes are in.
 
@@ -179,7 +179,7 @@ def _pollutant(segment: np.ndarray, kit: np.ndarray, v: np.ndarray, n_segments: 
     known = ~np.isnan(v)
     if not known.all():
         segment, kit, v = segment[known], kit[known], v[known]
-    low, decode, bits, seg_c, kit_c = _codes(v, segment, kit)
+    low, decode, bits, seg_c, kit_c = _value_codes(v, segment, kit)
     by_segment = _Sorted(seg_c, low, n_segments, bits)
     by_kit = _Sorted(seg_c.astype(np.int64) * n_kits + kit_c, low, n_segments * n_kits, bits)
     n = by_segment.n
