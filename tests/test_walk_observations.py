@@ -402,6 +402,18 @@ def test_a_participant_without_points_is_not_given_someone_elses():
     assert got.observations.empty and got.unattached == {**NONE, "participant_has_no_points": 1}
 
 
+def test_participants_as_a_category_attach_as_their_names_do_also_one_left_without_points():
+    observations = notes([timed("2026-11-21T10:00:00Z", participant="Osprey", text="x", lat=53.0, lon=-2.0),
+                          *(timed(t, participant=who, text=who) for who, t, _, _ in WALK.itertuples(index=False))])
+    as_names = attach(observations, WALK)
+    # The walk build's points: a category that also holds Osprey, whose points the privacy filter removed.
+    categories = sorted({*WALK["participant"], "Osprey"})
+    as_category = attach(observations, WALK.assign(participant=pd.Categorical(WALK["participant"], categories=categories)))
+    pd.testing.assert_frame_equal(as_category.observations, as_names.observations)
+    assert as_category.unattached == as_names.unattached and as_names.unattached["participant_has_no_points"] == 1
+    assert len(as_names.observations) == len(WALK)
+
+
 def test_with_no_points_nothing_is_attached_and_everything_is_counted():
     empty = WALK.iloc[:0]
     got = attach(notes([timed("2026-11-21T10:00:00Z", text="a"), {"lat": 53.0, "lon": -2.0, "text": "b"}, {"text": "c"}]), empty)

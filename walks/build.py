@@ -360,7 +360,7 @@ def assemble(plan: WalkPlan, inputs: Inputs, progress: Progress = _quiet) -> Wal
         progress("observations")
         from .observations import attach
 
-        points = pd.DataFrame({"participant": out["participant"].astype(str).to_numpy(), "t": out["t"].to_numpy(),
+        points = pd.DataFrame({"participant": out["participant"], "t": out["t"].to_numpy(),
                                "lat": out["lat"].to_numpy(), "lon": out["lon"].to_numpy()})[placed]
         attached = attach(inputs.observations, points)
         observations = attached.observations

@@ -478,9 +478,7 @@ def attach(observations: pd.DataFrame, points: pd.DataFrame, max_time_s: float =
     if len(points) == 0:
         reason[has_time | placed] = "no_points"
     else:
-        # Participants as shared integer codes (hashing, not np.isin's sort of Python strings); -1: no points.
-        names = pd.Index(pd.unique(points["participant"].astype(str).to_numpy(dtype=object)))
-        code, p_code = names.get_indexer(who), names.get_indexer(points["participant"].astype(str).to_numpy(dtype=object))
+        code, p_code = _participant_codes(who, points["participant"])
         named = has_time & (who != "")
         known = named & (code >= 0)
         reason[named & ~known] = "participant_has_no_points"
@@ -512,6 +510,20 @@ def attach(observations: pd.DataFrame, points: pd.DataFrame, max_time_s: float =
     left_out.index = observations.index[~kept]
     counts = pd.Series(reason[~kept]).value_counts()
     return Attached(out, {name: int(counts.get(name, 0)) for name in REASONS}, left_out)
+
+
+def _participant_codes(who: np.ndarray, participants: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Participants as shared integer codes: each observation's (-1 where its participant has no
+    point) and each point's. A category (the walk build's) gives its own codes; strings are hashed
+    (not np.isin's sort of Python strings)."""
+    if isinstance(participants.dtype, pd.CategoricalDtype):
+        names = pd.Index([str(c) for c in participants.cat.categories])
+        p_code = participants.cat.codes.to_numpy(np.int64)
+        code = names.get_indexer(who)
+        with_points = np.bincount(p_code[p_code >= 0], minlength=len(names)) > 0
+        return np.where((code >= 0) & with_points[np.maximum(code, 0)], code, -1), p_code
+    names = pd.Index(pd.unique(participants.astype(str).to_numpy(dtype=object)))
+    return names.get_indexer(who), names.get_indexer(participants.astype(str).to_numpy(dtype=object))
 
 
 def _nearest_in_time(t: np.ndarray, who: np.ndarray | None, p_t: np.ndarray, p_who: np.ndarray | None) -> np.ndarray:
