@@ -92,7 +92,7 @@ def apply_calibration(readings: pd.DataFrame, fits: dict[object, dict[str, Fit]]
     code = pd.Index(kits).get_indexer(readings["kit"])
     fields = sorted({f for kit in kits for f in fits.get(kit, {}) if f in readings.columns})
     rh = readings["rh"].to_numpy(float) if "rh" in readings.columns else np.full(len(readings), np.nan)
-    out = readings.copy()
+    out = readings.copy(deep=False)  # the new columns only: the raw ones are shared, never written (copy on write)
     report = []
     for field in fields:
         # One coefficient table per field, indexed by kit code: the whole column is corrected at once.
@@ -184,7 +184,7 @@ def colocation_ratios(readings: pd.DataFrame, start_ns: int, end_ns: int,
 
 def apply_ratios(readings: pd.DataFrame, ratios: dict[str, dict[object, dict]]) -> pd.DataFrame:
     """Readings with ``<field>_coloc`` = raw / the kit's co-location ratio (NaN for a kit without one)."""
-    out = readings.copy()
+    out = readings.copy(deep=False)  # the new columns only: the raw ones are shared, never written (copy on write)
     code, kits = pd.factorize(readings["kit"])  # map the kits once, not once per field
     for field, per_kit in ratios.items():
         if field not in readings.columns:
@@ -203,7 +203,7 @@ def humidity_correction(readings: pd.DataFrame, method: str, kappa: float | None
     """
     if "rh" not in readings.columns:
         raise ValueError("a humidity correction needs the column rh")
-    out = readings.copy()
+    out = readings.copy(deep=False)  # the new columns only: the raw ones are shared, never written (copy on write)
     rh = readings["rh"].to_numpy(float)
     if method == "epa":
         if kappa is not None:
