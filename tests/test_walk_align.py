@@ -94,7 +94,7 @@ def test_the_join_is_exact_to_the_nanosecond_and_takes_fixes_in_any_order():
 
 
 def test_fixes_and_readings_a_century_apart_are_joined_exactly_too():
-    # Too long a span for a key in nanoseconds: the key counts microseconds and steps back exactly.
+    # Each kit is searched among its own fixes: no span is too long for a key in nanoseconds.
     base, later = 1_778_922_000 * S, (1_778_922_000 + 100 * 365 * 86400) * S
     fixes = pd.DataFrame({"kit": ["a", "a", "b", "b"], "t": [base + 100, base + 400, later, later + 10 * S],
                           "lat": [1.0, 2.0, 5.0, 6.0], "lon": [0.0, 0.0, 0.0, 0.0]})
@@ -102,3 +102,21 @@ def test_fixes_and_readings_a_century_apart_are_joined_exactly_too():
     placed = place_readings(readings, fixes)
     assert placed.readings["position"].tolist() == ["interpolated", "fix", "interpolated"]
     assert placed.readings["lat"].tolist() == [1.5, 2.0, 5.5]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.randoms(use_true_random=False))
+def test_readings_and_fixes_of_many_kits_in_any_order_are_placed_as_if_sorted(rnd):
+    # Each kit's readings are placed on its own fixes: however the rows come, each reading gets
+    # what it gets when the kits come one after the other, and comes back in its own row.
+    fixes = pd.concat([_fixes(k, [0, 10, 20, 100, 110], [50.0 + i, 50.1 + i, 50.2 + i, 50.3 + i, 50.4 + i], [0.0] * 5)
+                       for i, k in enumerate("abc")], ignore_index=True)
+    readings = pd.concat([_readings(k, [-20, 0, 5, 15, 60, 105, 130]) for k in "abcd"], ignore_index=True)
+    expected = place_readings(readings, fixes).readings
+    shuffle = list(range(len(readings)))
+    rnd.shuffle(shuffle)
+    fix_shuffle = list(range(len(fixes)))
+    rnd.shuffle(fix_shuffle)
+    got = place_readings(readings.iloc[shuffle].reset_index(drop=True), fixes.iloc[fix_shuffle].reset_index(drop=True)).readings
+    pd.testing.assert_frame_equal(got, expected.iloc[shuffle].reset_index(drop=True))
+    assert list(expected["position"][:7]) == ["off_track", "fix", "interpolated", "interpolated", "gap", "interpolated", "off_track"]

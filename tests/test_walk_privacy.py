@@ -82,3 +82,24 @@ def test_no_published_point_is_in_a_zone_or_within_the_trim_of_its_traces_ends(t
         kept_along = along[trace.index.isin(mine.index)]
         assert (kept_along >= trim).all() and (along[-1] - kept_along >= trim).all()
     assert len(kept) + sum(out.removed.values()) == len(points)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.randoms(use_true_random=False))
+def test_points_in_any_order_are_filtered_as_if_each_trace_came_in_time_order(rnd):
+    # Each trace is filtered on its own, along itself in time order: however the rows come, the
+    # same points are kept, and they come back in the input's order.
+    lats = 53.0 + np.arange(80) * 10 / M_PER_DEG
+    lons = np.full(80, -2.0)
+    lats[[5, 40, 41]] = np.nan  # unplaced points, at the start and in the middle
+    points = pd.concat([_trace(who, lats + i * 0.01, lons) for i, who in enumerate(("Heron", "Kestrel", "Wren"))],
+                       ignore_index=True)
+    zone = [Zone(53.0 + 400 / M_PER_DEG, -2.0, 55)]
+    expected = privacy_filter(points, zone, trim_m=150)
+    shuffle = list(range(len(points)))
+    rnd.shuffle(shuffle)
+    got = privacy_filter(points.iloc[shuffle].reset_index(drop=True), zone, trim_m=150)
+    assert got.removed == expected.removed == {"privacy_zone": 9, "trimmed_start": 45, "trimmed_end": 45}
+    key = ["participant", "t"]
+    pd.testing.assert_frame_equal(got.points.sort_values(key).reset_index(drop=True),
+                                  expected.points.sort_values(key).reset_index(drop=True))

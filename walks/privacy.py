@@ -100,54 +100,27 @@ def private_mask(who: np.ndarray, t: np.ndarray, lat: np.ndarray, lon: np.ndarra
     is about latitude ``lat0`` (by default the middle of the points').
     """
     n = len(lat)
-    placed = ~np.isnan(lat)
     lat0 = _middle(lat) if lat0 is None else lat0
-    x, y = _plane(lat, lon, lat0)
-
-    in_zone = np.zeros(n, dtype=bool)
-    for zone in zones:
-        zx, zy = _plane(zone.lat, zone.lon, lat0)
-        in_zone |= placed & _closer(x, y, zx, zy, lat, lon, zone.lat, zone.lon, zone.radius_m, strict=False)
-
-    # Distance along each trace from its start and to its end, over placed points in time order.
     who = np.asarray(who)
-    order = None  # None: already by trace, then time (as the walk build hands them over)
-    if n > 1 and not np.all((np.diff(who) > 0) | ((np.diff(who) == 0) & (np.diff(t) >= 0))):
+    order = None  # None: already by trace (as the walk build hands them over)
+    if n > 1 and np.any(who[1:] < who[:-1]):
         order = np.lexsort((t, who))
-        who, lat, lon, placed, x, y = who[order], lat[order], lon[order], placed[order], x[order], y[order]
-    step = np.zeros(n)
-    # Each placed point's distance from the previous placed point of the same trace.
-    idx = np.flatnonzero(placed)
-    if len(idx) > 1:
-        same = who[idx[1:]] == who[idx[:-1]]
-        dx, dy = x[idx[1:]] - x[idx[:-1]], y[idx[1:]] - y[idx[:-1]]
-        step[idx[1:]] = np.sqrt(dx * dx + dy * dy) * same  # np.hypot is five times slower, and no step overflows
-    run = np.cumsum(step)
-    starts = _starts(who)
+        who, t, lat, lon = who[order], t[order], lat[order], lon[order]
+    zones = [(*_plane(z.lat, z.lon, lat0), z) for z in zones]
+    in_zone = np.zeros(n, dtype=bool)
     trim_start = np.zeros(n, dtype=bool)
     trim_end = np.zeros(n, dtype=bool)
-    # Trace by trace, on slices: where it started and ended are one point each, so each
-    # distance from them is to a number, not to a gathered column.
+    starts = _starts(who)
+    # Trace by trace, on slices: a trace's few thousand points stay in the processor's cache
+    # through every step, and where it started and ended are one point each, so each distance
+    # from them is to a number, not to a gathered column.
     for a, b in zip(starts.tolist(), [*starts[1:].tolist(), n]):
-        # The cumulative sum only grows, so a trace's least is at its first point and its most at
-        # its last. A trace's first placed point is at distance 0; an unplaced point before it
-        # (or after its last) takes the distance of the nearest placed point on that side,
-        # which is what the cumulative sum already gives it.
-        r = run[a:b]
-        near_start, near_end = r - r[0] < trim_m, r[-1] - r < trim_m
-        mine = np.flatnonzero(placed[a:b])
-        if len(mine):  # and every point as near as the crow flies to where it started or ended
-            xs, ys, la, lo = x[a:b], y[a:b], lat[a:b], lon[a:b]
-            for end, into in ((a + mine[0], near_start), (a + mine[-1], near_end)):
-                into |= placed[a:b] & _closer(xs, ys, x[end], y[end], la, lo, lat[end], lon[end], trim_m)
-        trim_start[a:b] = near_start
-        trim_end[a:b] = ~near_start & near_end
+        inside, near_start, near_end = _trace(t[a:b], lat[a:b], lon[a:b], zones, trim_m, lat0)
+        in_zone[a:b], trim_start[a:b], trim_end[a:b] = inside, near_start, ~near_start & near_end
     if order is not None:  # back to the input's order
-        back = np.empty(n, dtype=bool)
-        back[order] = trim_start
-        trim_start, back = back, np.empty(n, dtype=bool)
-        back[order] = trim_end
-        trim_end = back
+        back = np.empty(n, dtype=np.int64)
+        back[order] = np.arange(n)
+        in_zone, trim_start, trim_end = in_zone[back], trim_start[back], trim_end[back]
     if trim_m <= 0:
         trim_start[:] = False
         trim_end[:] = False
@@ -156,3 +129,44 @@ def private_mask(who: np.ndarray, t: np.ndarray, lat: np.ndarray, lon: np.ndarra
     keep = ~(in_zone | trim_start | trim_end)
     return keep, {"privacy_zone": int(removed_zone.sum()), "trimmed_start": int(trim_start.sum()),
                   "trimmed_end": int(trim_end.sum())}
+
+
+def _trace(t, lat, lon, zones, trim_m: float, lat0: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One trace's points (NaN lat/lon where unplaced): (inside a zone, near its start, near its end).
+
+    ``zones`` are (x, y, Zone) on the plane about ``lat0``; near is by ``trim_m``, along the trace in
+    time order or as the crow flies from the first and last placed point.
+    """
+    n = len(t)
+    order = None
+    if n > 1 and np.any(t[1:] < t[:-1]):  # the trace out of time order: its distances are taken in order
+        order = np.argsort(t, kind="stable")
+        lat, lon = lat[order], lon[order]
+    placed = ~np.isnan(lat)
+    x, y = _plane(lat, lon, lat0)
+    inside = np.zeros(n, dtype=bool)
+    for zx, zy, zone in zones:
+        inside |= placed & _closer(x, y, zx, zy, lat, lon, zone.lat, zone.lon, zone.radius_m, strict=False)
+    # Distance along the trace from its start: each placed point's distance from the previous
+    # placed point, summed. The sum only grows, so the trace's least is at its first point and its
+    # most at its last. Its first placed point is at distance 0; an unplaced point before it (or
+    # after its last) takes the distance of the nearest placed point on that side, which is what
+    # the cumulative sum already gives it.
+    mine = np.flatnonzero(placed)
+    step = np.zeros(n)
+    if len(mine) == n and n > 1:
+        dx, dy = np.diff(x), np.diff(y)
+        step[1:] = np.sqrt(dx * dx + dy * dy)  # np.hypot is five times slower, and no step overflows
+    elif len(mine) > 1:
+        dx, dy = np.diff(x[mine]), np.diff(y[mine])
+        step[mine[1:]] = np.sqrt(dx * dx + dy * dy)
+    run = np.cumsum(step)
+    near_start, near_end = run - run[0] < trim_m, run[-1] - run < trim_m
+    if len(mine):  # and every point as near as the crow flies to where it started or ended
+        for end, into in ((mine[0], near_start), (mine[-1], near_end)):
+            into |= placed & _closer(x, y, x[end], y[end], lat, lon, lat[end], lon[end], trim_m)
+    if order is not None:
+        back = np.empty(n, dtype=np.int64)
+        back[order] = np.arange(n)
+        inside, near_start, near_end = inside[back], near_start[back], near_end[back]
+    return inside, near_start, near_end
