@@ -277,8 +277,8 @@ def assemble(plan: WalkPlan, inputs: Inputs, progress: Progress = _quiet) -> Wal
                                                      **_take(table, row[near], ("pm1", "pm25", "pm10"))}), c0, c1,
                                        fields=tuple(f for f in ("pm1", "pm25", "pm10") if f in table))
 
-    # Placing, filtering and matching readings to the route are each participant's own business:
-    # the walk is cut into two runs of whole participants and each is done on its own core.
+    # Placing and filtering readings are each participant's own business: the walk is cut into
+    # two runs of whole participants and each is done on its own core.
     pool = ThreadPoolExecutor(max_workers=2) if len(t) >= CHUNK_MIN else None
     try:
         progress("positions, privacy, segments")
@@ -298,14 +298,14 @@ def assemble(plan: WalkPlan, inputs: Inputs, progress: Progress = _quiet) -> Wal
                                          plan.alignment.max_gap_s)
             # One plane for every chunk (the route's): the filter's along-trace distances do not depend on the cut.
             keep, removed = private_mask(who_c, t_c, lat, lon, zones, plan.privacy.trim_m, lat0=segments.route.plane()[0])
-            segment, distance = assign(segments, lat[keep], lon[keep], plan.alignment.route_distance_m,
-                                       workers=1 if len(chunks) > 1 else None)
-            return lat, lon, reason, keep, removed, segment, distance
+            return lat, lon, reason, keep, removed
 
         done = list(pool.map(place, chunks)) if len(chunks) > 1 else [place(chunks[0])]
-        w_lat, w_lon, w_reason, keep, segment, distance = (np.concatenate([d[k] for d in done]) for k in (0, 1, 2, 3, 5, 6))
+        w_lat, w_lon, w_reason, keep = (np.concatenate([d[k] for d in done]) for k in range(4))
         counts["position"] = tally(w_reason)
         counts["removed"] = {k: sum(d[4][k] for d in done) for k in done[0][4]}
+        # Matched to the route all at once: walkers share the route's cells, each looked up once.
+        segment, distance = assign(segments, w_lat[keep], w_lon[keep], plan.alignment.route_distance_m)
 
         pub = walk[keep]  # the published readings, as positions in the keys
         p_who, p_t, p_lat, p_lon, p_reason = w_who[keep], w_t[keep], w_lat[keep], w_lon[keep], w_reason[keep]
