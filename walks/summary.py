@@ -93,19 +93,23 @@ def segment_stats(points: pd.DataFrame, n_segments: int, pollutants: tuple[str, 
         kit = kit.astype(np.int64)  # already integer codes (the walk build's participant numbers)
     else:
         kit = pd.factorize(kit)[0]
-    # Small integers: the sort keys below are built from these, gathered in value order.
-    segment, kit = segment[on].astype(np.int32), kit[on].astype(np.int32)
+    # Small integers: the sort keys below are built from these, gathered in value order. Each
+    # reading's (segment, kit) pair is one number, the same for every pollutant.
+    segment, kit = segment[on].astype(np.int32), kit[on]
     n_kits = int(kit.max()) + 1 if len(kit) else 1
+    pair_type = np.int32 if n_segments * n_kits < 2**31 else np.int64
+    pair = segment.astype(pair_type) * pair_type(n_kits) + kit.astype(pair_type)
     stats = pd.DataFrame({"segment": np.arange(n_segments, dtype=np.int64)})
 
     def work(p: str):
-        return _pollutant(segment, kit, points[p].to_numpy(float)[on], n_segments, n_kits, p, p == hot_spot_on)
+        return _pollutant(segment, pair, points[p].to_numpy(float)[on], n_segments, n_kits, p, p == hot_spot_on)
 
-    # The pollutants are independent, and numpy's sorts release the GIL: on a long walk they run side by side.
+    # The pollutants are independent, and numpy's sorts release the GIL: on a long walk they run
+    # side by side (all at once, so that two cores finish three of them together).
     if len(segment) > 200_000 and len(pollutants) > 1:
         from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(max_workers=2) as pool:
+        with ThreadPoolExecutor(max_workers=len(pollutants)) as pool:
             results = list(pool.map(work, pollutants))
     else:
         results = [work(p) for p in pollutants]
@@ -126,7 +130,7 @@ class _Sorted:
     def __init__(self, group: np.ndarray, low: np.ndarray, n_groups: int, bits: int) -> None:
         # 32-bit keys where they fit (a walk's segments and small value codes): half the memory to sort.
         dtype = np.int32 if (n_groups << bits) < 2**31 else np.int64
-        self.key = (group.astype(dtype) << dtype(bits)) | low.astype(dtype, copy=False)
+        self.key = (group.astype(dtype, copy=False) << dtype(bits)) | low.astype(dtype, copy=False)
         self.key.sort()
         self.mask = dtype((1 << bits) - 1)
         # Where each group starts in the sorted keys: one query per group, not a pass over the values.
@@ -150,13 +154,13 @@ class _Sorted:
 DECIMALS = (0, 1, 2)  # sensors report whole µg/m³ or tenths; a few more digits are still small codes
 
 
-def _value_codes(v: np.ndarray, segment: np.ndarray, kit: np.ndarray):
-    """(code per value, how to turn codes back into values, bits of a code, segment, kit), the codes
-    in the order of the values, and segment and kit in the order the codes are in.
+def _value_codes(v: np.ndarray, segment: np.ndarray, pair: np.ndarray):
+    """(code per value, how to turn codes back into values, bits of a code, segment, pair), the codes
+    in the order of the values, and segment and (segment, kit) pair in the order the codes are in.
 
     Values that are all decimals of a few digits (what sensors report) are their own codes: the
     integer v × 10^d, exact (checked: it turns back into v bit for bit). Any others are coded by
-    their rank, which costs an argsort and putting segment and kit in value order.
+    their rank, which costs an argsort and putting segment and pair in value order.
     """
     for d in DECIMALS if len(v) else ():
         scale = 10.0**d
@@ -168,20 +172,21 @@ def _value_codes(v: np.ndarray, segment: np.ndarray, kit: np.ndarray):
             q0, span = q.min(), q.max() - q.min()
             if span < 2**31:
                 return ((q - q0).astype(np.int32), (lambda c, q0=q0, scale=scale: (c + q0) / scale),
-                        max(1, int(span).bit_length()), segment, kit)
+                        max(1, int(span).bit_length()), segment, pair)
     order = np.argsort(v)
     sorted_v = v[order]
-    return np.arange(len(v), dtype=np.int64), (lambda c: sorted_v[c]), max(1, len(v).bit_length()), segment[order], kit[order]
+    return np.arange(len(v), dtype=np.int64), (lambda c: sorted_v[c]), max(1, len(v).bit_length()), segment[order], pair[order]
 
 
-def _pollutant(segment: np.ndarray, kit: np.ndarray, v: np.ndarray, n_segments: int, n_kits: int, p: str, hot_spot: bool):
-    """The per-segment columns of pollutant ``p`` (in order), and the hot-spot flags if ``hot_spot``."""
+def _pollutant(segment: np.ndarray, pair: np.ndarray, v: np.ndarray, n_segments: int, n_kits: int, p: str, hot_spot: bool):
+    """The per-segment columns of pollutant ``p`` (in order), and the hot-spot flags if ``hot_spot``.
+    ``pair`` is each reading's segment × n_kits + kit."""
     known = ~np.isnan(v)
     if not known.all():
-        segment, kit, v = segment[known], kit[known], v[known]
-    low, decode, bits, seg_c, kit_c = _value_codes(v, segment, kit)
+        segment, pair, v = segment[known], pair[known], v[known]
+    low, decode, bits, seg_c, pair_c = _value_codes(v, segment, pair)
     by_segment = _Sorted(seg_c, low, n_segments, bits)
-    by_kit = _Sorted(seg_c.astype(np.int64) * n_kits + kit_c, low, n_segments * n_kits, bits)
+    by_kit = _Sorted(pair_c, low, n_segments * n_kits, bits)
     n = by_segment.n
     median = by_segment.medians(decode)
     with np.errstate(invalid="ignore", divide="ignore"):
