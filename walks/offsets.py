@@ -97,10 +97,15 @@ def reference_series(readings: pd.DataFrame, field: str = "pm25", synced: np.nda
     total = np.bincount(cell, weights=value, minlength=n_bins * n_kits).reshape(n_bins, n_kits)
     with np.errstate(invalid="ignore", divide="ignore"):
         per_kit = np.where(count > 0, total / count, np.nan)  # each kit's mean in each bin
-    used = count.sum(axis=1) > 0
-    with np.errstate(all="ignore"):
-        median = np.nanmedian(per_kit[used], axis=1) if used.any() else np.array([])
-    times = np.bincount(b - b0, weights=ts.astype(float), minlength=n_bins)[used] / count.sum(axis=1)[used]
+    per_bin = count.sum(axis=1)
+    used = per_bin > 0
+    # The median across kits of each bin: the kits' means sorted (NaN, no reading, sorts last), the
+    # middle one or the mean of the middle two of those there are; what np.nanmedian gives, in one sort.
+    ranked = np.sort(per_kit[used], axis=1)
+    present = (count[used] > 0).sum(axis=1)
+    rows = np.arange(len(ranked))
+    median = (ranked[rows, (present - 1) // 2] + ranked[rows, present // 2]) / 2
+    times = np.bincount(b - b0, weights=ts.astype(float), minlength=n_bins)[used] / per_bin[used]
     return times, median
 
 
