@@ -87,3 +87,21 @@ def test_the_moving_sum_is_a_centred_window_also_when_the_series_is_shorter_than
     v = np.arange(1.0, 8.0)  # 1..7
     assert np.allclose(_moving_sum(v, 3), np.convolve(v, np.ones(3), mode="same"))
     assert _moving_sum(v, 9).tolist() == [v[: i + 5].sum() for i in range(5)] + [v[i - 4:].sum() for i in range(5, 7)]
+
+
+def test_the_reference_is_each_bins_median_across_the_synced_kits_means_at_its_readings_mean_time():
+    import pandas as pd
+
+    from walks.offsets import REFERENCE_BIN_S, reference_series
+
+    b = REFERENCE_BIN_S
+    rows = [  # kit, ts, clk, pm25
+        ("a", 0, "ntp", 10.0), ("a", 1, "ntp", 20.0), ("b", 2, "gps", 40.0), ("c", 3, "ntp", 1.0),  # 15, 40, 1: 15
+        ("a", b, "ntp", 7.0), ("b", b + 4, "ntp", 9.0),                                            # 7, 9: 8
+        ("c", 2 * b, "ntp", 5.0), ("a", 2 * b + 1, "rtc", 99.0), ("b", 2 * b + 2, "ntp", float("nan")),  # 5 alone
+        ("a", 4 * b, "ntp", 3.0), ("b", 4 * b, "ntp", 4.0), ("c", 4 * b, "ntp", 6.0), ("d", 4 * b, "ntp", 100.0),  # 5
+    ]
+    frame = pd.DataFrame(rows, columns=["kit", "ts", "clk", "pm25"])
+    times, median = reference_series(frame)
+    assert median.tolist() == [15.0, 8.0, 5.0, 5.0]  # the empty bin 3 is no bin; unsynced and missing values do not count
+    assert times.tolist() == [1.5, b + 2.0, 2.0 * b, 4.0 * b]
