@@ -39,6 +39,7 @@ from airkit import contract as wire
 from .align import REASONS, positions, tally
 from .gpx import Track, read_track
 from .offsets import METHODS, correct_clocks
+from .order import ascending, by_group_then
 from .plan import WalkPlan
 from .privacy import Zone, private_mask
 from .route import read_route
@@ -183,7 +184,7 @@ def _fixes(plan: WalkPlan, who: np.ndarray, t: np.ndarray, rows: np.ndarray, tab
     columns = [np.concatenate([p[k] for p in parts]) if parts else np.array([]) for k in range(4)]
     fixes = (columns[0].astype(np.int64, copy=False), columns[1].astype(np.int64, copy=False),
              columns[2].astype(float, copy=False), columns[3].astype(float, copy=False))
-    if len(fixes[0]) > 1 and np.any(np.diff(fixes[0]) < 0):  # phones' tracks, then kits' own fixes: by participant
+    if not ascending(fixes[0]):  # phones' tracks, then kits' own fixes: by participant
         by_who = np.argsort(fixes[0], kind="stable")
         fixes = tuple(f[by_who] for f in fixes)
     return fixes, used
@@ -225,7 +226,7 @@ CHUNK_MIN = 200_000  # fewer readings than this are placed in one piece
 def _chunks(who: np.ndarray, parts: int) -> list[tuple[int, int]]:
     """Row ranges of about equal size, each a whole number of participants (``who`` sorted)."""
     n = len(who)
-    if parts < 2 or n < CHUNK_MIN or np.any(np.diff(who) < 0):
+    if parts < 2 or n < CHUNK_MIN or not ascending(who):
         return [(0, n)]
     cuts = [0]
     for k in range(1, parts):
@@ -310,7 +311,7 @@ def assemble(plan: WalkPlan, inputs: Inputs, progress: Progress = _quiet) -> Wal
         pub = walk[keep]  # the published readings, as positions in the keys
         p_who, p_t, p_lat, p_lon, p_reason = w_who[keep], w_t[keep], w_lat[keep], w_lon[keep], w_reason[keep]
         seq = keys["seq"].to_numpy()
-        if len(pub) > 1 and not np.all((np.diff(p_who) > 0) | ((np.diff(p_who) == 0) & (np.diff(p_t) > 0))):
+        if not by_group_then(p_who, p_t):
             order = np.lexsort((seq[pub], p_t, p_who))  # by participant, then true time
             pub, p_who, p_t, p_lat, p_lon, p_reason = pub[order], p_who[order], p_t[order], p_lat[order], p_lon[order], p_reason[order]
             segment, distance = segment[order], distance[order]
@@ -399,7 +400,7 @@ def _synced(keys: pd.DataFrame, who: np.ndarray, plan: WalkPlan) -> list[dict[st
     """One entry per participant whose kit has synchronised readings (``who``: each key's participant number)."""
     synced = (keys["clock"].cat.codes == METHODS.index("synced")).to_numpy()
     seq = keys["seq"].to_numpy()
-    if len(who) > 1 and np.any(np.diff(who) < 0):  # the keys come by kit: only a kit table out of the plan's order is not
+    if not ascending(who):  # the keys come by kit: only a kit table out of the plan's order is not
         order = np.argsort(who, kind="stable")
         who, synced, seq = who[order], synced[order], seq[order]
     bounds = np.searchsorted(who, np.arange(len(plan.participants) + 1))

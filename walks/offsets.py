@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from .clock import OffsetEstimate, estimate_offset
+from .order import by_group_then
 from .sources import is_synced
 
 __all__ = ["METHODS", "RUN_BREAK_S", "ClockRun", "correct_clocks", "reference_series", "runs"]
@@ -118,8 +119,7 @@ def correct_clocks(readings: pd.DataFrame, explicit: dict[str, float], span_s: t
     """
     kit_code = _codes(readings["kit"]) if len(readings) else np.array([], np.int64)
     seq = readings["seq"].to_numpy(np.int64)
-    ordered = len(seq) < 2 or bool(np.all((np.diff(kit_code) > 0) | ((np.diff(kit_code) == 0) & (np.diff(seq) > 0))))
-    if not ordered:
+    if not by_group_then(kit_code, seq):
         readings = readings.iloc[np.lexsort((seq, kit_code))]
     readings = readings.reset_index(drop=True)
     synced = is_synced(readings["clk"])
