@@ -80,3 +80,22 @@ def test_matching_by_cell_agrees_with_a_brute_force_search_all_round_the_route(e
     clear = ~near_a_cut & (np.abs(true_d - 40) > 2.5) & (other - true_d > 2.5)
     assert (index[clear] == true_index[clear]).all()
     assert np.abs(distance - true_d).max() < 1.5
+
+
+def test_points_projected_in_blocks_on_two_threads_match_one_pass(monkeypatch):
+    # The projection runs block by block (on both cores for many points): the blocks change nothing.
+    import walks.segments as seg
+
+    rng = np.random.default_rng(9)
+    lat = np.array([LAT0, LAT0, LAT0 + 300 / M_PER_DEG])
+    lon = -2.0 + np.array([0, 400, 400]) / M_PER_DEG_LON
+    segments = split_route(lat, lon, every_m=37)
+    e, n = rng.uniform(-60, 460, 5000), rng.uniform(-60, 360, 5000)
+    plat, plon = LAT0 + n / M_PER_DEG, -2.0 + e / M_PER_DEG_LON
+    plat[::7] = np.nan  # unplaced points among them
+    whole = assign(segments, plat, plon, max_distance_m=40, workers=1)
+    monkeypatch.setattr(seg, "BLOCK", 333)
+    for workers in (1, 2):
+        index, distance = assign(segments, plat, plon, max_distance_m=40, workers=workers)
+        assert np.array_equal(index, whole[0]) and np.array_equal(distance, whole[1])
+    assert (whole[0] >= 0).sum() > 1000 and (whole[0] == -1).sum() > 700

@@ -171,8 +171,8 @@ def assign(segments: Segments, lat, lon, max_distance_m: float = 50.0, workers: 
         doubt = np.flatnonzero(straddles[piece])
         if len(doubt):
             p = piece[doubt]
-            along = dense[p] + w[doubt] * (dense[p + 1] - dense[p])
-            index[rows[doubt]] = np.clip(np.searchsorted(cut, along, side="right") - 1, 0, len(segments) - 1)
+            at_m = dense[p] + w[doubt] * (dense[p + 1] - dense[p])  # how far along the route
+            index[rows[doubt]] = np.clip(np.searchsorted(cut, at_m, side="right") - 1, 0, len(segments) - 1)
 
     blocks = range(0, len(at), BLOCK)
     if workers > 1 and len(blocks) > 1:
