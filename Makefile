@@ -12,6 +12,10 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := mosquitto mosquitto-clients influxdb victoria-metrics openssl chromium fonts-dejavu-core
 APT_STAMP := .stamp-apt
 PYTEST_ARGS ?=
+# The suite mostly waits on real brokers, databases and MicroPython: two workers (each with its own
+# stack, a test file kept on one worker for its module-wide fixtures) halve its time on two cores.
+PYTEST_WORKERS ?= 2
+PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile
 
 .PHONY: help setup demo test test-full bench lint-imports clean
 
@@ -56,10 +60,10 @@ lint-imports: setup
 	$(VENV)/bin/lint-imports --no-cache
 
 test: lint-imports
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 test-full: lint-imports
-	AIRTRAIL_TEST_SCALE=full $(PY) -m pytest $(PYTEST_ARGS)
+	AIRTRAIL_TEST_SCALE=full $(PY) -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 bench: setup
 	$(PY) benchmarks/ingest.py
