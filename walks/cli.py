@@ -52,11 +52,14 @@ def build(
     plan = load_plan(path)
     out = out or path.parent / "build"
     source = _source(plan, token, influx_url)
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console, transient=True) as bar:
+    # Redrawn at each step, not by a thread of its own: the build forks its parsing and writing
+    # processes, and a fork while another thread runs can leave a lock held in the child.
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console, transient=True,
+                  auto_refresh=False) as bar:
         task = bar.add_task("reading", total=None)
 
         def step(what: str) -> None:
-            bar.update(task, description=what)
+            bar.update(task, description=what, refresh=True)
 
         try:
             inputs = load_inputs(plan, source, step)
