@@ -1,6 +1,6 @@
 """Walk build benchmark: a million readings from 50 kits, with their phones' GPX tracks as files.
 
-    python benchmarks/walks.py [--kits 50] [--readings 1000000] [--repeat 3]
+    python benchmarks/walks.py [--kits 50] [--readings 1000000] [--repeat 5]
 
 A walk of ``--kits`` participants, each carrying a kit that recorded a
 reading a second and a phone that recorded a fix a second (GPX 1.1 files);
@@ -14,8 +14,9 @@ network gives. It measures, in one run on this machine:
   core_s       the in-memory stage alone, from loaded columns to the summary
                (walks.build.assemble, best of --repeat);
   bare_join_s  a bare ``pandas.merge_asof`` of the same readings onto the same
-               fixes, both sorted by time, ``by`` an integer kit code (best of 3):
-               the least any alignment can cost;
+               fixes, both sorted by time, ``by`` an integer kit code (best of 3,
+               measured beside each build, the best of them all): the least any
+               alignment can cost;
   peak_mb      peak memory of one build, `airtrail walk build` run in a fresh
                process: the proportional set size (PSS, /proc/<pid>/smaps_rollup)
                of it and the processes it forks, summed and sampled every 20 ms, so
@@ -185,13 +186,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kits", type=int, default=50)
     parser.add_argument("--readings", type=int, default=1_000_000)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="airtrail-walk-bench-") as tmp:
         folder = Path(tmp)
         generate(folder, args.kits, args.readings // args.kits)
         plan = load_plan(folder / "walk.toml")
-        build_s = core_s = float("inf")
+        build_s = core_s = bare_s = float("inf")
         inputs = walk = None
         for _ in range(args.repeat):
             inputs = walk = None  # the last repeat's build is not held while the next one runs
@@ -201,10 +202,13 @@ def main() -> None:
             walk = assemble(plan, inputs)
             assembled = time.perf_counter()
             write_walk(walk, folder / "build")
-            build_s = min(build_s, time.perf_counter() - start)
-            core_s = min(core_s, assembled - loaded)
-            print(f"  load {loaded - start:.2f} s, assemble {assembled - loaded:.2f} s, write {time.perf_counter() - assembled:.2f} s")
-        bare_s = bare_join(inputs)
+            written = time.perf_counter()
+            # The baseline beside each build: this shared host's speed drifts by 2-4 x within an
+            # hour, and a baseline measured only once would be taken in other weather than the builds.
+            bare = bare_join(inputs)
+            build_s, core_s, bare_s = min(build_s, written - start), min(core_s, assembled - loaded), min(bare_s, bare)
+            print(f"  load {loaded - start:.2f} s, assemble {assembled - loaded:.2f} s, write {written - assembled:.2f} s; "
+                  f"bare merge_asof {bare:.3f} s")
         readings = len(inputs.readings)
         inputs = walk = None
         peak_mb, rss_max_mb = one_build_memory(folder)
