@@ -16,7 +16,7 @@ def test_the_walk_benchmark_ends_with_one_json_object_of_its_figures():
     assert done.returncode == 0, done.stderr
     lines = done.stdout.strip().splitlines()
     figures = json.loads(lines[-1])
-    assert {"build_s", "core_s", "bare_join_s", "peak_mb", "readings"} <= set(figures)
+    assert {"build_s", "core_s", "bare_join_s", "peak_mb", "readings", "core_ratio", "build_ratio"} <= set(figures)
     assert figures["readings"] == 6000 and figures["peak_mb"] > 0
     assert 0 < figures["bare_join_s"] and 0 < figures["core_s"] < figures["build_s"]
     assert sum("bare merge_asof" in line for line in lines) == 3  # beside each of the two builds, and the best of them
