@@ -127,62 +127,71 @@ def assign(segments: Segments, lat, lon, max_distance_m: float = 50.0, workers: 
     dense = np.minimum(np.arange(0, along[-1] + RESOLUTION_M, RESOLUTION_M), along[-1])
     sx, sy = np.interp(dense, along, x), np.interp(dense, along, y)
     tree = cKDTree(np.column_stack([sx, sy]))
-    px, py = route.xy(lat, lon)
-    placed = np.isfinite(px) & np.isfinite(py)
-    distance = np.full(len(px), np.inf)
+    lat, lon = np.asarray(lat, float), np.asarray(lon, float)
+    n = len(lat)
+    distance = np.full(n, np.inf)
+    index = np.full(n, -1, dtype=np.int64)
     last = len(dense) - 1  # at least 1: split_route refuses a route of no length
-    if not placed.any():
-        return np.full(len(px), -1, dtype=np.int64), distance  # no point has a position
-    at = np.flatnonzero(placed)
-    px, py = px[at], py[at]
-    cx = np.floor(px / CELL_M).astype(np.int64)
-    cy = np.floor(py / CELL_M).astype(np.int64)
-    ox, oy = cx.min(), cy.min()
-    height = int(cy.max() - oy) + 1
-    inverse, cells = _cells((cx - ox) * height + (cy - oy), (int(cx.max() - ox) + 1) * height)
-    ccx, ccy = (cells // height + ox + 0.5) * CELL_M, (cells % height + oy + 0.5) * CELL_M
-    # Both cores where there are many cells: the queries are independent.
     if workers is None:
-        workers = 2 if len(cells) > 20_000 else 1
-    _, k = tree.query(np.column_stack([ccx, ccy]), workers=workers)
-    # Per cell: which piece of the sampled route, before or after its nearest sample, is nearer.
-    before = np.maximum(k - 1, 0)
-    after = np.minimum(k, last - 1)
-    pieces = _pieces(sx, sy)
-    d_before = _to_piece(ccx, ccy, pieces, before)[0]
-    d_after = _to_piece(ccx, ccy, pieces, after)[0]
-    cell_piece = np.where(d_before < d_after, before, after)
-    # A piece of 2 m lies within one segment unless a cut falls in it (or at its end): its
-    # points take the piece's segment, and only those of the pieces with a cut are placed along
-    # the route and looked up among the cuts.
-    cut = segments.cuts_m
-    lo = np.clip(np.searchsorted(cut, dense[:-1], side="right") - 1, 0, len(segments) - 1)
-    straddles = np.searchsorted(cut, dense[1:], side="right") - 1 != lo
-    index = np.full(len(distance), lo[0] if len(lo) else 0, dtype=np.int64)
-    # Per point, in blocks that stay in cache: projected on its cell's piece, its exact distance
-    # from the route and how far along it is. The blocks are independent (each writes its own rows).
-    def project(a: int) -> None:
-        b = min(a + BLOCK, len(at))
-        piece = cell_piece[inverse[a:b]]
-        d, w = _to_piece(px[a:b], py[a:b], pieces, piece)
-        rows = at[a:b]
-        distance[rows] = d
-        index[rows] = lo[piece]
-        doubt = np.flatnonzero(straddles[piece])
-        if len(doubt):
-            p = piece[doubt]
-            at_m = dense[p] + w[doubt] * (dense[p + 1] - dense[p])  # how far along the route
-            index[rows[doubt]] = np.clip(np.searchsorted(cut, at_m, side="right") - 1, 0, len(segments) - 1)
-
-    blocks = range(0, len(at), BLOCK)
-    if workers > 1 and len(blocks) > 1:
+        workers = 2 if n > 200_000 else 1
+    pool = None
+    if workers > 1 and n > BLOCK:
         from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            list(pool.map(project, blocks))
-    else:
-        for a in blocks:
-            project(a)
+        pool = ThreadPoolExecutor(max_workers=workers)
+    run = pool.map if pool is not None else map
+    try:
+        # Block by block (each block's dozen temporary columns stay in the processor's cache, and
+        # the blocks are independent): each placed point on the plane, and the cell it is in.
+        def on_plane(a: int):
+            px, py = route.xy(lat[a:a + BLOCK], lon[a:a + BLOCK])
+            rows = np.flatnonzero(np.isfinite(px) & np.isfinite(py))
+            if len(rows) < len(px):
+                px, py = px[rows], py[rows]
+            return rows + a, px, py, np.floor(px / CELL_M).astype(np.int64), np.floor(py / CELL_M).astype(np.int64)
+
+        blocks = [b for b in run(on_plane, range(0, n, BLOCK)) if len(b[0])]
+        if not blocks:
+            return index, distance  # no point has a position
+        ox, oy = min(int(b[3].min()) for b in blocks), min(int(b[4].min()) for b in blocks)
+        height = max(int(b[4].max()) for b in blocks) - oy + 1
+        width = max(int(b[3].max()) for b in blocks) - ox + 1
+        inverse, cells = _cells(np.concatenate([(b[3] - ox) * height + (b[4] - oy) for b in blocks]), width * height)
+        ccx, ccy = (cells // height + ox + 0.5) * CELL_M, (cells % height + oy + 0.5) * CELL_M
+        _, k = tree.query(np.column_stack([ccx, ccy]), workers=workers if len(cells) > 20_000 else 1)
+        # Per cell: which piece of the sampled route, before or after its nearest sample, is nearer.
+        before = np.maximum(k - 1, 0)
+        after = np.minimum(k, last - 1)
+        pieces = _pieces(sx, sy)
+        d_before = _to_piece(ccx, ccy, pieces, before)[0]
+        d_after = _to_piece(ccx, ccy, pieces, after)[0]
+        cell_piece = np.where(d_before < d_after, before, after)
+        # A piece of 2 m lies within one segment unless a cut falls in it (or at its end): its
+        # points take the piece's segment, and only those of the pieces with a cut are placed along
+        # the route and looked up among the cuts.
+        cut = segments.cuts_m
+        lo = np.clip(np.searchsorted(cut, dense[:-1], side="right") - 1, 0, len(segments) - 1)
+        straddles = np.searchsorted(cut, dense[1:], side="right") - 1 != lo
+        offsets = np.cumsum([0, *(len(b[0]) for b in blocks)]).tolist()
+
+        # Per point, block by block again: projected on its cell's piece, its exact distance from the
+        # route and how far along it is.
+        def project(i: int) -> None:
+            rows, px, py = blocks[i][:3]
+            piece = cell_piece[inverse[offsets[i]:offsets[i + 1]]]
+            d, w = _to_piece(px, py, pieces, piece)
+            distance[rows] = d
+            index[rows] = lo[piece]
+            doubt = np.flatnonzero(straddles[piece])
+            if len(doubt):
+                p = piece[doubt]
+                at_m = dense[p] + w[doubt] * (dense[p + 1] - dense[p])  # how far along the route
+                index[rows[doubt]] = np.clip(np.searchsorted(cut, at_m, side="right") - 1, 0, len(segments) - 1)
+
+        list(run(project, range(len(blocks))))
+    finally:
+        if pool is not None:
+            pool.shutdown()
     return np.where(distance <= max_distance_m, index, -1), distance
 
 
