@@ -83,16 +83,21 @@ class DeviceStates:
                 s.last_reading_ts = newest_ts
             self._dirty = True
 
-    def saw_status(self, device_id: str, received_at: float, status: dict[str, Any]) -> None:
+    def saw_status(self, device_id: str, received_at: float, status: dict[str, Any], retained: bool = False) -> None:
+        """A status message from the kit; ``retained``: the broker's retained copy, handed over when
+        the collector (re)subscribes, which is what the kit last said, not a sign of life now."""
         with self._lock:
             s = self._get(device_id)
             # A kit's own status is a whole snapshot: what it leaves out (no
             # battery reading any more) is gone. An offline message (the last
             # will) says only that the kit went away; what it last reported stays.
             new = {**s.status, **status} if status.get("online") is False else status
-            if new == s.status and s.last_seen is not None:
-                # Nothing new: the broker redelivering the retained status when
-                # the collector (re)subscribes, not a sign of life from the kit.
+            if retained:
+                if new != s.status:  # said while this collector was away (or before it kept states)
+                    s.status = new
+                    if status.get("fw"):
+                        s.firmware = status["fw"]
+                    self._dirty = True
                 return
             s.last_seen = max(s.last_seen or 0, received_at)
             s.status = new

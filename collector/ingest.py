@@ -27,6 +27,9 @@ class Inbound:
     mid: int = 0
     qos: int = 1
     generation: int = 0  # connection it arrived on; acks go only to that one
+    # The broker's retained copy, handed over at subscribe: what the kit last said, some time ago
+    # (messages published while the collector is subscribed arrive with the flag clear).
+    retained: bool = False
 
 
 @dataclass(slots=True)

@@ -56,8 +56,8 @@ READ_BURST = 512
 # keepalive, long enough not to spin.
 PAUSE_S = 0.005
 
-# (topic, payload, mid, qos) for one PUBLISH taken by the fast path.
-FastHandler = Callable[[str, bytes, int, int], None]
+# (topic, payload, mid, qos, retain) for one PUBLISH taken by the fast path.
+FastHandler = Callable[[str, bytes, int, int, bool], None]
 
 _REQUIRED = ("_handle_publish", "_packet_read", "_packet_queue", "_create_socket", "_loop_rc_handle")
 
@@ -99,8 +99,8 @@ class BufferedSocket:
         return getattr(self._sock, name)
 
 
-def decode_plain_publish(header: int, packet: bytes | bytearray) -> tuple[str, bytes, int, int] | None:
-    """(topic, payload, mid, qos) of an MQTT 5 PUBLISH with no properties, else None.
+def decode_plain_publish(header: int, packet: bytes | bytearray) -> tuple[str, bytes, int, int, bool] | None:
+    """(topic, payload, mid, qos, retain) of an MQTT 5 PUBLISH with no properties, else None.
 
     ``packet`` is everything after the fixed header. None means "not the
     common case": let paho decode it.
@@ -123,7 +123,7 @@ def decode_plain_publish(header: int, packet: bytes | bytearray) -> tuple[str, b
         return None
     if not topic:
         return None
-    return topic, bytes(packet[end + 1 :]), mid, qos
+    return topic, bytes(packet[end + 1 :]), mid, qos, bool(header & 0x01)
 
 
 def encode_pubacks(mids: Sequence[int]) -> bytes:

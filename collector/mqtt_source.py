@@ -207,10 +207,10 @@ class MqttSource:
             topic = msg.topic
         except UnicodeDecodeError:  # brokers should refuse these; quarantine rather than crash paho's loop
             topic = msg._topic.decode("utf-8", "replace")
-        self._receive(topic, msg.payload, msg.mid, msg.qos)
+        self._receive(topic, msg.payload, msg.mid, msg.qos, bool(msg.retain))
 
-    def _receive(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
-        self.deliver(Inbound(topic, payload, time.time(), mid, qos, self.generation))
+    def _receive(self, topic: str, payload: bytes, mid: int, qos: int, retained: bool = False) -> None:
+        self.deliver(Inbound(topic, payload, time.time(), mid, qos, self.generation, retained))
 
 
 def prime_session(settings: MqttSettings, username: str | None, password: str | None, timeout: float = 10.0) -> bool:

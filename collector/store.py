@@ -237,7 +237,7 @@ class StoreWorker(threading.Thread):
                 seen, _, ts, count = latest.get(device, (0.0, "", -1, 0))
                 latest[device] = (max(seen, message.received_at), outcome.readings["fw"], max(ts, newest), count + len(keys))
             elif outcome.status is not None and device:
-                self.states.saw_status(device, message.received_at, outcome.status.model_dump(exclude_unset=True))
+                self.states.saw_status(device, message.received_at, outcome.status.model_dump(exclude_unset=True), message.retained)
         for device, (seen, fw, ts, count) in latest.items():
             self.states.saw_readings(device, seen, fw, ts, count)
 

@@ -60,3 +60,20 @@ def test_states_are_saved_only_when_they_changed(tmp_path):
     states.saw_status("kit-01", 1_800_000_000.0, {"v": 1, "dev": "kit-01", "online": True, "fw": "0.1.0"})
     states.save()
     assert DeviceStates(path).get("kit-01").firmware == "0.1.0"
+
+
+def test_a_live_status_is_a_sign_of_life_even_unchanged_and_a_retained_one_is_news_but_not_life():
+    states = DeviceStates()
+    alive = {"v": 1, "dev": "kit-01", "online": True, "fw": "0.3.1", "mode": "walk"}
+    states.saw_status("kit-01", 1_800_000_000.0, alive)
+    states.saw_status("kit-01", 1_800_000_060.0, dict(alive))  # the kit says the same again a minute later
+    assert states.get("kit-01").last_seen == 1_800_000_060.0
+    # The broker hands over the retained status when the collector resubscribes: what the kit last
+    # said (here, that it went away while the collector was not listening), not that it is there now.
+    states.saw_status("kit-01", 1_800_000_600.0, {"v": 1, "dev": "kit-01", "online": False}, retained=True)
+    state = states.get("kit-01")
+    assert state.last_seen == 1_800_000_060.0 and state.status == {**alive, "online": False}
+    # A collector that never heard the kit learns its state from the retained copy, and no time it was seen.
+    fresh = DeviceStates()
+    fresh.saw_status("kit-02", 1_800_000_600.0, {"v": 1, "dev": "kit-02", "online": True, "fw": "0.3.2"}, retained=True)
+    assert fresh.get("kit-02").last_seen is None and fresh.get("kit-02").firmware == "0.3.2"

@@ -74,7 +74,7 @@ def test_the_fast_decoder_agrees_with_paho_or_leaves_the_packet_to_it(topic, qos
         assert qos == 2 or props != b"\x00"
         return
     assert props == b"\x00" and qos < 2
-    assert fast == (paho.topic.decode(), bytes(paho.payload), paho.mid if qos else 0, paho.qos)
+    assert fast == (paho.topic.decode(), bytes(paho.payload), paho.mid if qos else 0, paho.qos, bool(paho.retain))
     assert paho.properties.isEmpty()
 
 
@@ -85,7 +85,7 @@ def test_the_fast_decoder_never_accepts_a_packet_paho_finds_malformed(data, head
     if fast is None:
         return
     paho = _packet.decode_publish(header, bytearray(data), MQTTProtocolVersion.MQTTv5)  # raises if malformed
-    assert fast == (paho.topic.decode(), bytes(paho.payload), paho.mid if fast[3] else 0, paho.qos)
+    assert fast == (paho.topic.decode(), bytes(paho.payload), paho.mid if fast[3] else 0, paho.qos, bool(paho.retain))
 
 
 def test_a_topic_that_is_not_utf8_is_left_to_paho_and_quarantined_not_fatal():
