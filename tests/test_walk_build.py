@@ -159,20 +159,22 @@ def test_readings_csv_starts_with_the_contracts_row_shape_and_keeps_raw_values(s
     assert set(first) >= {"participant", "walk_time", "pm25", "segment", "position"} and "Heron" == first["participant"]
 
 
-_FORKS: list[list[str]] | None = None  # while a test listens: the other threads running at each fork
+_FORKS: list[list[str]] | None = None  # while a test listens: the threads the build runs beside each fork
+_BEFORE: set[int] = set()  # the threads the test process already had (other tests' leftovers are not the build's)
 
 
 def _at_fork() -> None:
     if _FORKS is not None:
-        _FORKS.append([t.name for t in threading.enumerate() if t is not threading.current_thread()])
+        _FORKS.append([t.name for t in threading.enumerate() if t is not threading.current_thread() and t.ident not in _BEFORE])
 
 
 os.register_at_fork(before=_at_fork)
 
 
 def test_the_command_builds_the_walk_and_says_what_it_did(simulated, tmp_path):
-    global _FORKS
+    global _FORKS, _BEFORE
     folder, *_ = simulated
+    _BEFORE = {t.ident for t in threading.enumerate()}
     _FORKS = []
     try:
         result = CliRunner().invoke(airtrail, ["walk", "build", str(folder / "walk.toml"), "--out", str(tmp_path / "out")])
@@ -181,8 +183,8 @@ def test_the_command_builds_the_walk_and_says_what_it_did(simulated, tmp_path):
     assert result.exit_code == 0, result.output
     assert "readings published" in result.output and "kit walk-b (Kestrel): clock offset -" in result.output
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(OUTPUTS)
-    # The parsing and writing processes are forked while no other thread runs (a fork beside a
-    # running thread, such as a progress display's, can leave a lock held in the child).
+    # The parsing and writing processes are forked while the build runs no other thread (a fork
+    # beside a running thread, such as a progress display's, can leave a lock held in the child).
     assert len(forks) >= 2 and all(others == [] for others in forks), forks
 
 
