@@ -321,15 +321,18 @@ def assemble(plan: WalkPlan, inputs: Inputs, progress: Progress = _quiet) -> Wal
         counts["published"] = len(pub)
         counts["published_placed"] = int(placed.sum())
         counts["off_route"] = int((placed & (segment < 0)).sum())
-        pollutants = tuple(p for p in POLLUTANTS if p in table)
-        stats = segment_stats(pd.DataFrame({"segment": segment[on_route], "kit": p_who[on_route],
-                                            **_take(table, rows[on_route], pollutants)}, copy=False),
-                              len(segments), pollutants=pollutants)
-
-        progress("corrections")
+        # The published rows' values, taken from the loaded table once: for the statistics (those on
+        # the route) and for the output.
         candidates = [c for c in table.columns if c in wire.FIELDS or c in wire.POSITION or c.startswith(wire.EXPERIMENTAL_PREFIX)]
         candidates = [c for c in candidates if c not in ("lat", "lon") and table[c].dtype.kind == "f"]
         taken = _gather_all({c: table[c] for c in ("kit", "ts", "clk", *candidates, "flags")}, rows if len(rows) else np.arange(0), pool)
+        pollutants = tuple(p for p in POLLUTANTS if p in table)
+        stats = segment_stats(pd.DataFrame({"segment": segment[on_route], "kit": p_who[on_route],
+                                            **{p: (taken[p] if p in taken else _gather(table[p], rows))[on_route] for p in pollutants}},
+                                           copy=False),
+                              len(segments), pollutants=pollutants)
+
+        progress("corrections")
         # lat and lon are the walk's positions, measured by the kit or not: always columns.
         fields = [c for c in wire.reading_columns([*(c for c in candidates if _measured(taken[c])), "lat", "lon"])
                   if c not in wire.READING_HEAD and c != "flags"]

@@ -88,6 +88,7 @@ def segment_stats(points: pd.DataFrame, n_segments: int, pollutants: tuple[str, 
         raise ValueError(f"segment indices must be -1 (off the route) or 0..{n_segments - 1}; "
                          f"found {segment.min()}..{segment.max()}")
     on = segment >= 0
+    every = bool(on.all())  # the walk build hands over only readings on the route: nothing to leave out
     kit = np.asarray(points["kit"])
     if kit.dtype.kind in "iu" and (not len(kit) or kit.min() >= 0):
         kit = kit.astype(np.int64)  # already integer codes (the walk build's participant numbers)
@@ -95,14 +96,15 @@ def segment_stats(points: pd.DataFrame, n_segments: int, pollutants: tuple[str, 
         kit = pd.factorize(kit)[0]
     # Small integers: the sort keys below are built from these, gathered in value order. Each
     # reading's (segment, kit) pair is one number, the same for every pollutant.
-    segment, kit = segment[on].astype(np.int32), kit[on]
+    segment, kit = (segment.astype(np.int32), kit) if every else (segment[on].astype(np.int32), kit[on])
     n_kits = int(kit.max()) + 1 if len(kit) else 1
     pair_type = np.int32 if n_segments * n_kits < 2**31 else np.int64
     pair = segment.astype(pair_type) * pair_type(n_kits) + kit.astype(pair_type)
     stats = pd.DataFrame({"segment": np.arange(n_segments, dtype=np.int64)})
 
     def work(p: str):
-        return _pollutant(segment, pair, points[p].to_numpy(float)[on], n_segments, n_kits, p, p == hot_spot_on)
+        values = points[p].to_numpy(float)
+        return _pollutant(segment, pair, values if every else values[on], n_segments, n_kits, p, p == hot_spot_on)
 
     # The pollutants are independent, and numpy's sorts release the GIL: on a long walk they run
     # side by side (all at once, so that two cores finish three of them together).
