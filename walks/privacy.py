@@ -106,7 +106,7 @@ def private_mask(who: np.ndarray, t: np.ndarray, lat: np.ndarray, lon: np.ndarra
     if n > 1 and np.any(who[1:] < who[:-1]):
         order = np.lexsort((t, who))
         who, t, lat, lon = who[order], t[order], lat[order], lon[order]
-    zones = [(*_plane(z.lat, z.lon, lat0), z) for z in zones]
+    on_plane = [(*_plane(z.lat, z.lon, lat0), z) for z in zones]  # each zone's centre on the plane, once
     in_zone = np.zeros(n, dtype=bool)
     trim_start = np.zeros(n, dtype=bool)
     trim_end = np.zeros(n, dtype=bool)
@@ -115,7 +115,7 @@ def private_mask(who: np.ndarray, t: np.ndarray, lat: np.ndarray, lon: np.ndarra
     # through every step, and where it started and ended are one point each, so each distance
     # from them is to a number, not to a gathered column.
     for a, b in zip(starts.tolist(), [*starts[1:].tolist(), n]):
-        inside, near_start, near_end = _trace(t[a:b], lat[a:b], lon[a:b], zones, trim_m, lat0)
+        inside, near_start, near_end = _trace(t[a:b], lat[a:b], lon[a:b], on_plane, trim_m, lat0)
         in_zone[a:b], trim_start[a:b], trim_end[a:b] = inside, near_start, ~near_start & near_end
     if order is not None:  # back to the input's order
         back = np.empty(n, dtype=np.int64)
