@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from walks.order import ascending, by_group_then
+from walks.order import ascending, by_group_then, unsorted
 
 
 def test_rows_by_group_then_value_are_in_order_and_a_step_back_anywhere_is_not():
@@ -27,3 +27,12 @@ def test_the_check_says_what_a_sort_would_say(rows, strict):
     pairs = list(zip(group.tolist(), value.tolist()))
     ordered = all(a < b if strict else a <= b for a, b in zip(pairs, pairs[1:]))
     assert by_group_then(group, value, strict) == ordered
+
+
+def test_columns_computed_in_sorted_order_are_put_back_in_the_rows_own_order():
+    rows = np.array([30, 10, 20])
+    order = np.argsort(rows)
+    doubled, = unsorted(order, rows[order] * 2)
+    assert doubled.tolist() == [60, 20, 40]
+    same = np.array([1, 2])
+    assert unsorted(None, same)[0] is same

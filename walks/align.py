@@ -28,6 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .order import ascending, unsorted
+
 __all__ = ["PLACED", "REASONS", "UNPLACED", "Placement", "place_readings", "positions", "tally"]
 
 PLACED = ("fix", "interpolated", "nearest")
@@ -99,13 +101,13 @@ def positions(kit, t, fix_kit, fix_t, fix_lat, fix_lon, tolerance_s: float = 10.
     # Fixes by kit (a walk's already are: then nothing moves), and readings too, so that each
     # kit's readings are placed on its own fixes: slices of a few thousand rows, which stay in
     # the processor's cache through the dozen steps below. A walk has tens of kits.
-    if len(fcode) > 1 and np.any(fcode[1:] < fcode[:-1]):
+    if not ascending(fcode):
         by_kit = np.argsort(fcode, kind="stable")
         fcode, ft, flat, flon = fcode[by_kit], ft[by_kit], flat[by_kit], flon[by_kit]
     fix_bounds = np.searchsorted(fcode, np.arange(n_kits + 1))
     n = len(t)
     order = None
-    if n > 1 and np.any(code[1:] < code[:-1]):
+    if not ascending(code):
         order = np.argsort(code, kind="stable")
         code, t = code[order], t[order]
     bounds = np.searchsorted(code, np.arange(n_kits + 1))
@@ -116,14 +118,11 @@ def positions(kit, t, fix_kit, fix_t, fix_lat, fix_lon, tolerance_s: float = 10.
         if f1 == f0:
             continue  # the kit has no fix: no_fixes
         times, la, lo = ft[f0:f1], flat[f0:f1], flon[f0:f1]
-        if len(times) > 1 and np.any(times[1:] < times[:-1]):  # a kit's fixes out of time order: put in order
+        if not ascending(times):  # a kit's fixes out of time order: put in order
             inner = np.argsort(times, kind="stable")
             times, la, lo = times[inner], la[inner], lo[inner]
         lat[a:b], lon[a:b], reason[a:b] = _place_kit(t[a:b], times, la, lo, tolerance_s, max_gap_s)
-    if order is not None:  # back to the readings' own order
-        back = np.empty(n, dtype=np.int64)
-        back[order] = np.arange(n)
-        lat, lon, reason = lat[back], lon[back], reason[back]
+    lat, lon, reason = unsorted(order, lat, lon, reason)  # back to the readings' own order
     return lat, lon, reason
 
 

@@ -326,10 +326,9 @@ def assemble(plan: WalkPlan, inputs: Inputs, progress: Progress = _quiet) -> Wal
         candidates = [c for c in table.columns if c in wire.FIELDS or c in wire.POSITION or c.startswith(wire.EXPERIMENTAL_PREFIX)]
         candidates = [c for c in candidates if c not in ("lat", "lon") and table[c].dtype.kind == "f"]
         taken = _gather_all({c: table[c] for c in ("kit", "ts", "clk", *candidates, "flags")}, rows if len(rows) else np.arange(0), pool)
-        pollutants = tuple(p for p in POLLUTANTS if p in table)
+        pollutants = tuple(p for p in POLLUTANTS if p in taken)  # every source gives them as floats (readings_frame)
         stats = segment_stats(pd.DataFrame({"segment": segment[on_route], "kit": p_who[on_route],
-                                            **{p: (taken[p] if p in taken else _gather(table[p], rows))[on_route] for p in pollutants}},
-                                           copy=False),
+                                            **{p: taken[p][on_route] for p in pollutants}}, copy=False),
                               len(segments), pollutants=pollutants)
 
         progress("corrections")

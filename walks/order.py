@@ -10,12 +10,22 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["ascending", "by_group_then"]
+__all__ = ["ascending", "by_group_then", "unsorted"]
 
 
 def ascending(values: np.ndarray) -> bool:
     """Whether ``values`` never decrease."""
     return len(values) < 2 or not bool(np.any(values[1:] < values[:-1]))
+
+
+def unsorted(order: np.ndarray | None, *columns: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``columns``, computed on rows taken in ``order`` (an argsort), put back in the rows' own order
+    (unchanged where ``order`` is None: the rows were already in order)."""
+    if order is None:
+        return columns
+    back = np.empty(len(order), dtype=np.int64)
+    back[order] = np.arange(len(order))
+    return tuple(c[back] for c in columns)
 
 
 def by_group_then(group: np.ndarray, values: np.ndarray, strict: bool = True) -> bool:

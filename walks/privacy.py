@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .order import ascending, unsorted
+
 __all__ = ["EARTH_RADIUS_M", "Filtered", "Zone", "haversine_m", "privacy_filter", "private_mask"]
 
 EARTH_RADIUS_M = 6_371_008.8  # mean radius (IUGG)
@@ -103,7 +105,7 @@ def private_mask(who: np.ndarray, t: np.ndarray, lat: np.ndarray, lon: np.ndarra
     lat0 = _middle(lat) if lat0 is None else lat0
     who = np.asarray(who)
     order = None  # None: already by trace (as the walk build hands them over)
-    if n > 1 and np.any(who[1:] < who[:-1]):
+    if not ascending(who):
         order = np.lexsort((t, who))
         who, t, lat, lon = who[order], t[order], lat[order], lon[order]
     on_plane = [(*_plane(z.lat, z.lon, lat0), z) for z in zones]  # each zone's centre on the plane, once
@@ -117,10 +119,7 @@ def private_mask(who: np.ndarray, t: np.ndarray, lat: np.ndarray, lon: np.ndarra
     for a, b in zip(starts.tolist(), [*starts[1:].tolist(), n]):
         inside, near_start, near_end = _trace(t[a:b], lat[a:b], lon[a:b], on_plane, trim_m, lat0)
         in_zone[a:b], trim_start[a:b], trim_end[a:b] = inside, near_start, ~near_start & near_end
-    if order is not None:  # back to the input's order
-        back = np.empty(n, dtype=np.int64)
-        back[order] = np.arange(n)
-        in_zone, trim_start, trim_end = in_zone[back], trim_start[back], trim_end[back]
+    in_zone, trim_start, trim_end = unsorted(order, in_zone, trim_start, trim_end)  # back to the input's order
     if trim_m <= 0:
         trim_start[:] = False
         trim_end[:] = False
@@ -139,7 +138,7 @@ def _trace(t, lat, lon, zones, trim_m: float, lat0: float) -> tuple[np.ndarray, 
     """
     n = len(t)
     order = None
-    if n > 1 and np.any(t[1:] < t[:-1]):  # the trace out of time order: its distances are taken in order
+    if not ascending(t):  # the trace out of time order: its distances are taken in order
         order = np.argsort(t, kind="stable")
         lat, lon = lat[order], lon[order]
     placed = ~np.isnan(lat)
@@ -165,8 +164,4 @@ def _trace(t, lat, lon, zones, trim_m: float, lat0: float) -> tuple[np.ndarray, 
     if len(mine):  # and every point as near as the crow flies to where it started or ended
         for end, into in ((mine[0], near_start), (mine[-1], near_end)):
             into |= placed & _closer(x, y, x[end], y[end], lat, lon, lat[end], lon[end], trim_m)
-    if order is not None:
-        back = np.empty(n, dtype=np.int64)
-        back[order] = np.arange(n)
-        inside, near_start, near_end = inside[back], near_start[back], near_end[back]
-    return inside, near_start, near_end
+    return unsorted(order, inside, near_start, near_end)
