@@ -92,14 +92,10 @@ class DeviceStates:
             # battery reading any more) is gone. An offline message (the last
             # will) says only that the kit went away; what it last reported stays.
             new = {**s.status, **status} if status.get("online") is False else status
-            if retained:
-                if new != s.status:  # said while this collector was away (or before it kept states)
-                    s.status = new
-                    if status.get("fw"):
-                        s.firmware = status["fw"]
-                    self._dirty = True
-                return
-            s.last_seen = max(s.last_seen or 0, received_at)
+            if not retained:
+                s.last_seen = max(s.last_seen or 0, received_at)
+            elif new == s.status:
+                return  # the retained copy of what this collector already knows
             s.status = new
             if status.get("fw"):
                 s.firmware = status["fw"]
