@@ -6,7 +6,7 @@ A walk of ``--kits`` participants, each carrying a kit that recorded a
 reading a second and a phone that recorded a fix a second (GPX 1.1 files);
 five of the kits never synchronised their clock. The kits' readings are
 `kit pull` CSV files (firmware/PULL_FORMAT.md), the form a walk with no
-network gives. It measures, in one run on this machine, --repeat rounds of:
+network gives. It measures, in one run on this machine, in each of --repeat rounds:
 
   build_s      the whole `airtrail walk build`: reading the pull files and
                GPX files, clocks, alignment, privacy filter, segments,
@@ -16,16 +16,17 @@ network gives. It measures, in one run on this machine, --repeat rounds of:
   bare_join_s  beside each build, a bare ``pandas.merge_asof`` of the same
                readings onto the same fixes, both sorted by time, ``by`` an
                integer kit code (best of 3): the least any alignment can cost.
+  peak_mb      peak memory of one build, `airtrail walk build` run in a fresh
+               process: the proportional set size (PSS, /proc/<pid>/smaps_rollup)
+               of it and the processes it forks, summed and sampled every 20 ms, so
+               pages a forked writer shares with its parent count once; the
+               largest peak resident set of any one of them is printed beside it
+               (once, after the rounds).
 Each round's times are divided by that round's bare join (this shared host's
 speed drifts by 2-4 x within an hour, and a baseline from another moment would
 compare unlike with unlike). Every figure reported is the median round's, the
 median by the in-memory stage's ratio: core_ratio = core_s / bare_join_s and
 build_ratio = build_s / bare_join_s of that one round.
-  peak_mb      peak memory of one build, `airtrail walk build` run in a fresh
-               process: the proportional set size (PSS, /proc/<pid>/smaps_rollup)
-               of it and the processes it forks, summed and sampled every 20 ms, so
-               pages a forked writer shares with its parent count once; the
-               largest peak resident set of any one of them is printed beside it.
 Targets (issue 11): core_ratio <= 20; build_ratio <= 200; peak_mb <= 1500.
 Last line: one JSON object.
 """
