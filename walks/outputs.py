@@ -15,7 +15,11 @@ Everything is written from sorted columns with fixed number formats and no
 time of building, so a rebuild with the same inputs gives byte-identical
 files (their hashes in datapackage.json say so). Coordinates are rounded to
 6 decimals (about 0.1 m, already finer than any GPS); measured values are
-written as stored.
+written as stored; no number is written in exponent form.
+
+The two big files are built as bytes a block of rows at a time (walks.rowtext):
+a million readings are a million rows, and a Python string per cell would cost
+most of a build.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import pandas as pd
 
 from airkit import contract as wire
 
+from . import rowtext
 from .build import Walk
 from .summary import INDICATIVE
 
@@ -71,6 +76,8 @@ def _airtrail_version() -> str:
 
 
 # -- values as text, column at a time ---------------------------------------------------
+# Each column gives its text for a block of rows as cells (walks.rowtext): bytes, not a Python
+# string per value, so a million rows are joined in numpy.
 
 
 class _Coded:
@@ -79,76 +86,61 @@ class _Coded:
 
     def __init__(self, codes: np.ndarray, texts: list[str] | np.ndarray) -> None:
         self.codes = np.asarray(codes, dtype=np.int64)
-        self.texts = np.asarray(list(texts), dtype=object) if not isinstance(texts, np.ndarray) else texts.astype(object)
-        self._filled: dict[str, np.ndarray] = {}
+        self.texts = [str(t) for t in (texts.tolist() if isinstance(texts, np.ndarray) else texts)]
+        self._tables: dict[tuple, np.ndarray] = {}
 
     def __len__(self) -> int:
         return len(self.codes)
 
-    def take(self, rows) -> _Coded:
-        taken = _Coded(self.codes[rows], self.texts)
-        taken._filled = self._filled  # the same texts: share their filled copies
-        return taken
-
-    def render(self, missing: str = "") -> np.ndarray:
-        """Object array of each row's text, ``missing`` where there is none."""
-        if missing not in self._filled:  # once per column, not once per chunk
-            self._filled[missing] = np.append(self.texts, np.array([missing], dtype=object))
-        return self._filled[missing][self.codes]  # -1 takes the fill at the end
+    def cells(self, rows, style=None, missing: str = "") -> np.ndarray:
+        """Cells of ``rows``: each text through ``style`` (quoting), ``missing`` where there is none."""
+        key = (style, missing)
+        if key not in self._tables:  # once per column and style, not once per block
+            texts = self.texts if style is None else [style(t) for t in self.texts]
+            self._tables[key] = rowtext.table(texts + [missing])  # code -1 takes the last
+        return rowtext.take(self._tables[key], self.codes[rows])
 
 
-class _Lazy:
-    """A column formatted chunk by chunk (times, sequence numbers, coordinates: nearly every value
-    distinct, so formatting them all at once would hold a million strings per column)."""
+class _Formatted:
+    """A column formatted block by block straight to cells (times, sequence numbers, coordinates:
+    nearly every value distinct, so there is nothing to format once per value)."""
 
-    def __init__(self, values: np.ndarray, fmt, wrap=None) -> None:
-        self.values, self.fmt, self.wrap = values, fmt, wrap
+    def __init__(self, values: np.ndarray, fmt) -> None:
+        self.values, self.fmt = values, fmt
 
     def __len__(self) -> int:
         return len(self.values)
 
-    def take(self, rows) -> _Lazy:
-        return _Lazy(self.values[rows], self.fmt, self.wrap)
-
-    def render(self, missing: str = "") -> np.ndarray:
-        text = self.fmt(self.values).render(missing if self.wrap is None else "\0")
-        return text if self.wrap is None else self.wrap(text)
-
-
-def _keyed(column, key: str, quote: bool = False):
-    """The column as ``"key":value`` texts for a JSON object, ``"key":null`` where missing."""
-    if isinstance(column, _Lazy):
-        def wrap(text: np.ndarray) -> np.ndarray:
-            missing = text == "\0"
-            out = key + (('"' + text + '"') if quote else text)
-            out[missing] = key + "null"
-            return out
-
-        return _Lazy(column.values, column.fmt, wrap)
-    texts = column.texts
-    texts = np.array([json.dumps(t, ensure_ascii=False) for t in texts.tolist()], dtype=object) if quote else texts
-    keyed = _Coded(column.codes, key + texts if len(texts) else texts)
-    keyed._filled[""] = np.append(keyed.texts, np.array([key + "null"], dtype=object))
-    return keyed
+    def cells(self, rows, style=None, missing: str = "") -> np.ndarray:
+        return self.fmt(self.values[rows], missing)
 
 
 def _shortest(x: float) -> str:
-    """Shortest round-trip text of a float; whole numbers without '.0'."""
-    return str(int(x)) if x == int(x) and abs(x) < 2**53 else repr(x)
+    """Shortest round-trip text of a float in plain decimals; whole numbers without '.0'."""
+    if x == int(x) and abs(x) < 2**53:
+        return str(int(x))
+    text = repr(x)
+    return np.format_float_positional(x, trim="-") if "e" in text else text
 
 
-def _numbers(values: np.ndarray, decimals: int | None = None) -> _Coded:
-    v = np.asarray(values, dtype=float)
-    if decimals is not None:
-        v = np.round(v, decimals)
-    codes, uniques = pd.factorize(v, use_na_sentinel=True)
+def _numbers(values: np.ndarray) -> _Coded:
+    """Floats as stored, each distinct value formatted once."""
+    codes, uniques = pd.factorize(np.asarray(values, dtype=float), use_na_sentinel=True)
     return _Coded(codes, [_shortest(x) if math.isfinite(x) else "" for x in np.asarray(uniques, float).tolist()])
 
 
-def _integers(values: np.ndarray) -> _Coded:
-    # Each distinct value formatted once: a walk's kits share their seconds, and numbers follow on.
-    codes, uniques = pd.factorize(np.asarray(values, dtype=np.int64))
-    return _Coded(codes, np.asarray(uniques).astype(str))
+def _rounded(values: np.ndarray, places: int) -> _Coded | _Formatted:
+    """Floats rounded to ``places`` decimals, written without trailing zeros (and never in
+    exponent form, so 0.00001 stays 0.00001)."""
+    v = np.asarray(values, dtype=float)
+    scaled = np.abs(v * 10.0**places)
+    if np.any(scaled[np.isfinite(scaled)] >= rowtext.EXACT):  # beyond exact decimals: value by value
+        return _numbers(np.round(v, places))
+    return _Formatted(v, lambda part, missing: rowtext.decimals(part, places, missing))
+
+
+def _integers(values: np.ndarray) -> _Formatted:
+    return _Formatted(np.asarray(values, dtype=np.int64), lambda part, missing: rowtext.integers(part))
 
 
 def _categories(values: pd.Series | np.ndarray) -> _Coded:
@@ -163,27 +155,17 @@ def _categories(values: pd.Series | np.ndarray) -> _Coded:
     return _Coded(np.where(empty[codes], -1, codes), texts)
 
 
-_SECOND_OF_DAY: list[str] = []
-
-
-def _times(t_ns: np.ndarray) -> _Coded:
-    """ISO 8601 UTC of int64 ns: whole seconds when every time is whole, else milliseconds."""
+def _times(t_ns: np.ndarray) -> _Formatted:
+    """ISO 8601 UTC of int64 ns: whole seconds when every time of the column is whole, else
+    milliseconds (decided for the column, so every row of a file has the same form)."""
     t_ns = np.asarray(t_ns, dtype=np.int64)
-    if np.any(t_ns % 1_000_000_000):
-        text = np.char.add(np.datetime_as_string(t_ns.astype("datetime64[ns]"), unit="ms").astype(str), "Z")
-        return _Coded(np.arange(len(t_ns)), text)
-    # A day's 86,400 "HH:MM:SSZ" once, each date once: a million times cost two lookups each.
-    if not _SECOND_OF_DAY:  # built from the 24 hours and 60 minutes and seconds, not 86,400 formats
-        two = np.array([f"{i:02d}" for i in range(60)], dtype=object)
-        hh, mm, ss = np.meshgrid(two[:24], two, two, indexing="ij")
-        _SECOND_OF_DAY.extend((hh + ":" + mm + ":" + ss + "Z").ravel().tolist())
-    # Each distinct second once: the kits of a walk read in the same seconds.
-    codes, secs = pd.factorize(t_ns // 1_000_000_000)
-    day, second = np.divmod(np.asarray(secs), 86400)
-    day_codes, days = pd.factorize(day)
-    prefix = np.array([f"{np.datetime64(int(d), 'D')}T" for d in days], dtype=object)
-    clock = np.array(_SECOND_OF_DAY, dtype=object)
-    return _Coded(codes, prefix[day_codes] + clock[second])
+    milliseconds = bool(np.any(t_ns % 1_000_000_000))
+    return _Formatted(t_ns, lambda part, missing: rowtext.iso_times(part, milliseconds))
+
+
+def _iso(t_ns: int) -> str:
+    """One time as its ISO 8601 UTC text, in the form of the files' time columns."""
+    return rowtext.join([rowtext.iso_times(np.array([t_ns], np.int64), t_ns % 1_000_000_000 != 0)]).decode()
 
 
 def _clean(value: Any) -> Any:
@@ -222,32 +204,32 @@ def extra_columns(walk: Walk) -> list[str]:
     return [c for c in walk.readings.columns if re.match(r"^[a-z0-9_]+_(cal|coloc|epa|dry)$", c)]
 
 
-def readings_table(walk: Walk) -> tuple[list[str], dict[str, _Coded]]:
+def readings_table(walk: Walk) -> tuple[list[str], dict[str, _Coded | _Formatted]]:
     """The columns of readings.csv and their text."""
     r = walk.readings
     extra = extra_columns(walk)
     columns = wire.reading_columns(walk.fields) + [name for name, *_ in WALK_COLUMNS] + extra
-    text: dict[str, _Coded] = {}
+    text: dict[str, _Coded | _Formatted] = {}
     for name in columns:
         if name == "device":
             text[name] = _categories(r["kit"])
         elif name == "time":
-            text[name] = _Lazy(r["ts"].to_numpy(np.int64) * 1_000_000_000, _times)
+            text[name] = _times(r["ts"].to_numpy(np.int64) * 1_000_000_000)
         elif name == "walk_time":
-            text[name] = _Lazy(r["t"].to_numpy(np.int64), _times)
+            text[name] = _times(r["t"].to_numpy(np.int64))
         elif name in ("ts", "seq"):
-            text[name] = _Lazy(r[name].to_numpy(np.int64), _integers)
+            text[name] = _integers(r[name].to_numpy(np.int64))
         elif name == "segment":
             seg = r["segment"].to_numpy(np.int64)
             text[name] = _Coded(np.where(seg >= 0, seg, -1), [str(i) for i in range(len(walk.segments))])
         elif name in ("lat", "lon"):
-            text[name] = _Lazy(r[name].to_numpy(float), lambda v: _numbers(v, COORDINATE_DECIMALS))
+            text[name] = _rounded(r[name].to_numpy(float), COORDINATE_DECIMALS)
         elif name in ("clk", "flags", "participant", "clock", "position", "position_source"):
             text[name] = _categories(r[name])
         elif name in ("route_distance_m",):
-            text[name] = _Lazy(r[name].to_numpy(float), lambda v: _numbers(v, 1))
+            text[name] = _rounded(r[name].to_numpy(float), 1)
         elif name in extra:
-            text[name] = _numbers(r[name].to_numpy(float), 3)
+            text[name] = _rounded(r[name].to_numpy(float), 3)
         else:
             text[name] = _numbers(r[name].to_numpy(float) if name in r else np.full(len(r), np.nan))
     return columns, text
@@ -260,47 +242,61 @@ def _csv_cell(text: str) -> str:
     return '"' + text.replace('"', '""') + '"' if any(ch in text for ch in ',"\n\r') else text
 
 
-CHUNK_ROWS = 100_000  # rows rendered, written and hashed at a time: memory stays flat however long the walk
+def _json_string(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
+CHUNK_ROWS = 50_000  # rows rendered, written and hashed at a time: memory stays flat however long the walk
 
 
 def _chunks(n: int):
     return (slice(a, min(a + CHUNK_ROWS, n)) for a in range(0, n, CHUNK_ROWS))
 
 
-def _csv(columns: list[str], text: dict[str, _Coded]):
+def _csv(columns: list[str], text: dict[str, _Coded | _Formatted]):
     """RFC 4180 text, in chunks; quoting is decided once per distinct value (only text columns can need it)."""
-    yield ",".join(columns) + "\n"
+    yield (",".join(columns) + "\n").encode("utf-8")
     n = len(next(iter(text.values()))) if text else 0
-    coded = [_Coded(text[c].codes, [_csv_cell(t) for t in text[c].texts.tolist()]) if c in _TEXT_COLUMNS else text[c]
-             for c in columns]
     for part in _chunks(n):
-        cells = [c.take(part).render() for c in coded]
-        yield "\n".join(map(",".join, zip(*cells))) + "\n"
+        count = part.stop - part.start
+        blocks = []
+        for i, name in enumerate(columns):
+            blocks.append(text[name].cells(part, _csv_cell if name in _TEXT_COLUMNS else None))
+            blocks.append(rowtext.constant("," if i < len(columns) - 1 else "\n", count))
+        yield rowtext.join(blocks)
 
 
-def points_geojson(walk: Walk, columns: list[str], text: dict[str, _Coded]):
+def points_geojson(walk: Walk, columns: list[str], text: dict[str, _Coded | _Formatted]):
     """The published readings that have a position, as GeoJSON points, in chunks: who, when, what
     was measured and where on the route; the rest of a reading's columns are in readings.csv."""
     placed = np.flatnonzero(walk.readings["lat"].notna().to_numpy())
     if not len(placed):
-        yield '{"type":"FeatureCollection","features":[]}\n'
+        yield b'{"type":"FeatureCollection","features":[]}\n'
         return
     measured = [c for c in columns if c in walk.fields and c not in wire.POSITION] + extra_columns(walk)
     names = ["participant", "walk_time", *measured, "flags", "position", "segment"]
     strings = {"participant", "flags", "position"}  # and walk_time, an ISO text
-    coded = [_keyed(text[name], json.dumps(name) + ":", quote=name in strings or name == "walk_time") for name in names]
-    lon, lat = text["lon"], text["lat"]
-    yield '{"type":"FeatureCollection","features":[\n'
-    first = True
-    for part in _chunks(len(placed)):
+    yield b'{"type":"FeatureCollection","features":[\n'
+    for number, part in enumerate(_chunks(len(placed))):
         rows = placed[part]
-        cells = [c.take(rows).render() for c in coded]
-        cells[0] = ('{"type":"Feature","geometry":{"type":"Point","coordinates":[' + lon.take(rows).render() + ","
-                    + lat.take(rows).render() + ']},"properties":{' + cells[0])
-        cells[-1] = cells[-1] + "}}"
-        yield ("" if first else ",\n") + ",\n".join(map(",".join, zip(*cells)))
-        first = False
-    yield "\n]}\n"
+        count = len(rows)
+
+        def fixed(piece: str) -> np.ndarray:
+            return rowtext.constant(piece, count)
+
+        # Every feature after the first starts with the ",\n" that separates it from the one before.
+        blocks = [fixed(',\n{"type":"Feature","geometry":{"type":"Point","coordinates":['), text["lon"].cells(rows),
+                  fixed(","), text["lat"].cells(rows), fixed(']},"properties":{')]
+        for i, name in enumerate(names):
+            blocks.append(fixed(("," if i else "") + json.dumps(name) + ":"))
+            if name == "walk_time":  # never missing: every published reading has a true time
+                blocks += [fixed('"'), text[name].cells(rows), fixed('"')]
+            else:
+                blocks.append(text[name].cells(rows, _json_string if name in strings else None, missing="null"))
+        blocks.append(fixed("}}"))
+        body = rowtext.join(blocks)
+        yield body[2:] if number == 0 else body
+    yield b"\n]}\n"
 
 
 def segments_geojson(walk: Walk) -> str:
@@ -326,7 +322,7 @@ def observations_geojson(walk: Walk) -> str:
         obs = obs.assign(_at=walk.readings["t"].to_numpy(np.int64)[point])
         obs = obs.sort_values(["_at", "source"], kind="stable")
         for row in obs.to_dict("records"):
-            when = _times(np.array([row["_at"]], np.int64)).render()[0]
+            when = _iso(int(row["_at"]))
             props = {"participant": row.get("participant") or None, "time": when, "text": row.get("text") or None,
                      "photo": row.get("photo") or None, "segment": int(row["segment"]) if row.get("segment", -1) >= 0 else None}
             features.append({"type": "Feature",
@@ -435,7 +431,7 @@ def _write(path: Path, chunks) -> tuple[str, int]:
     partial = path.with_name(path.name + ".partial")
     with partial.open("wb") as f:
         for chunk in chunks:
-            data = chunk.encode("utf-8")
+            data = chunk.encode("utf-8") if isinstance(chunk, str) else chunk
             digest.update(data)
             size += len(data)
             f.write(data)
