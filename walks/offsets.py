@@ -56,9 +56,10 @@ def _codes(column: pd.Series) -> np.ndarray:
     return pd.factorize(column)[0]
 
 
-def runs(readings: pd.DataFrame, synced: np.ndarray | None = None) -> np.ndarray:
-    """A run number per reading (readings sorted by kit, then seq): -1 for synchronised ones."""
-    kit = _codes(readings["kit"])
+def runs(readings: pd.DataFrame, synced: np.ndarray | None = None, kit: np.ndarray | None = None) -> np.ndarray:
+    """A run number per reading (readings sorted by kit, then seq): -1 for synchronised ones.
+    ``kit``: the readings' kit codes, when the caller has them."""
+    kit = _codes(readings["kit"]) if kit is None else kit
     ts = readings["ts"].to_numpy(np.int64)
     rtc = ~(is_synced(readings["clk"]) if synced is None else synced)
     out = np.full(len(readings), -1, dtype=np.int64)
@@ -74,10 +75,12 @@ def runs(readings: pd.DataFrame, synced: np.ndarray | None = None) -> np.ndarray
     return out
 
 
-def reference_series(readings: pd.DataFrame, field: str = "pm25", synced: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def reference_series(readings: pd.DataFrame, field: str = "pm25", synced: np.ndarray | None = None,
+                     kit: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(times s, values): the median across synchronised kits of ``field`` per REFERENCE_BIN_S,
     each bin at the mean time of its readings (kits sample at a fixed phase, and a bin's middle
-    would shift the reference by up to half a bin)."""
+    would shift the reference by up to half a bin). ``kit``: the readings' kit codes, when the
+    caller has them."""
     if field not in readings or not len(readings):
         return np.array([]), np.array([])
     value = readings[field].to_numpy(float)
@@ -85,7 +88,7 @@ def reference_series(readings: pd.DataFrame, field: str = "pm25", synced: np.nda
     if not keep.any():
         return np.array([]), np.array([])
     ts = readings["ts"].to_numpy(np.int64)[keep]
-    kit = _codes(readings["kit"])[keep]
+    kit = (_codes(readings["kit"]) if kit is None else kit)[keep]
     value = value[keep]
     b = ts // REFERENCE_BIN_S
     b0, n_bins, n_kits = b.min(), int(b.max() - b.min()) + 1, int(kit.max()) + 1
@@ -120,13 +123,15 @@ def correct_clocks(readings: pd.DataFrame, explicit: dict[str, float], span_s: t
     kit_code = _codes(readings["kit"]) if len(readings) else np.array([], np.int64)
     seq = readings["seq"].to_numpy(np.int64)
     if not by_group_then(kit_code, seq):
-        readings = readings.iloc[np.lexsort((seq, kit_code))]
+        order = np.lexsort((seq, kit_code))
+        readings, kit_code = readings.iloc[order], kit_code[order]
     readings = readings.reset_index(drop=True)
     synced = is_synced(readings["clk"])
-    run = runs(readings, synced)
+    run = runs(readings, synced, kit_code)
     offset = np.zeros(len(readings))
     method = np.zeros(len(readings), dtype=np.int8)  # METHODS index; 0 synced
-    ref_t, ref_v = reference_series(readings, field, synced)
+    # The reference is only for runs to line up: a walk whose kits were all synchronised needs none.
+    ref_t, ref_v = reference_series(readings, field, synced, kit_code) if (run >= 0).any() else (np.array([]), np.array([]))
     centre_true = (span_s[0] + span_s[1]) / 2
     ts_all = readings["ts"].to_numpy(np.int64)
     seq_all = readings["seq"].to_numpy(np.int64)
