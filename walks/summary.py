@@ -146,6 +146,14 @@ class _Sorted:
         out[has] = (decode(self.key[start + (n - 1) // 2] & self.mask) + decode(self.key[start + n // 2] & self.mask)) / 2
         return out
 
+    def sums(self, decode) -> np.ndarray:
+        """Each group's sum (0 for an empty one), over the values in the sorted keys' order."""
+        has = self.n > 0
+        out = np.zeros(len(self.n))
+        if has.any():  # consecutive starts of the groups with values: each sum runs to the next one's start
+            out[has] = np.add.reduceat(decode(self.key & self.mask), self.start[:-1][has])
+        return out
+
     def maxima(self, decode) -> np.ndarray:
         has = self.n > 0
         out = np.full(len(self.n), np.nan)
@@ -192,7 +200,7 @@ def _pollutant(segment: np.ndarray, pair: np.ndarray, v: np.ndarray, n_segments:
     n = by_segment.n
     median = by_segment.medians(decode)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.bincount(segment, weights=v, minlength=n_segments) / n
+        mean = by_segment.sums(decode) / n  # from the sorted keys: a sum per segment's stretch of them
     # Each kit's own median on each segment: a (segment, kit) table, NaN where the kit did not read there.
     kit_medians = by_kit.medians(decode).reshape(n_segments, n_kits)
     kits = (by_kit.n.reshape(n_segments, n_kits) > 0).sum(axis=1)
