@@ -73,3 +73,17 @@ def test_texts_of_any_width_and_script_come_back_whole_and_padding_is_dropped():
     codes = np.array([5, 0, 2, 3, 1, 4, 2, -1])
     row = lines([rowtext.take(cells, codes), rowtext.constant("|", len(codes)), rowtext.integers(np.arange(len(codes)))])
     assert row == [f"{texts[c]}|{i}" for i, c in enumerate(codes)]
+
+
+def test_a_table_of_empty_texts_has_no_width_and_gives_empty_cells():
+    cells = rowtext.table(["", ""])
+    assert cells.shape == (0, 2)
+    assert rowtext.join([rowtext.take(cells, np.array([1, 0])), rowtext.constant(";", 2)]) == b";;"
+
+
+def test_a_column_too_large_for_exact_decimals_is_written_value_by_value_by_the_writer():
+    from walks.outputs import _rounded
+
+    assert rowtext.exact(np.array([1.5, np.nan]), 6) and not rowtext.exact(np.array([1.5, 1e12]), 6)
+    column = _rounded(np.array([1e12, 2.5]), 6)
+    assert rowtext.join([column.cells(slice(0, 2)), rowtext.constant("\n", 2)]) == b"1000000000000\n2.5\n"

@@ -133,8 +133,7 @@ def _rounded(values: np.ndarray, places: int) -> _Coded | _Formatted:
     """Floats rounded to ``places`` decimals, written without trailing zeros (and never in
     exponent form, so 0.00001 stays 0.00001)."""
     v = np.asarray(values, dtype=float)
-    scaled = np.abs(v * 10.0**places)
-    if np.any(scaled[np.isfinite(scaled)] >= rowtext.EXACT):  # beyond exact decimals: value by value
+    if not rowtext.exact(v, places):  # beyond exact decimals: value by value
         return _numbers(np.round(v, places))
     return _Formatted(v, lambda part, missing: rowtext.decimals(part, places, missing))
 

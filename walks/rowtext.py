@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["PAD", "constant", "decimals", "integers", "iso_times", "join", "table", "take"]
+__all__ = ["EXACT", "PAD", "constant", "decimals", "exact", "integers", "iso_times", "join", "table", "take"]
 
 PAD = 0xFF  # never a byte of UTF-8 text, so it can be dropped wherever it is
 _PAD_BYTES = bytes([PAD])
@@ -28,11 +28,11 @@ _DIGITS = np.frombuffer(b"0123456789", dtype=np.uint8)
 def table(texts: Sequence[str]) -> np.ndarray:
     """The texts as a ``(width, len(texts))`` cell table, each column one text's UTF-8 bytes."""
     encoded = [t.encode("utf-8") for t in texts]
-    width = max((len(b) for b in encoded), default=0)
-    out = np.full((len(encoded), width), PAD, dtype=np.uint8)
-    for i, b in enumerate(encoded):
-        out[i, : len(b)] = np.frombuffer(b, dtype=np.uint8)
-    return np.ascontiguousarray(out.T)
+    lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+    width = int(lengths.max()) if len(encoded) else 0
+    # Fixed-width bytes in one go (numpy pads them with NUL), then PAD past each text's own length.
+    fixed = np.array(encoded, dtype=f"S{max(width, 1)}").view(np.uint8).reshape(len(encoded), max(width, 1))[:, :width]
+    return np.ascontiguousarray(np.where(np.arange(width)[None, :] < lengths[:, None], fixed, np.uint8(PAD)).T)
 
 
 def take(cells: np.ndarray, codes: np.ndarray) -> np.ndarray:
@@ -112,6 +112,13 @@ def integers(values: np.ndarray) -> np.ndarray:
 # Beyond this a float's multiple of 10**places is no longer an exact integer; the caller formats
 # such columns value by value.
 EXACT = 2.0**53
+
+
+def exact(values: np.ndarray, places: int) -> bool:
+    """Whether every finite value, rounded to ``places`` decimals, is an exact multiple of
+    10**-places that ``decimals`` can write."""
+    scaled = np.abs(np.rint(np.asarray(values, dtype=float) * 10.0**places))
+    return not np.any(scaled[np.isfinite(scaled)] >= EXACT)
 
 
 def decimals(values: np.ndarray, places: int, missing_text: str = "") -> np.ndarray | None:
