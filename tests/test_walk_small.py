@@ -21,11 +21,13 @@ def _lon(metres_east: float) -> float:
     return LON + metres_east / M_PER_DEG_LON
 
 
-def _walk(folder):
+def _walk(folder, ash_strays_m: float = 0.0):
+    """The walk; ``ash_strays_m``: how far north of the route Ash's last reading was taken."""
     (folder / "pulls").mkdir()
     (folder / "route.geojson").write_text(json.dumps({"type": "LineString", "coordinates": [[LON, LAT], [_lon(1000), LAT]]}))
     # Ash's kit has its own GPS; Birch's kit has none, and Birch's phone recorded two fixes.
-    write_csv("walk-a", [{"ts": T0 + 10 * i, "seq": 1 + i, "clk": "gps", "pm25": 10.0 + i, "lat": LAT, "lon": round(_lon(10 * i), 7),
+    write_csv("walk-a", [{"ts": T0 + 10 * i, "seq": 1 + i, "clk": "gps", "pm25": 10.0 + i,
+                          "lat": round(LAT + (ash_strays_m / 111_195 if i == 2 else 0), 7), "lon": round(_lon(10 * i), 7),
                           "flags": []} for i in range(3)], folder / "pulls" / "walk-a-20260516T100000Z.csv")
     write_csv("walk-b", [{"ts": T0 + 5 + 5 * i, "seq": 7 + i, "clk": "ntp", "pm25": 20.0, "flags": ["rh_high"] if i == 1 else []}
                          for i in range(3)], folder / "pulls" / "walk-b-20260516T100000Z.csv")
@@ -97,3 +99,12 @@ def test_the_summary_of_a_hand_built_walk_counts_every_reading_and_the_segments_
     assert stats.loc[2, "pm25_band"] == "low" and bool(stats.loc[2, "pm25_who_exceeded"]) is True
     assert stats.loc[1, "pm25_n"] == 0 and np.isnan(stats.loc[1, "pm25_median"])
     assert len(walk.segments) == 20
+
+
+def test_a_reading_off_the_route_is_published_and_counted_but_left_out_of_the_segments_figures(tmp_path):
+    walk = _walk(tmp_path, ash_strays_m=200)  # beyond the default 50 m from the route
+    assert walk.summary["readings"]["off_route"] == 1 and walk.summary["readings"]["published"] == 6
+    assert walk.readings["segment"].tolist() == [0, 0, -1, 2, 2, 2]
+    stats = walk.stats.set_index("segment")
+    assert stats.loc[0, ["pm25_n", "pm25_median", "pm25_mean", "pm25_max", "pm25_kits"]].tolist() == [2, 10.5, 10.5, 11.0, 1]
+    assert stats.loc[2, ["pm25_n", "pm25_median", "pm25_kits"]].tolist() == [3, 20.0, 1]

@@ -317,7 +317,6 @@ def assemble(plan: WalkPlan, inputs: Inputs, progress: Progress = _quiet) -> Wal
             segment, distance = segment[order], distance[order]
         rows = row[pub]
         placed = ~np.isnan(p_lat)
-        on_route = placed & (segment >= 0)
         counts["published"] = len(pub)
         counts["published_placed"] = int(placed.sum())
         counts["off_route"] = int((placed & (segment < 0)).sum())
@@ -327,8 +326,8 @@ def assemble(plan: WalkPlan, inputs: Inputs, progress: Progress = _quiet) -> Wal
         candidates = [c for c in candidates if c not in ("lat", "lon") and table[c].dtype.kind == "f"]
         taken = _gather_all({c: table[c] for c in ("kit", "ts", "clk", *candidates, "flags")}, rows if len(rows) else np.arange(0), pool)
         pollutants = tuple(p for p in POLLUTANTS if p in taken)  # every source gives them as floats (readings_frame)
-        stats = segment_stats(pd.DataFrame({"segment": segment[on_route], "kit": p_who[on_route],
-                                            **{p: taken[p][on_route] for p in pollutants}}, copy=False),
+        # Every published reading: the statistics leave out those off the route (and unplaced), segment -1.
+        stats = segment_stats(pd.DataFrame({"segment": segment, "kit": p_who, **{p: taken[p] for p in pollutants}}, copy=False),
                               len(segments), pollutants=pollutants)
 
         progress("corrections")

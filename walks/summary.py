@@ -91,7 +91,7 @@ def segment_stats(points: pd.DataFrame, n_segments: int, pollutants: tuple[str, 
     every = bool(on.all())  # the walk build hands over only readings on the route: nothing to leave out
     kit = np.asarray(points["kit"])
     if kit.dtype.kind in "iu" and (not len(kit) or kit.min() >= 0):
-        kit = kit.astype(np.int64)  # already integer codes (the walk build's participant numbers)
+        kit = kit.astype(np.int64, copy=False)  # already integer codes (the walk build's participant numbers)
     else:
         kit = pd.factorize(kit)[0]
     # Small integers: the sort keys below are built from these, gathered in value order. Each
