@@ -177,12 +177,19 @@ def _value_codes(v: np.ndarray, segment: np.ndarray, pair: np.ndarray):
         head = v[:1024]  # a glance first: most columns that are not whole numbers fail on their first values
         if not np.array_equal(np.rint(head * scale) / scale, head):
             continue
-        q = np.rint(v * scale)
-        if np.array_equal(q / scale, v):
-            q0, span = q.min(), q.max() - q.min()
+        # The integers in 32 bits straight away: one that does not fit comes back wrong from the
+        # cast and fails the exactness check like any value with more decimals.
+        q = v * scale
+        np.rint(q, out=q)
+        with np.errstate(invalid="ignore"):
+            codes = q.astype(np.int32)
+        if np.array_equal(codes / scale, v):
+            q0 = int(codes.min())
+            span = int(codes.max()) - q0
             if span < 2**31:
-                return ((q - q0).astype(np.int32), (lambda c, q0=q0, scale=scale: (c + q0) / scale),
-                        max(1, int(span).bit_length()), segment, pair)
+                codes -= np.int32(q0)
+                return (codes, (lambda c, q0=q0, scale=scale: (c + q0) / scale),
+                        max(1, span.bit_length()), segment, pair)
     order = np.argsort(v)
     sorted_v = v[order]
     return np.arange(len(v), dtype=np.int64), (lambda c: sorted_v[c]), max(1, len(v).bit_length()), segment[order], pair[order]
