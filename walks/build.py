@@ -244,7 +244,7 @@ def assemble(plan: WalkPlan, inputs: Inputs, progress: Progress = _quiet) -> Wal
     true time, position, the row of the loaded table); the measured values are taken from
     the loaded table once, for the published rows, at the end.
     """
-    from .calibrate import apply_calibration, apply_ratios, colocation_ratios, humidity_correction
+    from .calibrate import colocation_ratios
     from .summary import route_summary, segment_stats
 
     table = inputs.readings
@@ -327,8 +327,11 @@ def assemble(plan: WalkPlan, inputs: Inputs, progress: Progress = _quiet) -> Wal
         taken = _gather_all({c: table[c] for c in ("kit", "ts", "clk", *candidates, "flags")}, rows if len(rows) else np.arange(0), pool)
         pollutants = tuple(p for p in POLLUTANTS if p in taken)  # every source gives them as floats (readings_frame)
         # Every published reading: the statistics leave out those off the route (and unplaced), segment -1.
-        stats = segment_stats(pd.DataFrame({"segment": segment, "kit": p_who, **{p: taken[p] for p in pollutants}}, copy=False),
-                              len(segments), pollutants=pollutants)
+        # They need nothing of what follows, and what follows nothing of them: on a long walk they
+        # are worked out beside it.
+        on_segments = (pd.DataFrame({"segment": segment, "kit": p_who, **{p: taken[p] for p in pollutants}}, copy=False),
+                       len(segments))
+        stats_job = pool.submit(segment_stats, *on_segments, pollutants=pollutants) if pool is not None else None
 
         progress("corrections")
         # lat and lon are the walk's positions, measured by the kit or not: always columns.
@@ -345,9 +348,34 @@ def assemble(plan: WalkPlan, inputs: Inputs, progress: Progress = _quiet) -> Wal
                             "position_source": pd.Categorical.from_codes(source_code[p_who], categories=["gpx", "kit_gps"]),
                             "segment": segment, "route_distance_m": np.where(np.isfinite(distance), distance, np.nan)},
                            copy=False)
+        out, calibration, observations, obs_summary = _extras(plan, inputs, out, placed, segment, colocation, progress)
+        stats = stats_job.result() if stats_job is not None else segment_stats(*on_segments, pollutants=pollutants)
     finally:
         if pool is not None:
             pool.shutdown()
+    per_who = np.bincount(p_who, minlength=len(names))
+    summary = {
+        "readings": counts,
+        "participants": [{"pseudonym": p.pseudonym, "kit": p.kit, "positions": position_source[i], "readings": int(per_who[i])}
+                         for i, p in enumerate(plan.participants)],
+        "clocks": _synced(keys, who, plan) + [_clock_entry(names[kit_of[r.kit]], r.kit, r.method, r.offset_s, r.estimate, r.readings,
+                                                           r.seq_first, r.seq_last) for r in clock_runs],
+        "calibration": calibration,
+        "colocation": colocation,
+        "humidity": {"correction": plan.humidity.correction, "kappa": plan.humidity.kappa},
+        "route": {"length_m": float(segments.cuts_m[-1]), **route_summary(stats)},
+        "observations": obs_summary,
+        "provenance": inputs.provenance,
+    }
+    return Walk(plan, out, fields, segments, stats, observations, summary)
+
+
+def _extras(plan: WalkPlan, inputs: Inputs, out: pd.DataFrame, placed: np.ndarray, segment: np.ndarray,
+            colocation: dict[str, Any], progress: Progress) -> tuple[pd.DataFrame, list[dict[str, Any]], pd.DataFrame, dict[str, Any]]:
+    """The published readings with the walk's corrections as extra columns, and the observations
+    attached to them: (readings, calibration applied, observations, their summary)."""
+    from .calibrate import apply_calibration, apply_ratios, humidity_correction
+
     calibration: list[dict[str, Any]] = []
     if any(inputs.fits.values()):
         out, calibration = apply_calibration(out, inputs.fits)
@@ -370,21 +398,7 @@ def assemble(plan: WalkPlan, inputs: Inputs, progress: Progress = _quiet) -> Wal
             observations = observations.assign(segment=segment[observations["point"].to_numpy(np.int64)])
         obs_summary = {"given": len(inputs.observations), "attached": len(observations), "unattached": attached.unattached}
 
-    per_who = np.bincount(p_who, minlength=len(names))
-    summary = {
-        "readings": counts,
-        "participants": [{"pseudonym": p.pseudonym, "kit": p.kit, "positions": position_source[i], "readings": int(per_who[i])}
-                         for i, p in enumerate(plan.participants)],
-        "clocks": _synced(keys, who, plan) + [_clock_entry(names[kit_of[r.kit]], r.kit, r.method, r.offset_s, r.estimate, r.readings,
-                                                           r.seq_first, r.seq_last) for r in clock_runs],
-        "calibration": calibration,
-        "colocation": colocation,
-        "humidity": {"correction": plan.humidity.correction, "kappa": plan.humidity.kappa},
-        "route": {"length_m": float(segments.cuts_m[-1]), **route_summary(stats)},
-        "observations": obs_summary,
-        "provenance": inputs.provenance,
-    }
-    return Walk(plan, out, fields, segments, stats, observations, summary)
+    return out, calibration, observations, obs_summary
 
 
 def _clock_entry(participant: str, kit: str, method: str, offset_s: float, estimate, readings: int, seq_first: int,
