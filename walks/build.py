@@ -158,21 +158,21 @@ def _pool(workers: int):
     return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork"))
 
 
-def _fixes(plan: WalkPlan, who: np.ndarray, t: np.ndarray, rows: np.ndarray, table: pd.DataFrame,
-           tracks: dict[str, Track]) -> tuple[tuple[np.ndarray, ...], list[str]]:
+def _phone_fixes(plan: WalkPlan, tracks: dict[str, Track]) -> tuple[np.ndarray, ...]:
+    """The fixes (participant number, t, lat, lon) of every participant's phone track, by participant."""
+    parts = [(np.full(len(tracks[p.pseudonym]), i, np.int64), tracks[p.pseudonym].t, tracks[p.pseudonym].lat,
+              tracks[p.pseudonym].lon) for i, p in enumerate(plan.participants) if p.pseudonym in tracks]
+    return tuple(np.concatenate([part[k] for part in parts]) if parts else np.array([]) for k in range(4))
+
+
+def _fixes(phones: tuple[np.ndarray, ...], sources: list[str], who: np.ndarray, t: np.ndarray, rows: np.ndarray,
+           table: pd.DataFrame) -> tuple[np.ndarray, ...]:
     """Each participant's fixes (participant number, t, lat, lon), by participant: their phone's
-    track, else their kit's own GPS fixes among the readings (``who``, ``t``, ``rows`` of the loaded table)."""
-    parts: list[tuple[np.ndarray, ...]] = []
-    used = []
-    for i, p in enumerate(plan.participants):
-        if p.pseudonym in tracks:
-            track = tracks[p.pseudonym]
-            parts.append((np.full(len(track), i, np.int64), track.t, track.lat, track.lon))
-            used.append("gpx")
-        else:
-            used.append("kit_gps")
-    if "lat" in table and "lon" in table and "kit_gps" in used:
-        own = np.flatnonzero(np.array([how == "kit_gps" for how in used])[who])
+    (``phones``, _phone_fixes), else their kit's own GPS fixes among the readings (``who``, ``t``,
+    ``rows`` of the loaded table; ``sources``: each participant's "gpx" or "kit_gps")."""
+    parts = [phones] if len(phones[0]) else []
+    if "lat" in table and "lon" in table and "kit_gps" in sources:
+        own = np.flatnonzero(np.array([how == "kit_gps" for how in sources])[who])
         at = rows[own]
         lat, lon = table["lat"].to_numpy(float)[at], table["lon"].to_numpy(float)[at]
         bad = np.zeros(len(at), dtype=bool)
@@ -181,13 +181,13 @@ def _fixes(plan: WalkPlan, who: np.ndarray, t: np.ndarray, rows: np.ndarray, tab
             bad = np.isin(table["flags"].cat.codes.to_numpy()[at], stale)
         good = ~np.isnan(lat) & ~np.isnan(lon) & ~bad
         parts.append((who[own[good]], t[own[good]], lat[good], lon[good]))
-    columns = [np.concatenate([p[k] for p in parts]) if parts else np.array([]) for k in range(4)]
+    columns = parts[0] if len(parts) == 1 else [np.concatenate([p[k] for p in parts]) if parts else np.array([]) for k in range(4)]
     fixes = (columns[0].astype(np.int64, copy=False), columns[1].astype(np.int64, copy=False),
              columns[2].astype(float, copy=False), columns[3].astype(float, copy=False))
     if not ascending(fixes[0]):  # phones' tracks, then kits' own fixes: by participant
         by_who = np.argsort(fixes[0], kind="stable")
         fixes = tuple(f[by_who] for f in fixes)
-    return fixes, used
+    return fixes
 
 
 def _participant_numbers(kit: pd.Series, kits: list[str]) -> np.ndarray:
@@ -254,38 +254,43 @@ def assemble(plan: WalkPlan, inputs: Inputs, progress: Progress = _quiet) -> Wal
     kit_of = {p.kit: i for i, p in enumerate(plan.participants)}
     explicit = {p.kit: -float(p.clock_offset_s) for p in plan.participants if p.clock_offset_s is not None}
 
-    progress("clocks")
-    keys = pd.DataFrame({"kit": table["kit"], "ts": table["ts"], "clk": table["clk"], "seq": table["seq"],
-                         "row": np.arange(len(table))})
-    if "pm25" in table:
-        keys["pm25"] = table["pm25"]
-    keys, clock_runs = correct_clocks(keys, explicit, (start, end), plan.readings.search_h * 3600)
-    # From here on, columns as arrays (one per key, in the keys' order: by kit, then seq): masks and
-    # gathers on arrays cost a fraction of the same on DataFrames.
-    who = _participant_numbers(keys["kit"], [p.kit for p in plan.participants])
-    t = keys["t"].to_numpy(np.int64)
-    row = keys["row"].to_numpy(np.int64)
-    in_span = (t >= start * _NS) & (t < end * _NS)
-    in_walk = (t >= walk_start * _NS) & (t < walk_end * _NS)
-    counts: dict[str, Any] = {"found": len(keys), "outside_walk": int((~in_span).sum()),
-                              "colocation": int((in_span & ~in_walk).sum()), "in_walk": int(in_walk.sum())}
-
-    colocation: dict[str, Any] = {}
-    if plan.colocation is not None:
-        c0, c1 = (int(m.timestamp()) * _NS for m in plan.utc_window(plan.colocation))
-        near = np.flatnonzero(in_span)
-        colocation = colocation_ratios(pd.DataFrame({"kit": keys["kit"].to_numpy()[near], "t": t[near],
-                                                     **_take(table, row[near], ("pm1", "pm25", "pm10"))}), c0, c1,
-                                       fields=tuple(f for f in ("pm1", "pm25", "pm10") if f in table))
-
-    # Placing and filtering readings are each participant's own business: the walk is cut into
-    # two runs of whole participants and each is done on its own core.
-    pool = ThreadPoolExecutor(max_workers=2) if len(t) >= CHUNK_MIN else None
+    # The phones' fixes in one table, on a second thread while the clocks are put right: they are
+    # the phones' own times, which no kit's clock changes.
+    pool = ThreadPoolExecutor(max_workers=2) if len(table) >= CHUNK_MIN else None
     try:
+        phones = pool.submit(_phone_fixes, plan, inputs.tracks) if pool is not None else None
+        progress("clocks")
+        keys = pd.DataFrame({"kit": table["kit"], "ts": table["ts"], "clk": table["clk"], "seq": table["seq"],
+                             "row": np.arange(len(table))})
+        if "pm25" in table:
+            keys["pm25"] = table["pm25"]
+        keys, clock_runs = correct_clocks(keys, explicit, (start, end), plan.readings.search_h * 3600)
+        # From here on, columns as arrays (one per key, in the keys' order: by kit, then seq): masks and
+        # gathers on arrays cost a fraction of the same on DataFrames.
+        who = _participant_numbers(keys["kit"], [p.kit for p in plan.participants])
+        t = keys["t"].to_numpy(np.int64)
+        row = keys["row"].to_numpy(np.int64)
+        in_span = (t >= start * _NS) & (t < end * _NS)
+        in_walk = (t >= walk_start * _NS) & (t < walk_end * _NS)
+        counts: dict[str, Any] = {"found": len(keys), "outside_walk": int((~in_span).sum()),
+                                  "colocation": int((in_span & ~in_walk).sum()), "in_walk": int(in_walk.sum())}
+
+        colocation: dict[str, Any] = {}
+        if plan.colocation is not None:
+            c0, c1 = (int(m.timestamp()) * _NS for m in plan.utc_window(plan.colocation))
+            near = np.flatnonzero(in_span)
+            colocation = colocation_ratios(pd.DataFrame({"kit": keys["kit"].to_numpy()[near], "t": t[near],
+                                                         **_take(table, row[near], ("pm1", "pm25", "pm10"))}), c0, c1,
+                                           fields=tuple(f for f in ("pm1", "pm25", "pm10") if f in table))
+
+        # Placing and filtering readings are each participant's own business: the walk is cut into
+        # two runs of whole participants and each is done on its own core.
         progress("positions, privacy, segments")
         walk = np.flatnonzero(in_walk)  # the walk's readings, as positions in the keys
         w_who, w_t = who[walk], t[walk]
-        fixes, position_source = _fixes(plan, w_who, w_t, row[walk], table, inputs.tracks)
+        position_source = ["gpx" if p.pseudonym in inputs.tracks else "kit_gps" for p in plan.participants]
+        fixes = _fixes(phones.result() if phones is not None else _phone_fixes(plan, inputs.tracks), position_source,
+                       w_who, w_t, row[walk], table)
         zones = [Zone(z.lat, z.lon, z.radius_m) for z in plan.privacy_zones]
         segments = split_route(*inputs.route, every_m=plan.route.segment_m,
                                stops=[(s.name, s.lat, s.lon) for s in plan.route.stops] or None)
