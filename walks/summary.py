@@ -42,8 +42,6 @@ is the writer's job.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 
@@ -211,9 +209,10 @@ def _pollutant(segment: np.ndarray, pair: np.ndarray, v: np.ndarray, n_segments:
     # Each kit's own median on each segment: a (segment, kit) table, NaN where the kit did not read there.
     kit_medians = by_kit.medians(decode).reshape(n_segments, n_kits)
     kits = (by_kit.n.reshape(n_segments, n_kits) > 0).sum(axis=1)
-    with np.errstate(invalid="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: segments nobody passed
-        spread = np.nanmax(kit_medians, axis=1) - np.nanmin(kit_medians, axis=1)
+    # fmax and fmin pass over NaN (a kit that was not there) and give NaN for a segment nobody
+    # passed, with no warning: nanmax's would need warnings.catch_warnings, which is not safe on
+    # threads (the pollutants run on several).
+    spread = np.fmax.reduce(kit_medians, axis=1) - np.fmin.reduce(kit_medians, axis=1)
     spread = np.where(kits >= 2, spread, np.nan)
     route_median = np.nanmedian(median) if (n > 0).any() else np.nan
     columns: dict = {f"{p}_n": n.astype(np.int64), f"{p}_median": median, f"{p}_mean": mean,
