@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from walks.align import place_readings
+from walks.align import REASONS, place_readings, positions
 
 S = 1_000_000_000  # ns
 
@@ -120,3 +120,28 @@ def test_readings_and_fixes_of_many_kits_in_any_order_are_placed_as_if_sorted(rn
     got = place_readings(readings.iloc[shuffle].reset_index(drop=True), fixes.iloc[fix_shuffle].reset_index(drop=True)).readings
     pd.testing.assert_frame_equal(got, expected.iloc[shuffle].reset_index(drop=True))
     assert list(expected["position"][:7]) == ["off_track", "fix", "interpolated", "interpolated", "gap", "interpolated", "off_track"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(rnd=st.randoms(use_true_random=False))
+def test_the_fix_a_reading_is_at_is_the_fix_whose_place_it_takes(rnd):
+    kits, fixes_t = [], []
+    for k in range(3):
+        times = sorted(rnd.sample(range(0, 200), rnd.randint(1, 12)))
+        fixes_t += [(k, s) for s in times]
+    rnd.shuffle(fixes_t)
+    fk = np.array([k for k, _ in fixes_t])
+    ft = np.array([s for _, s in fixes_t], dtype=np.int64) * S
+    flat = np.array([50.0 + rnd.random() for _ in fixes_t])
+    flon = np.array([rnd.random() for _ in fixes_t])
+    flat[rnd.randrange(len(flat))] = np.nan  # a fix without coordinates is no fix
+    readings = [(rnd.randrange(3), rnd.randrange(-20, 220)) for _ in range(40)]
+    kit = np.array([k for k, _ in readings])
+    t = np.array([s for _, s in readings], dtype=np.int64) * S
+    lat, lon, reason, at_fix = positions(kit, t, fk, ft, flat, flon, tolerance_s=10, max_gap_s=30, which_fix=True)
+    on_fix = np.isin(reason, [REASONS.index("fix"), REASONS.index("nearest")])
+    assert ((at_fix >= 0) == on_fix).all()
+    i = at_fix[on_fix]
+    assert (fk[i] == kit[on_fix]).all() and (lat[on_fix] == flat[i]).all() and (lon[on_fix] == flon[i]).all()
+    assert (ft[i][reason[on_fix] == REASONS.index("fix")] == t[on_fix][reason[on_fix] == REASONS.index("fix")]).all()
+    assert positions(kit, t, fk, ft, flat, flon, tolerance_s=10, max_gap_s=30)[0].tobytes() == lat.tobytes()

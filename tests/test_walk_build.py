@@ -109,6 +109,31 @@ def test_cutting_the_walk_into_halves_for_two_cores_changes_nothing(simulated, m
     assert json.dumps(halves.summary, default=str) == json.dumps(whole.summary, default=str)
 
 
+def test_readings_at_a_phone_fix_take_the_fixs_place_on_the_route_as_matching_them_would_give(simulated, monkeypatch):
+    import walks.build as build
+
+    folder, _, _, _ = simulated
+    plan = load_plan(folder / "walk.toml")
+    inputs = load_inputs(plan, PullSource(plan.path(plan.readings.folder)))
+    monkeypatch.setattr(build, "CHUNK_MIN", 10**12)  # every published reading matched to the route itself
+    itself = assemble(plan, inputs)
+    monkeypatch.setattr(build, "CHUNK_MIN", 10)  # the phones' fixes matched ahead, on a second thread
+    monkeypatch.setattr(build, "MATCH_FIXES_UP_TO", 10**9)
+    ahead, real = [], build._on_route
+
+    def on_route(segments, lat, lon, at_phone, phone_match, max_distance_m):
+        ahead.append((phone_match is not None, int((at_phone >= 0).sum()), len(at_phone)))
+        return real(segments, lat, lon, at_phone, phone_match, max_distance_m)
+
+    monkeypatch.setattr(build, "_on_route", on_route)
+    matched = assemble(plan, inputs)
+    [(used, at_fixes, published)] = ahead
+    assert used and 0 < at_fixes < published  # some at a phone's fix, the others (the kit with its own GPS) not
+    pd.testing.assert_frame_equal(matched.readings, itself.readings)
+    pd.testing.assert_frame_equal(matched.stats, itself.stats)
+    assert json.dumps(matched.summary, default=str) == json.dumps(itself.summary, default=str)
+
+
 def test_the_provenance_names_every_input_file_with_the_sha256_of_its_bytes(simulated):
     import hashlib
 

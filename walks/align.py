@@ -88,14 +88,18 @@ def _codes(kit: np.ndarray, fix_kit: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
 
 def positions(kit, t, fix_kit, fix_t, fix_lat, fix_lon, tolerance_s: float = 10.0,
-              max_gap_s: float = 60.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """place_readings on columns: (lat, lon, reason code into REASONS) per reading.
+              max_gap_s: float = 60.0, which_fix: bool = False):
+    """place_readings on columns: (lat, lon, reason code into REASONS) per reading; with
+    ``which_fix``, a fourth column: the index among the fixes given of the fix whose position a
+    reading takes as it is (a ``fix`` or ``nearest`` reading), -1 for the others.
 
     ``t`` and ``fix_t`` are int64 ns; kits are any hashable values, shared between the two.
     """
     good = ~(np.isnan(fix_lat) | np.isnan(fix_lon))
+    source = np.arange(len(fix_t)) if which_fix else None  # each fix's index among those given, as they move
     if not good.all():
         fix_kit, fix_t, fix_lat, fix_lon = fix_kit[good], fix_t[good], fix_lat[good], fix_lon[good]
+        source = source[good] if source is not None else None
     code, fcode, n_kits = _codes(np.asarray(kit), np.asarray(fix_kit))
     ft, flat, flon = fix_t, fix_lat, fix_lon
     # Fixes by kit (a walk's already are: then nothing moves), and readings too, so that each
@@ -104,6 +108,7 @@ def positions(kit, t, fix_kit, fix_t, fix_lat, fix_lon, tolerance_s: float = 10.
     if not ascending(fcode):
         by_kit = np.argsort(fcode, kind="stable")
         fcode, ft, flat, flon = fcode[by_kit], ft[by_kit], flat[by_kit], flon[by_kit]
+        source = source[by_kit] if source is not None else None
     fix_bounds = np.searchsorted(fcode, np.arange(n_kits + 1))
     n = len(t)
     order = None
@@ -113,21 +118,30 @@ def positions(kit, t, fix_kit, fix_t, fix_lat, fix_lon, tolerance_s: float = 10.
     bounds = np.searchsorted(code, np.arange(n_kits + 1))
     lat, lon = np.full(n, np.nan), np.full(n, np.nan)
     reason = np.full(n, _CODE["no_fixes"], dtype=np.int8)
+    at_fix = np.full(n, -1, dtype=np.int64) if which_fix else None
     for k in np.flatnonzero(np.diff(bounds)).tolist():
         a, b, f0, f1 = bounds[k], bounds[k + 1], fix_bounds[k], fix_bounds[k + 1]
         if f1 == f0:
             continue  # the kit has no fix: no_fixes
         times, la, lo = ft[f0:f1], flat[f0:f1], flon[f0:f1]
+        mine = source[f0:f1] if source is not None else None
         if not ascending(times):  # a kit's fixes out of time order: put in order
             inner = np.argsort(times, kind="stable")
             times, la, lo = times[inner], la[inner], lo[inner]
-        lat[a:b], lon[a:b], reason[a:b] = _place_kit(t[a:b], times, la, lo, tolerance_s, max_gap_s)
-    lat, lon, reason = unsorted(order, lat, lon, reason)  # back to the readings' own order
-    return lat, lon, reason
+            mine = mine[inner] if mine is not None else None
+        lat[a:b], lon[a:b], reason[a:b], taken = _place_kit(t[a:b], times, la, lo, tolerance_s, max_gap_s)
+        if at_fix is not None:
+            at_fix[a:b] = np.where((reason[a:b] == _CODE["fix"]) | (reason[a:b] == _CODE["nearest"]), mine[taken], -1)
+    if at_fix is None:
+        lat, lon, reason = unsorted(order, lat, lon, reason)  # back to the readings' own order
+        return lat, lon, reason
+    lat, lon, reason, at_fix = unsorted(order, lat, lon, reason, at_fix)
+    return lat, lon, reason, at_fix
 
 
-def _place_kit(t, ft, flat, flon, tolerance_s: float, max_gap_s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """positions for one kit's readings ``t`` from its fixes (``ft`` sorted, at least one)."""
+def _place_kit(t, ft, flat, flon, tolerance_s: float, max_gap_s: float) -> tuple[np.ndarray, ...]:
+    """positions for one kit's readings ``t`` from its fixes (``ft`` sorted, at least one), and
+    for each reading the fix its position starts from (its own, for a fix or nearest reading)."""
     n, n_fix = len(t), len(ft)
     # The as-of join: the latest fix at or before each reading, by one binary search of them all.
     prev = np.searchsorted(ft, t, side="right") - 1
@@ -158,4 +172,4 @@ def _place_kit(t, ft, flat, flon, tolerance_s: float, max_gap_s: float) -> tuple
     unplaced = reason >= len(PLACED)
     lat[unplaced] = np.nan
     lon[unplaced] = np.nan
-    return lat, lon, reason
+    return lat, lon, reason, a

@@ -167,10 +167,11 @@ def _phone_fixes(plan: WalkPlan, tracks: dict[str, Track]) -> tuple[np.ndarray, 
 
 def _fixes(phones: tuple[np.ndarray, ...], sources: list[str], who: np.ndarray, t: np.ndarray, rows: np.ndarray,
            table: pd.DataFrame) -> tuple[np.ndarray, ...]:
-    """Each participant's fixes (participant number, t, lat, lon), by participant: their phone's
-    (``phones``, _phone_fixes), else their kit's own GPS fixes among the readings (``who``, ``t``,
-    ``rows`` of the loaded table; ``sources``: each participant's "gpx" or "kit_gps")."""
-    parts = [phones] if len(phones[0]) else []
+    """Each participant's fixes (participant number, t, lat, lon, index among ``phones`` or -1), by
+    participant: their phone's (``phones``, _phone_fixes), else their kit's own GPS fixes among the
+    readings (``who``, ``t``, ``rows`` of the loaded table; ``sources``: each participant's "gpx" or
+    "kit_gps")."""
+    parts = [(*phones, np.arange(len(phones[0])))] if len(phones[0]) else []
     if "lat" in table and "lon" in table and "kit_gps" in sources:
         own = np.flatnonzero(np.array([how == "kit_gps" for how in sources])[who])
         at = rows[own]
@@ -180,10 +181,10 @@ def _fixes(phones: tuple[np.ndarray, ...], sources: list[str], who: np.ndarray, 
             stale = np.flatnonzero(table["flags"].cat.categories.str.contains("gps_stale", regex=False))
             bad = np.isin(table["flags"].cat.codes.to_numpy()[at], stale)
         good = ~np.isnan(lat) & ~np.isnan(lon) & ~bad
-        parts.append((who[own[good]], t[own[good]], lat[good], lon[good]))
-    columns = parts[0] if len(parts) == 1 else [np.concatenate([p[k] for p in parts]) if parts else np.array([]) for k in range(4)]
+        parts.append((who[own[good]], t[own[good]], lat[good], lon[good], np.full(int(good.sum()), -1)))
+    columns = parts[0] if len(parts) == 1 else [np.concatenate([p[k] for p in parts]) if parts else np.array([]) for k in range(5)]
     fixes = (columns[0].astype(np.int64, copy=False), columns[1].astype(np.int64, copy=False),
-             columns[2].astype(float, copy=False), columns[3].astype(float, copy=False))
+             columns[2].astype(float, copy=False), columns[3].astype(float, copy=False), columns[4].astype(np.int64, copy=False))
     if not ascending(fixes[0]):  # phones' tracks, then kits' own fixes: by participant
         by_who = np.argsort(fixes[0], kind="stable")
         fixes = tuple(f[by_who] for f in fixes)
@@ -220,7 +221,27 @@ def _gather_all(columns: dict[str, pd.Series], rows: np.ndarray, pool) -> dict[s
     return dict(zip(columns, pool.map(lambda c: _gather(c, rows), columns.values())))
 
 
+def _on_route(segments: Segments, lat: np.ndarray, lon: np.ndarray, at_phone: np.ndarray,
+              phone_match: tuple[np.ndarray, np.ndarray] | None, max_distance_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """(segment, distance from the route) of each point: a point at a phone fix (``at_phone``, its
+    index, else -1) takes the fix's (``phone_match``, when the fixes were matched), the others are
+    matched here, all at once (walkers share the route's cells, each looked up once)."""
+    if phone_match is None:
+        return assign(segments, lat, lon, max_distance_m)
+    known = at_phone >= 0
+    if known.all():
+        return phone_match[0][at_phone], phone_match[1][at_phone]
+    segment, distance = np.full(len(lat), -1, dtype=np.int64), np.full(len(lat), np.inf)
+    segment[known], distance[known] = phone_match[0][at_phone[known]], phone_match[1][at_phone[known]]
+    rest = np.flatnonzero(~known)
+    segment[rest], distance[rest] = assign(segments, lat[rest], lon[rest], max_distance_m)
+    return segment, distance
+
+
 CHUNK_MIN = 200_000  # fewer readings than this are placed in one piece
+# The phones' fixes are matched to the route ahead (on a long walk) when there are at most this many
+# of them a reading: beyond, most would be matched for no reading.
+MATCH_FIXES_UP_TO = 2.0
 
 
 def _chunks(who: np.ndarray, parts: int) -> list[tuple[int, int]]:
@@ -254,11 +275,22 @@ def assemble(plan: WalkPlan, inputs: Inputs, progress: Progress = _quiet) -> Wal
     kit_of = {p.kit: i for i, p in enumerate(plan.participants)}
     explicit = {p.kit: -float(p.clock_offset_s) for p in plan.participants if p.clock_offset_s is not None}
 
-    # The phones' fixes in one table, on a second thread while the clocks are put right: they are
-    # the phones' own times, which no kit's clock changes.
+    segments = split_route(*inputs.route, every_m=plan.route.segment_m,
+                           stops=[(s.name, s.lat, s.lon) for s in plan.route.stops] or None)
+    max_distance = plan.alignment.route_distance_m
+    # The phones' fixes in one table, and each matched to the route, on a second thread while the
+    # clocks are put right: the phones' times are no kit's clock, and a fix's place on the route
+    # is a reading's when the reading is at that fix (a kit and a phone that both record on the
+    # second, as most do). Not when the phones' fixes far outnumber the readings (MATCH_FIXES_UP_TO).
     pool = ThreadPoolExecutor(max_workers=2) if len(table) >= CHUNK_MIN else None
     try:
-        phones = pool.submit(_phone_fixes, plan, inputs.tracks) if pool is not None else None
+        n_fixes = sum(len(track) for track in inputs.tracks.values())
+
+        def phones_matched():
+            fixes = _phone_fixes(plan, inputs.tracks)
+            return fixes, assign(segments, fixes[2], fixes[3], max_distance) if n_fixes <= MATCH_FIXES_UP_TO * len(table) else None
+
+        phones = pool.submit(phones_matched) if pool is not None else None
         progress("clocks")
         keys = pd.DataFrame({"kit": table["kit"], "ts": table["ts"], "clk": table["clk"], "seq": table["seq"],
                              "row": np.arange(len(table))})
@@ -289,38 +321,39 @@ def assemble(plan: WalkPlan, inputs: Inputs, progress: Progress = _quiet) -> Wal
         walk = np.flatnonzero(in_walk)  # the walk's readings, as positions in the keys
         w_who, w_t = who[walk], t[walk]
         position_source = ["gpx" if p.pseudonym in inputs.tracks else "kit_gps" for p in plan.participants]
-        fixes = _fixes(phones.result() if phones is not None else _phone_fixes(plan, inputs.tracks), position_source,
-                       w_who, w_t, row[walk], table)
+        phone_fixes, phone_match = phones.result() if phones is not None else (_phone_fixes(plan, inputs.tracks), None)
+        fixes = _fixes(phone_fixes, position_source, w_who, w_t, row[walk], table)
         zones = [Zone(z.lat, z.lon, z.radius_m) for z in plan.privacy_zones]
-        segments = split_route(*inputs.route, every_m=plan.route.segment_m,
-                               stops=[(s.name, s.lat, s.lon) for s in plan.route.stops] or None)
         chunks = _chunks(w_who, 2 if pool else 1)
 
         def place(chunk: tuple[int, int]):
             a, b = chunk
             who_c, t_c = w_who[a:b], w_t[a:b]
             f0, f1 = np.searchsorted(fixes[0], [who_c[0], who_c[-1] + 1]) if b > a else (0, 0)
-            lat, lon, reason = positions(who_c, t_c, *(f[f0:f1] for f in fixes), plan.alignment.tolerance_s,
-                                         plan.alignment.max_gap_s)
+            lat, lon, reason, at_fix = positions(who_c, t_c, *(f[f0:f1] for f in fixes[:4]), plan.alignment.tolerance_s,
+                                                 plan.alignment.max_gap_s, which_fix=True)
+            # The phone fix each reading is at, if any (its place on the route is the reading's).
+            origin = fixes[4][f0:f1]
+            at_phone = np.where(at_fix >= 0, origin[np.maximum(at_fix, 0)], -1) if len(origin) else np.full(len(at_fix), -1)
             # One plane for every chunk (the route's): the filter's along-trace distances do not depend on the cut.
             keep, removed = private_mask(who_c, t_c, lat, lon, zones, plan.privacy.trim_m, lat0=segments.route.plane()[0])
-            return lat, lon, reason, keep, removed
+            return lat, lon, reason, at_phone, keep, removed
 
         done = list(pool.map(place, chunks)) if len(chunks) > 1 else [place(chunks[0])]
-        w_lat, w_lon, w_reason, keep = (np.concatenate([d[k] for d in done]) for k in range(4))
+        w_lat, w_lon, w_reason, w_phone, keep = (np.concatenate([d[k] for d in done]) for k in range(5))
         counts["position"] = tally(w_reason)
-        counts["removed"] = {k: sum(d[4][k] for d in done) for k in done[0][4]}
-        # Matched to the route all at once: walkers share the route's cells, each looked up once.
-        segment, distance = assign(segments, w_lat[keep], w_lon[keep], plan.alignment.route_distance_m)
+        counts["removed"] = {k: sum(d[5][k] for d in done) for k in done[0][5]}
 
         pub = walk[keep]  # the published readings, as positions in the keys
         p_who, p_t, p_lat, p_lon, p_reason = w_who[keep], w_t[keep], w_lat[keep], w_lon[keep], w_reason[keep]
+        p_phone = w_phone[keep]
         seq = keys["seq"].to_numpy()
         if not by_group_then(p_who, p_t):
             order = np.lexsort((seq[pub], p_t, p_who))  # by participant, then true time
             pub, p_who, p_t, p_lat, p_lon, p_reason = pub[order], p_who[order], p_t[order], p_lat[order], p_lon[order], p_reason[order]
-            segment, distance = segment[order], distance[order]
+            p_phone = p_phone[order]
         rows = row[pub]
+        segment, distance = _on_route(segments, p_lat, p_lon, p_phone, phone_match, max_distance)
         placed = ~np.isnan(p_lat)
         counts["published"] = len(pub)
         counts["published_placed"] = int(placed.sum())
