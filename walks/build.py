@@ -288,7 +288,17 @@ def assemble(plan: WalkPlan, inputs: Inputs, progress: Progress = _quiet) -> Wal
 
         def phones_matched():
             fixes = _phone_fixes(plan, inputs.tracks)
-            return fixes, assign(segments, fixes[2], fixes[3], max_distance) if n_fixes <= MATCH_FIXES_UP_TO * len(table) else None
+            if n_fixes > MATCH_FIXES_UP_TO * len(table):
+                return fixes, None
+            # Only the fixes a walk reading can be at: in the walk's window, or near enough its ends
+            # for a reading's nearest fix (a phone records the way there and home too).
+            reach = int(plan.alignment.tolerance_s * _NS)
+            near = (fixes[1] >= walk_start * _NS - reach) & (fixes[1] < walk_end * _NS + reach)
+            if near.all():
+                return fixes, assign(segments, fixes[2], fixes[3], max_distance)
+            segment, distance = np.full(len(near), -1, dtype=np.int64), np.full(len(near), np.inf)
+            segment[near], distance[near] = assign(segments, fixes[2][near], fixes[3][near], max_distance)
+            return fixes, (segment, distance)
 
         phones = pool.submit(phones_matched) if pool is not None else None
         progress("clocks")
