@@ -19,6 +19,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+# At import, with numpy and pandas (the same extra): scipy.spatial takes about 0.3 s to import, a
+# cost of starting the process, not of matching the first walk.
+from scipy.spatial import cKDTree
 
 from .privacy import EARTH_RADIUS_M
 
@@ -119,8 +122,6 @@ def assign(segments: Segments, lat, lon, max_distance_m: float = 50.0, workers: 
     CELL_M / √2 can sway only at a near tie); the distance and the place along the route are
     the point's own.
     """
-    from scipy.spatial import cKDTree
-
     route = segments.route
     along = route.along()
     x, y = route.xy(route.lat, route.lon)
