@@ -160,8 +160,8 @@ def _pool(workers: int):
 
 def _phone_fixes(plan: WalkPlan, tracks: dict[str, Track]) -> tuple[np.ndarray, ...]:
     """The fixes (participant number, t, lat, lon) of every participant's phone track, by participant."""
-    parts = [(np.full(len(tracks[p.pseudonym]), i, np.int64), tracks[p.pseudonym].t, tracks[p.pseudonym].lat,
-              tracks[p.pseudonym].lon) for i, p in enumerate(plan.participants) if p.pseudonym in tracks]
+    phones = [(i, tracks[p.pseudonym]) for i, p in enumerate(plan.participants) if p.pseudonym in tracks]
+    parts = [(np.full(len(track), i, np.int64), track.t, track.lat, track.lon) for i, track in phones]
     return tuple(np.concatenate([part[k] for part in parts]) if parts else np.array([]) for k in range(4))
 
 
@@ -284,15 +284,13 @@ def assemble(plan: WalkPlan, inputs: Inputs, progress: Progress = _quiet) -> Wal
     # second, as most do). Not when the phones' fixes far outnumber the readings (MATCH_FIXES_UP_TO).
     pool = ThreadPoolExecutor(max_workers=2) if len(table) >= CHUNK_MIN else None
     try:
-        n_fixes = sum(len(track) for track in inputs.tracks.values())
-
         def phones_matched():
             fixes = _phone_fixes(plan, inputs.tracks)
-            if n_fixes > MATCH_FIXES_UP_TO * len(table):
+            if len(fixes[0]) > MATCH_FIXES_UP_TO * len(table):
                 return fixes, None
             # Only the fixes a walk reading can be at: in the walk's window, or near enough its ends
             # for a reading's nearest fix (a phone records the way there and home too).
-            reach = int(plan.alignment.tolerance_s * _NS)
+            reach = int(np.ceil(plan.alignment.tolerance_s * _NS)) + 1
             near = (fixes[1] >= walk_start * _NS - reach) & (fixes[1] < walk_end * _NS + reach)
             if near.all():
                 return fixes, assign(segments, fixes[2], fixes[3], max_distance)
