@@ -10,7 +10,7 @@ import pytest
 
 from airkit_host.pull import write_csv, write_jsonl
 from walks.offsets import correct_clocks, runs
-from walks.sources import PullSource, ReadingsError, gather, readings_frame
+from walks.sources import PullSource, ReadingsError, gather, is_synced, readings_frame
 
 T0 = 1_778_922_000  # 2026-05-16T09:00:00Z, the walk's start
 
@@ -87,3 +87,9 @@ def test_without_a_synchronised_kit_there_is_nothing_to_line_up_with_and_stamps_
     fixed, [run] = correct_clocks(frame, {}, (T0, T0 + 3600), 3600)
     assert run.method == "no_reference" and (fixed["clock_offset_s"] == 0).all()
     assert json.dumps(fixed["clock"].astype(str).tolist()) == '["no_reference", "no_reference", "no_reference"]'
+
+
+@pytest.mark.parametrize("categorical", [True, False])
+def test_a_reading_is_synchronised_when_its_clock_was_set_by_ntp_or_gps_and_not_when_rtc_or_unknown(categorical):
+    clk = pd.Series(["gps", "rtc", None, "ntp", "rtc", "gps", ""], dtype="category" if categorical else object)
+    assert is_synced(clk).tolist() == [True, False, False, True, False, True, False]

@@ -116,8 +116,13 @@ def concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
 def is_synced(clk: pd.Series) -> np.ndarray:
     """Whether each reading's clock was synchronised (a category's codes looked up, not its strings compared)."""
     if isinstance(clk.dtype, pd.CategoricalDtype):
-        table = np.append(clk.cat.categories.isin(SYNCED), False)  # code -1 (missing) is not synchronised
-        return table[clk.cat.codes.to_numpy()]
+        # A comparison of the small codes per synchronised category (two at most), not a lookup
+        # table indexed by a million codes widened to 64 bits; code -1 (missing) matches none.
+        codes = clk.cat.codes.to_numpy()
+        out = np.zeros(len(codes), dtype=bool)
+        for code in np.flatnonzero(clk.cat.categories.isin(SYNCED)).tolist():
+            out |= codes == code
+        return out
     return clk.isin(SYNCED).to_numpy()
 
 
