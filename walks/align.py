@@ -71,8 +71,10 @@ def place_readings(readings: pd.DataFrame, fixes: pd.DataFrame, tolerance_s: flo
 
 
 def tally(reason: np.ndarray) -> dict[str, int]:
-    """How many readings got each reason (codes into REASONS)."""
-    return {name: int(n) for name, n in zip(REASONS, np.bincount(reason, minlength=len(REASONS)))}
+    """How many readings got each reason (codes into REASONS): a comparison per reason of the
+    small codes as they are (a bincount would widen a million of them to 64 bits first)."""
+    reason = np.asarray(reason)
+    return {name: int(np.count_nonzero(reason == code)) for code, name in enumerate(REASONS)}
 
 
 def _codes(kit: np.ndarray, fix_kit: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
