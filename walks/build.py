@@ -334,7 +334,12 @@ def assemble(plan: WalkPlan, inputs: Inputs, progress: Progress = _quiet) -> Wal
         zones = [Zone(z.lat, z.lon, z.radius_m) for z in plan.privacy_zones]
         chunks = _chunks(w_who, 2 if pool else 1)
 
-        def place(chunk: tuple[int, int]):
+        # Each chunk fills its own rows of the walk's columns (on its thread; nothing to join after).
+        n_walk = len(walk)
+        w_lat, w_lon, w_reason = np.empty(n_walk), np.empty(n_walk), np.empty(n_walk, dtype=np.int8)
+        w_phone, keep = np.empty(n_walk, dtype=np.int64), np.empty(n_walk, dtype=bool)
+
+        def place(chunk: tuple[int, int]) -> dict[str, int]:
             a, b = chunk
             who_c, t_c = w_who[a:b], w_t[a:b]
             f0, f1 = np.searchsorted(fixes[0], [who_c[0], who_c[-1] + 1]) if b > a else (0, 0)
@@ -342,19 +347,19 @@ def assemble(plan: WalkPlan, inputs: Inputs, progress: Progress = _quiet) -> Wal
                                                  plan.alignment.max_gap_s, which_fix=True)
             # The phone fix each reading is at, if any (its place on the route is the reading's).
             origin = fixes[4][f0:f1]
-            at_phone = np.where(at_fix >= 0, origin[np.maximum(at_fix, 0)], -1) if len(origin) else np.full(len(at_fix), -1)
+            w_phone[a:b] = np.where(at_fix >= 0, origin[np.maximum(at_fix, 0)], -1) if len(origin) else -1
             # One plane for every chunk (the route's): the filter's along-trace distances do not depend on the cut.
-            keep, removed = private_mask(who_c, t_c, lat, lon, zones, plan.privacy.trim_m, lat0=segments.route.plane()[0])
-            return lat, lon, reason, at_phone, keep, removed
+            keep[a:b], removed = private_mask(who_c, t_c, lat, lon, zones, plan.privacy.trim_m, lat0=segments.route.plane()[0])
+            w_lat[a:b], w_lon[a:b], w_reason[a:b] = lat, lon, reason
+            return removed
 
-        done = list(pool.map(place, chunks)) if len(chunks) > 1 else [place(chunks[0])]
-        w_lat, w_lon, w_reason, w_phone, keep = (np.concatenate([d[k] for d in done]) for k in range(5))
+        removed = list(pool.map(place, chunks)) if len(chunks) > 1 else [place(chunks[0])]
         counts["position"] = tally(w_reason)
-        counts["removed"] = {k: sum(d[5][k] for d in done) for k in done[0][5]}
+        counts["removed"] = {k: sum(r[k] for r in removed) for k in removed[0]}
 
-        pub = walk[keep]  # the published readings, as positions in the keys
-        p_who, p_t, p_lat, p_lon, p_reason = w_who[keep], w_t[keep], w_lat[keep], w_lon[keep], w_reason[keep]
-        p_phone = w_phone[keep]
+        kept = np.flatnonzero(keep)  # once, for the seven columns taken through it
+        pub = walk[kept]  # the published readings, as positions in the keys
+        p_who, p_t, p_lat, p_lon, p_reason, p_phone = (c[kept] for c in (w_who, w_t, w_lat, w_lon, w_reason, w_phone))
         seq = keys["seq"].to_numpy()
         if not by_group_then(p_who, p_t):
             order = np.lexsort((seq[pub], p_t, p_who))  # by participant, then true time
