@@ -399,7 +399,8 @@ def assemble(plan: WalkPlan, inputs: Inputs, progress: Progress = _quiet) -> Wal
                             "position_source": pd.Categorical.from_codes(source_code[p_who], categories=["gpx", "kit_gps"]),
                             "segment": segment, "route_distance_m": np.where(np.isfinite(distance), distance, np.nan)},
                            copy=False)
-        out, calibration, observations, obs_summary = _corrections_and_observations(plan, inputs, out, placed, segment, colocation, progress)
+        out, calibration, observations, obs_summary = _corrections_and_observations(plan, inputs, out, placed, segment,
+                                                                                    colocation, progress)
         stats = stats_job.result() if stats_job is not None else segment_stats(*on_segments, pollutants=pollutants)
     finally:
         if pool is not None:
@@ -421,8 +422,9 @@ def assemble(plan: WalkPlan, inputs: Inputs, progress: Progress = _quiet) -> Wal
     return Walk(plan, out, fields, segments, stats, observations, summary)
 
 
-def _corrections_and_observations(plan: WalkPlan, inputs: Inputs, out: pd.DataFrame, placed: np.ndarray, segment: np.ndarray,
-            colocation: dict[str, Any], progress: Progress) -> tuple[pd.DataFrame, list[dict[str, Any]], pd.DataFrame, dict[str, Any]]:
+def _corrections_and_observations(plan: WalkPlan, inputs: Inputs, out: pd.DataFrame, placed: np.ndarray,
+                                  segment: np.ndarray, colocation: dict[str, Any], progress: Progress
+                                  ) -> tuple[pd.DataFrame, list[dict[str, Any]], pd.DataFrame, dict[str, Any]]:
     """The published readings with the walk's corrections as extra columns, and the observations
     attached to them: (readings, calibration applied, observations, their summary)."""
     from .calibrate import apply_calibration, apply_ratios, humidity_correction
