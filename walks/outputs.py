@@ -84,9 +84,9 @@ class _Coded:
     """A column as text: ``texts[codes]``, with code -1 for a missing value. Low-cardinality
     columns (kits, flags, PM to a tenth) are formatted once per distinct value."""
 
-    def __init__(self, codes: np.ndarray, texts: list[str] | np.ndarray) -> None:
+    def __init__(self, codes: np.ndarray, texts: list[str]) -> None:
         self.codes = np.asarray(codes, dtype=np.int64)
-        self.texts = [str(t) for t in (texts.tolist() if isinstance(texts, np.ndarray) else texts)]
+        self.texts = texts
         self._tables: dict[tuple, np.ndarray] = {}
 
     def __len__(self) -> int:
@@ -162,11 +162,6 @@ def _times(t_ns: np.ndarray) -> _Formatted:
     return _Formatted(t_ns, lambda part, missing: rowtext.iso_times(part, milliseconds))
 
 
-def _iso(t_ns: int) -> str:
-    """One time as its ISO 8601 UTC text, in the form of the files' time columns."""
-    return rowtext.join([rowtext.iso_times(np.array([t_ns], np.int64), t_ns % 1_000_000_000 != 0)]).decode()
-
-
 def _clean(value: Any) -> Any:
     """JSON-able: numpy scalars to Python, NaN to None, floats to at most 6 decimals."""
     if isinstance(value, dict):
@@ -203,6 +198,9 @@ def extra_columns(walk: Walk) -> list[str]:
     return [c for c in walk.readings.columns if re.match(r"^[a-z0-9_]+_(cal|coloc|epa|dry)$", c)]
 
 
+_TEXT_COLUMNS = {"device", "clk", "flags", "participant", "clock", "position", "position_source"}
+
+
 def readings_table(walk: Walk) -> tuple[list[str], dict[str, _Coded | _Formatted]]:
     """The columns of readings.csv and their text."""
     r = walk.readings
@@ -223,7 +221,7 @@ def readings_table(walk: Walk) -> tuple[list[str], dict[str, _Coded | _Formatted
             text[name] = _Coded(np.where(seg >= 0, seg, -1), [str(i) for i in range(len(walk.segments))])
         elif name in ("lat", "lon"):
             text[name] = _rounded(r[name].to_numpy(float), COORDINATE_DECIMALS)
-        elif name in ("clk", "flags", "participant", "clock", "position", "position_source"):
+        elif name in _TEXT_COLUMNS:
             text[name] = _categories(r[name])
         elif name in ("route_distance_m",):
             text[name] = _rounded(r[name].to_numpy(float), 1)
@@ -232,9 +230,6 @@ def readings_table(walk: Walk) -> tuple[list[str], dict[str, _Coded | _Formatted
         else:
             text[name] = _numbers(r[name].to_numpy(float) if name in r else np.full(len(r), np.nan))
     return columns, text
-
-
-_TEXT_COLUMNS = {"device", "clk", "flags", "participant", "clock", "position", "position_source"}
 
 
 def _csv_cell(text: str) -> str:
@@ -318,10 +313,12 @@ def observations_geojson(walk: Walk) -> str:
         # Published at the walk point they were attached to: its place and its time (the note's
         # own may lie in a stretch the privacy filter trimmed).
         point = obs["point"].to_numpy(np.int64)
-        obs = obs.assign(_at=walk.readings["t"].to_numpy(np.int64)[point])
+        t = walk.readings["t"].to_numpy(np.int64)
+        walk_time = _times(t)  # in the form of readings.csv's walk_time column
+        obs = obs.assign(_at=t[point], _point=point)
         obs = obs.sort_values(["_at", "source"], kind="stable")
-        for row in obs.to_dict("records"):
-            when = _iso(int(row["_at"]))
+        times = rowtext.join([walk_time.cells(obs["_point"].to_numpy()), rowtext.constant("\n", len(obs))]).decode().split()
+        for row, when in zip(obs.to_dict("records"), times):
             props = {"participant": row.get("participant") or None, "time": when, "text": row.get("text") or None,
                      "photo": row.get("photo") or None, "segment": int(row["segment"]) if row.get("segment", -1) >= 0 else None}
             features.append({"type": "Feature",

@@ -22,7 +22,6 @@ __all__ = ["EXACT", "PAD", "constant", "decimals", "exact", "integers", "iso_tim
 
 PAD = 0xFF  # never a byte of UTF-8 text, so it can be dropped wherever it is
 _PAD_BYTES = bytes([PAD])
-_DIGITS = np.frombuffer(b"0123456789", dtype=np.uint8)
 
 
 def table(texts: Sequence[str]) -> np.ndarray:
@@ -114,10 +113,15 @@ def integers(values: np.ndarray) -> np.ndarray:
 EXACT = 2.0**53
 
 
+def _scaled(values: np.ndarray, places: int) -> np.ndarray:
+    """The values as multiples of 10**-places: the same steps as np.round(v, places), before its division."""
+    return np.rint(np.asarray(values, dtype=float) * 10.0**places)
+
+
 def exact(values: np.ndarray, places: int) -> bool:
     """Whether every finite value, rounded to ``places`` decimals, is an exact multiple of
     10**-places that ``decimals`` can write."""
-    scaled = np.abs(np.rint(np.asarray(values, dtype=float) * 10.0**places))
+    scaled = np.abs(_scaled(values, places))
     return not np.any(scaled[np.isfinite(scaled)] >= EXACT)
 
 
@@ -125,11 +129,10 @@ def decimals(values: np.ndarray, places: int, missing_text: str = "") -> np.ndar
     """Cells of floats rounded to ``places`` decimals (numpy's round), written positionally
     without trailing zeros; ``missing_text`` for NaN and infinities. This is the shortest text
     that reads back as the rounded float (what Python's repr gives, but never in exponent form).
-    None when a value is too large for ``places`` decimals to be exact."""
-    v = np.asarray(values, dtype=float)
-    scaled = np.rint(v * 10.0**places)  # the same steps as np.round(v, places), before its division
+    None when the values are not ``exact`` for ``places``."""
+    scaled = _scaled(values, places)
     missing = ~np.isfinite(scaled)
-    if np.any(np.abs(scaled[~missing]) >= EXACT):
+    if np.any(np.abs(scaled[~missing]) >= EXACT):  # the rule of exact, on the scaled values at hand
         return None
     return _signed(np.where(missing, 0, scaled).astype(np.int64), places, missing, missing_text)
 
