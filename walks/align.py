@@ -134,11 +134,7 @@ def positions(kit, t, fix_kit, fix_t, fix_lat, fix_lon, tolerance_s: float = 10.
         lat[a:b], lon[a:b], reason[a:b], taken = _place_kit(t[a:b], times, la, lo, tolerance_s, max_gap_s)
         if at_fix is not None:
             at_fix[a:b] = np.where((reason[a:b] == _CODE["fix"]) | (reason[a:b] == _CODE["nearest"]), mine[taken], -1)
-    if at_fix is None:
-        lat, lon, reason = unsorted(order, lat, lon, reason)  # back to the readings' own order
-        return lat, lon, reason
-    lat, lon, reason, at_fix = unsorted(order, lat, lon, reason, at_fix)
-    return lat, lon, reason, at_fix
+    return unsorted(order, lat, lon, reason, *(() if at_fix is None else (at_fix,)))  # back to the readings' own order
 
 
 def _place_kit(t, ft, flat, flon, tolerance_s: float, max_gap_s: float) -> tuple[np.ndarray, ...]:

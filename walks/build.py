@@ -203,10 +203,6 @@ def _measured(values: np.ndarray) -> bool:
     return values.dtype.kind == "f" and (not np.isnan(values[:1024]).all() or not np.isnan(values).all())
 
 
-def _take(table: pd.DataFrame, rows: np.ndarray, columns) -> dict[str, Any]:
-    return {c: _gather(table[c], rows) for c in columns if c in table}
-
-
 def _gather(column: pd.Series, rows: np.ndarray):
     """``column``'s values at ``rows``: a category stays a category (its codes gathered, not its strings)."""
     if isinstance(column.dtype, pd.CategoricalDtype):
@@ -214,11 +210,13 @@ def _gather(column: pd.Series, rows: np.ndarray):
     return column.to_numpy()[rows]
 
 
-def _gather_all(columns: dict[str, pd.Series], rows: np.ndarray, pool) -> dict[str, Any]:
-    """_gather of many columns, on both cores: each is a pass over a million rows, independent of the others."""
+def _take(table: pd.DataFrame, rows: np.ndarray, columns, pool=None) -> dict[str, Any]:
+    """_gather of the ``columns`` the table has; on ``pool``'s threads when given (each is a pass
+    over a million rows, independent of the others)."""
+    present = [c for c in columns if c in table]
     if pool is None:
-        return {name: _gather(c, rows) for name, c in columns.items()}
-    return dict(zip(columns, pool.map(lambda c: _gather(c, rows), columns.values())))
+        return {c: _gather(table[c], rows) for c in present}
+    return dict(zip(present, pool.map(lambda c: _gather(table[c], rows), present)))
 
 
 def _on_route(segments: Segments, lat: np.ndarray, lon: np.ndarray, at_phone: np.ndarray,
@@ -290,13 +288,11 @@ def assemble(plan: WalkPlan, inputs: Inputs, progress: Progress = _quiet) -> Wal
                 return fixes, None
             # Only the fixes a walk reading can be at: in the walk's window, or near enough its ends
             # for a reading's nearest fix (a phone records the way there and home too).
+            # The others are handed over without a position, which assign leaves off the route.
             reach = int(np.ceil(plan.alignment.tolerance_s * _NS)) + 1
-            near = (fixes[1] >= walk_start * _NS - reach) & (fixes[1] < walk_end * _NS + reach)
-            if near.all():
-                return fixes, assign(segments, fixes[2], fixes[3], max_distance)
-            segment, distance = np.full(len(near), -1, dtype=np.int64), np.full(len(near), np.inf)
-            segment[near], distance[near] = assign(segments, fixes[2][near], fixes[3][near], max_distance)
-            return fixes, (segment, distance)
+            far = (fixes[1] < walk_start * _NS - reach) | (fixes[1] >= walk_end * _NS + reach)
+            lat, lon = (np.where(far, np.nan, c) if far.any() else c for c in fixes[2:4])
+            return fixes, assign(segments, lat, lon, max_distance)
 
         phones = pool.submit(phones_matched) if pool is not None else None
         progress("clocks")
@@ -375,7 +371,7 @@ def assemble(plan: WalkPlan, inputs: Inputs, progress: Progress = _quiet) -> Wal
         # the route) and for the output.
         candidates = [c for c in table.columns if c in wire.FIELDS or c in wire.POSITION or c.startswith(wire.EXPERIMENTAL_PREFIX)]
         candidates = [c for c in candidates if c not in ("lat", "lon") and table[c].dtype.kind == "f"]
-        taken = _gather_all({c: table[c] for c in ("kit", "ts", "clk", *candidates, "flags")}, rows if len(rows) else np.arange(0), pool)
+        taken = _take(table, rows, ("kit", "ts", "clk", *candidates, "flags"), pool)
         pollutants = tuple(p for p in POLLUTANTS if p in taken)  # every source gives them as floats (readings_frame)
         # Every published reading: the statistics leave out those off the route (and unplaced), segment -1.
         # They need nothing of what follows, and what follows nothing of them: on a long walk they

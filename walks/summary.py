@@ -86,7 +86,7 @@ def segment_stats(points: pd.DataFrame, n_segments: int, pollutants: tuple[str, 
         raise ValueError(f"segment indices must be -1 (off the route) or 0..{n_segments - 1}; "
                          f"found {segment.min()}..{segment.max()}")
     on = segment >= 0
-    every = bool(on.all())  # the walk build hands over only readings on the route: nothing to leave out
+    every = bool(on.all())  # often so (the route was walked): nothing to leave out, no copies
     kit = np.asarray(points["kit"])
     if kit.dtype.kind in "iu" and (not len(kit) or kit.min() >= 0):
         kit = kit.astype(np.int64, copy=False)  # already integer codes (the walk build's participant numbers)
